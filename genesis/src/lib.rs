@@ -1,0 +1,16 @@
+//! Genesis: the document that starts a chain, key files, and deterministic dev accounts.
+//!
+//! Owns `genesis.json` (parsing, validation with errors that name the bad field, the
+//! canonical genesis hash that becomes the chain id), turning it into the ledger's initial
+//! state and genesis block, key files for validators and wallets, and the insecure dev keys
+//! testnets use. Must not start anything: no networking, no consensus, no storage.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
+
+pub mod dev;
+pub mod doc;
+pub mod keyfile;
+
+pub use dev::{dev_genesis, dev_keypair, DevKeyKind, INSECURE_WARNING};
+pub use doc::{ConsensusParams, Genesis, GenesisDoc, GenesisError, MiningParams};
+pub use keyfile::{read_key_file, write_key_file, KeyFile, KeyFileError};

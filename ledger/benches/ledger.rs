@@ -1,0 +1,225 @@
+//! Ledger benchmarks: transfer execution with the state-root update, ed25519 single vs
+//! batch verification, the state-root update of a 10,000-transfer block over 1,000,000
+//! accounts, and the synced RocksDB commit of a 10,000-transaction block.
+//!
+//! Run: `cargo bench -p ledger --bench ledger` (results go in BENCHMARKS.md).
+
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ledger::keys::{verify, verify_batch, SignatureCheck};
+use ledger::state::{normalize_changes, AccountTree, Change};
+use ledger::store::Commit;
+use ledger::*;
+
+fn key(i: u32) -> PublicKey {
+    PublicKey(*blake3::hash(&i.to_le_bytes()).as_bytes())
+}
+
+fn funded(n: u32) -> Vec<(PublicKey, Account)> {
+    let mut v: Vec<_> = (0..n)
+        .map(|i| {
+            let mut a = Account {
+                balance: 1_000_000_000,
+                nonce: 0,
+                roles: 0,
+            };
+            a.set_role(Role::Transact, true);
+            (key(i), a)
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn params() -> ChainParams {
+    ChainParams {
+        chain_id: Hash([1; 32]),
+        epoch_length: 1_000_000,
+        limits: Limits::default(),
+    }
+}
+
+/// `n` transfers between random funded accounts (unsigned: signatures are excluded, so
+/// every signature is marked valid).
+fn transfers(accounts: u32, n: u32) -> Vec<SignedTransaction> {
+    let mut nonces = std::collections::HashMap::new();
+    (0..n)
+        .map(|i| {
+            let from = key(i.wrapping_mul(2_654_435_761) % accounts);
+            let to = key(i.wrapping_mul(40_503).wrapping_add(17) % accounts);
+            let nonce = nonces.entry(from).or_insert(0u64);
+            let tx = Transaction {
+                chain_id: Hash([1; 32]),
+                sender: from,
+                nonce: *nonce,
+                expiry_height: u64::MAX,
+                kind: TxKind::Transfer { to, amount: 1 },
+            };
+            *nonce += 1;
+            SignedTransaction::new(tx, Signature([0; 64]))
+        })
+        .collect()
+}
+
+fn state(accounts: &[(PublicKey, Account)]) -> LedgerState {
+    LedgerState {
+        accounts: AccountTree::from_sorted(accounts),
+        system: SystemState::default(),
+        height: 0,
+    }
+}
+
+fn bench_execution(c: &mut Criterion) {
+    let mut g = c.benchmark_group("execute");
+    g.sample_size(20);
+    for accounts in [100_000u32, 1_000_000] {
+        let st = state(&funded(accounts));
+        let txs = transfers(accounts, 10_000);
+        let ok = vec![true; txs.len()];
+        g.throughput(Throughput::Elements(txs.len() as u64));
+        g.bench_function(format!("10k_transfers_with_state_root/{accounts}_accounts"), |b| {
+            b.iter(|| {
+                let out = execute_block(&params(), &st, &txs, &ok);
+                assert_eq!(out.succeeded(), txs.len());
+                out.state.root()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn bench_signatures(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ed25519");
+    let keys: Vec<Keypair> = (0..256u32).map(|i| Keypair::from_secret(key(i).0)).collect();
+    let msgs: Vec<[u8; 32]> = (0..256u32).map(|i| *blake3::hash(&i.to_be_bytes()).as_bytes()).collect();
+    let pubs: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
+    let sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
+    let checks: Vec<SignatureCheck> = (0..256)
+        .map(|i| SignatureCheck {
+            key: &pubs[i],
+            message: &msgs[i],
+            signature: &sigs[i],
+        })
+        .collect();
+    g.throughput(Throughput::Elements(256));
+    g.bench_function("verify_single_x256", |b| {
+        b.iter(|| checks.iter().all(|c| verify(c.key, c.message, c.signature)))
+    });
+    for size in [64usize, 256] {
+        g.bench_function(format!("verify_batch_{size}_x256"), |b| {
+            b.iter(|| verify_batch(&checks, size).into_iter().all(|ok| ok))
+        });
+    }
+    g.finish();
+}
+
+fn bench_state_root(c: &mut Criterion) {
+    let mut g = c.benchmark_group("state_root");
+    g.sample_size(20);
+    let accounts = funded(1_000_000);
+    let tree = AccountTree::from_sorted(&accounts);
+    // a 10,000-transfer block touches up to 20,000 accounts
+    let changes: Vec<Change> = (0..20_000u32)
+        .map(|i| {
+            let (k, mut a) = accounts[(i as usize * 48_271) % accounts.len()];
+            a.balance += 1;
+            a.nonce += 1;
+            (k, Some(a))
+        })
+        .collect();
+    let changes = normalize_changes(changes);
+    g.bench_function("update_10k_transfer_block/1m_accounts", |b| {
+        b.iter(|| tree.apply(&changes).root())
+    });
+    g.finish();
+}
+
+/// Synced RocksDB commits of 10,000-transaction blocks: criterion reports means, so this
+/// times each commit itself and prints the median and p99 (set `COMMIT_BLOCKS` for more).
+fn bench_commit(_: &mut Criterion) {
+    let blocks: usize = std::env::var("COMMIT_BLOCKS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), Limits::default()).expect("open");
+    let n_accounts = 100_000u32;
+    let accounts = funded(n_accounts);
+    let mut st = state(&accounts);
+    let genesis = Block {
+        header: BlockHeader {
+            chain_id: Hash([1; 32]),
+            height: 0,
+            parent: Hash::ZERO,
+            timestamp_ms: 0,
+            proposer: PublicKey::default(),
+            tx_root: ledger::hash::list_root(&[]),
+            receipts_root: ledger::hash::list_root(&[]),
+            state_root: st.root(),
+            validators_hash: ledger::state::validator_set_hash(&[]),
+        },
+        txs: vec![],
+    };
+    store.init_genesis(&genesis, &st).expect("genesis");
+    let mut head = genesis.header;
+    let mut times = Vec::with_capacity(blocks);
+    let mut bytes = 0usize;
+    for round in 0..blocks as u32 {
+        let mut nonces = std::collections::HashMap::new();
+        let txs: Vec<SignedTransaction> = (0..10_000u32)
+            .map(|i| {
+                let from = key(i.wrapping_mul(2_654_435_761).wrapping_add(round) % n_accounts);
+                let n = nonces.entry(from).or_insert(0u64);
+                let tx = Transaction {
+                    chain_id: Hash([1; 32]),
+                    sender: from,
+                    nonce: st.account(&from).nonce + *n,
+                    expiry_height: u64::MAX,
+                    kind: TxKind::Transfer { to: key(i.wrapping_mul(40_503).wrapping_add(round) % n_accounts), amount: 1 },
+                };
+                *n += 1;
+                SignedTransaction::new(tx, Signature([0; 64]))
+            })
+            .collect();
+        let ok = vec![true; txs.len()];
+        let out = execute_block(&params(), &st, &txs, &ok);
+        let header = BlockHeader {
+            chain_id: Hash([1; 32]),
+            height: st.height + 1,
+            parent: head.id(),
+            timestamp_ms: 0,
+            proposer: PublicKey::default(),
+            tx_root: ledger::block::tx_root(&txs),
+            receipts_root: ledger::block::receipts_root(&out.receipts),
+            state_root: out.state.root(),
+            validators_hash: ledger::state::validator_set_hash(&[]),
+        };
+        let block = Block { header, txs };
+        bytes += block.encode().len();
+        let start = Instant::now();
+        store
+            .commit(&Commit {
+                block: &block,
+                receipts: &out.receipts,
+                changes: &out.changes,
+                system: &out.state.system,
+                certificate: &[0u8; 200],
+            })
+            .expect("commit");
+        times.push(start.elapsed());
+        st = out.state;
+        head = block.header;
+    }
+    times.sort();
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "rocksdb/commit_10k_tx_block_sync: {} blocks ({} KiB each), median {:.2?}, p99 {:.2?}, min {:.2?}, max {:.2?}",
+        times.len(),
+        bytes / times.len() / 1024,
+        pct(0.5),
+        pct(0.99),
+        times[0],
+        times[times.len() - 1]
+    );
+}
+
+criterion_group!(benches, bench_execution, bench_signatures, bench_state_root, bench_commit);
+criterion_main!(benches);

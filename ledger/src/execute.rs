@@ -1,0 +1,378 @@
+//! Execution: apply a block's transactions to a state version, producing receipts and the
+//! next state version.
+//!
+//! Deterministic by construction: no clock, no randomness, no iteration over hash maps
+//! where order matters, checked arithmetic everywhere. Two stages per transaction:
+//!
+//! 1. authentication (signature, chain id, expiry, nonce, sender exists): a failure here
+//!    changes nothing;
+//! 2. the operation (roles, balances, governance): a failure here changes nothing but the
+//!    sender's nonce, which is consumed so the signed transaction can never be replayed.
+//!
+//! Execution never panics on any decodable transaction. It must not touch storage.
+
+use std::collections::HashMap;
+
+use crate::account::Account;
+use crate::block::{receipts_root, tx_root, Block, BlockHeader, Receipt, RejectReason};
+use crate::codec::Limits;
+use crate::hash::Hash;
+use crate::keys::PublicKey;
+use crate::mining::{verify_mining_solution, MiningClaim};
+use crate::state::{validator_set_hash, Change, LedgerState, SystemState, Validator, ValidatorChange};
+use crate::tx::{verify_signatures, Role, SignedTransaction, TxKind};
+
+/// The chain constants execution depends on (from genesis).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainParams {
+    /// The chain id (genesis hash).
+    pub chain_id: Hash,
+    /// Validator-set changes take effect after blocks whose height is a multiple of this.
+    pub epoch_length: u64,
+    /// Decoding limits.
+    pub limits: Limits,
+}
+
+/// The result of executing a block.
+#[derive(Clone, Debug)]
+pub struct BlockOutcome {
+    /// The state after the block.
+    pub state: LedgerState,
+    /// One receipt per transaction, in order.
+    pub receipts: Vec<Receipt>,
+    /// The accounts that changed (`None`: removed), sorted by key.
+    pub changes: Vec<Change>,
+}
+
+impl BlockOutcome {
+    /// How many transactions took effect.
+    pub fn succeeded(&self) -> usize {
+        self.receipts.iter().filter(|r| r.outcome.is_ok()).count()
+    }
+}
+
+/// Why a block is not a valid successor of a state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// The header names another chain.
+    #[error("block is for chain {got}, this chain is {expected}")]
+    WrongChain {
+        /// This chain.
+        expected: Hash,
+        /// The header's.
+        got: Hash,
+    },
+    /// The height is not the parent's plus one.
+    #[error("block height {got}, expected {expected}")]
+    WrongHeight {
+        /// Parent height + 1.
+        expected: u64,
+        /// The header's.
+        got: u64,
+    },
+    /// A header field does not match what executing the block gives.
+    #[error("header field {field} does not match: header has {header}, execution gives {computed}")]
+    Mismatch {
+        /// Which field.
+        field: &'static str,
+        /// The header's value.
+        header: Hash,
+        /// The computed value.
+        computed: Hash,
+    },
+    /// Too many transactions.
+    #[error("block has {got} transactions, the limit is {max}")]
+    TooManyTxs {
+        /// Count.
+        got: usize,
+        /// Limit.
+        max: usize,
+    },
+}
+
+/// Execute `txs` on top of `prev` as block `prev.height + 1`. `sig_ok[i]` tells whether
+/// transaction `i`'s signature verified (see [`verify_signatures`]); a missing entry counts
+/// as a bad signature.
+pub fn execute_block(params: &ChainParams, prev: &LedgerState, txs: &[SignedTransaction], sig_ok: &[bool]) -> BlockOutcome {
+    let height = prev.height + 1;
+    let mut exec = Executor {
+        params,
+        height,
+        base: prev,
+        touched: HashMap::with_capacity(txs.len() * 2),
+        system: prev.system.clone(),
+    };
+    let mut receipts = Vec::with_capacity(txs.len());
+    for (i, stx) in txs.iter().enumerate() {
+        let outcome = exec.apply(stx, sig_ok.get(i).copied().unwrap_or(false));
+        receipts.push(Receipt {
+            tx_id: stx.id(),
+            outcome,
+        });
+    }
+    if params.epoch_length > 0 && height % params.epoch_length == 0 {
+        exec.system.apply_pending();
+    }
+    let changes = crate::state::normalize_changes(exec.touched.into_iter().map(|(k, a)| (k, Some(a))).collect());
+    let accounts = prev.accounts.apply(&changes);
+    BlockOutcome {
+        state: LedgerState {
+            accounts,
+            system: exec.system,
+            height,
+        },
+        receipts,
+        changes,
+    }
+}
+
+/// Build the block a proposer would propose: execute `txs` on `prev`, then fill the header.
+pub fn build_block(
+    params: &ChainParams,
+    prev: &LedgerState,
+    parent: &BlockHeader,
+    timestamp_ms: u64,
+    proposer: PublicKey,
+    txs: Vec<SignedTransaction>,
+) -> (Block, BlockOutcome) {
+    let sig_ok = verify_signatures(&txs);
+    let outcome = execute_block(params, prev, &txs, &sig_ok);
+    let header = BlockHeader {
+        chain_id: params.chain_id,
+        height: prev.height + 1,
+        parent: parent.id(),
+        timestamp_ms,
+        proposer,
+        tx_root: tx_root(&txs),
+        receipts_root: receipts_root(&outcome.receipts),
+        state_root: outcome.state.root(),
+        validators_hash: validator_set_hash(&outcome.state.system.validators),
+    };
+    (Block { header, txs }, outcome)
+}
+
+/// Check that `block` is a valid successor of `prev` (whose header is `parent`): chain,
+/// height, parent link, tx root, and, by executing it with batch-verified signatures,
+/// receipts root, state root and validator set hash.
+pub fn verify_block(params: &ChainParams, prev: &LedgerState, parent: &BlockHeader, block: &Block) -> Result<BlockOutcome, BlockError> {
+    let h = &block.header;
+    if h.chain_id != params.chain_id {
+        return Err(BlockError::WrongChain {
+            expected: params.chain_id,
+            got: h.chain_id,
+        });
+    }
+    if h.height != prev.height + 1 {
+        return Err(BlockError::WrongHeight {
+            expected: prev.height + 1,
+            got: h.height,
+        });
+    }
+    if block.txs.len() > params.limits.max_block_txs {
+        return Err(BlockError::TooManyTxs {
+            got: block.txs.len(),
+            max: params.limits.max_block_txs,
+        });
+    }
+    check(h.parent, parent.id(), "parent")?;
+    check(h.tx_root, tx_root(&block.txs), "tx_root")?;
+    let sig_ok = verify_signatures(&block.txs);
+    let outcome = execute_block(params, prev, &block.txs, &sig_ok);
+    check(h.receipts_root, receipts_root(&outcome.receipts), "receipts_root")?;
+    check(h.state_root, outcome.state.root(), "state_root")?;
+    check(h.validators_hash, validator_set_hash(&outcome.state.system.validators), "validators_hash")?;
+    Ok(outcome)
+}
+
+fn check(header: Hash, computed: Hash, field: &'static str) -> Result<(), BlockError> {
+    if header == computed {
+        Ok(())
+    } else {
+        Err(BlockError::Mismatch {
+            field,
+            header,
+            computed,
+        })
+    }
+}
+
+struct Executor<'a> {
+    params: &'a ChainParams,
+    height: u64,
+    base: &'a LedgerState,
+    touched: HashMap<PublicKey, Account>,
+    system: SystemState,
+}
+
+impl Executor<'_> {
+    fn account(&self, key: &PublicKey) -> Account {
+        match self.touched.get(key) {
+            Some(a) => *a,
+            None => self.base.account(key),
+        }
+    }
+
+    fn put(&mut self, key: PublicKey, account: Account) {
+        self.touched.insert(key, account);
+    }
+
+    fn apply(&mut self, stx: &SignedTransaction, sig_ok: bool) -> Result<(), RejectReason> {
+        let tx = stx.tx();
+        // Stage 1: authentication. Nothing changes on failure.
+        if !sig_ok {
+            return Err(RejectReason::BadSignature);
+        }
+        if tx.chain_id != self.params.chain_id {
+            return Err(RejectReason::WrongChain {
+                expected: self.params.chain_id,
+            });
+        }
+        if self.height > tx.expiry_height {
+            return Err(RejectReason::Expired {
+                expiry_height: tx.expiry_height,
+                height: self.height,
+            });
+        }
+        let mut sender = self.account(&tx.sender);
+        if sender.is_empty() {
+            return Err(RejectReason::UnknownSender);
+        }
+        if tx.nonce < sender.nonce {
+            return Err(RejectReason::NonceTooLow {
+                expected: sender.nonce,
+                got: tx.nonce,
+            });
+        }
+        if tx.nonce > sender.nonce {
+            return Err(RejectReason::NonceTooHigh {
+                expected: sender.nonce,
+                got: tx.nonce,
+            });
+        }
+        // Stage 2: the nonce is consumed whatever happens next.
+        sender.nonce = sender.nonce.checked_add(1).ok_or(RejectReason::Overflow)?;
+        self.put(tx.sender, sender);
+        self.operate(&tx.sender, &tx.kind)
+    }
+
+    /// Apply the operation; every check happens before the first write, so a rejection
+    /// leaves everything (but the nonce, already consumed) as it was.
+    fn operate(&mut self, from: &PublicKey, kind: &TxKind) -> Result<(), RejectReason> {
+        let sender = self.account(from);
+        let need = |role: Role| {
+            if sender.has_role(role) {
+                Ok(())
+            } else {
+                Err(RejectReason::MissingRole { role })
+            }
+        };
+        match kind {
+            TxKind::Transfer { to, amount } => {
+                need(Role::Transact)?;
+                if sender.balance < *amount {
+                    return Err(RejectReason::InsufficientBalance {
+                        have: sender.balance,
+                        need: *amount,
+                    });
+                }
+                if to == from {
+                    return Ok(());
+                }
+                let mut recipient = self.account(to);
+                recipient.balance = recipient.balance.checked_add(*amount).ok_or(RejectReason::Overflow)?;
+                let mut sender = sender;
+                sender.balance -= amount;
+                self.put(*from, sender);
+                self.put(*to, recipient);
+                Ok(())
+            }
+            TxKind::Mint { to, amount } => {
+                need(Role::Admin)?;
+                let supply = self.system.total_supply.checked_add(*amount).ok_or(RejectReason::Overflow)?;
+                let mut recipient = self.account(to);
+                recipient.balance = recipient.balance.checked_add(*amount).ok_or(RejectReason::Overflow)?;
+                self.put(*to, recipient);
+                self.system.total_supply = supply;
+                Ok(())
+            }
+            TxKind::Burn { amount } => {
+                if !sender.has_role(Role::Transact) && !sender.has_role(Role::Admin) {
+                    return Err(RejectReason::MissingRole { role: Role::Transact });
+                }
+                if sender.balance < *amount {
+                    return Err(RejectReason::InsufficientBalance {
+                        have: sender.balance,
+                        need: *amount,
+                    });
+                }
+                let mut sender = sender;
+                sender.balance -= amount;
+                self.put(*from, sender);
+                // supply >= any balance, so this cannot underflow; saturate to be safe
+                self.system.total_supply = self.system.total_supply.saturating_sub(*amount);
+                Ok(())
+            }
+            TxKind::SetRole { account, role, granted } => {
+                need(Role::Admin)?;
+                let mut target = self.account(account);
+                target.set_role(*role, *granted);
+                self.put(*account, target);
+                Ok(())
+            }
+            TxKind::AddValidator { key, power, address } => {
+                need(Role::Admin)?;
+                if *power == 0 {
+                    return Err(RejectReason::ZeroVotingPower);
+                }
+                if address.trim().is_empty() {
+                    return Err(RejectReason::EmptyValidatorAddress);
+                }
+                let next = self.system.validators_after_pending();
+                if next.iter().any(|v| v.key == *key) {
+                    return Err(RejectReason::ValidatorExists);
+                }
+                let total = next.iter().try_fold(*power, |acc, v| acc.checked_add(v.power));
+                if total.is_none() {
+                    return Err(RejectReason::Overflow);
+                }
+                if !key.is_valid_point() {
+                    return Err(RejectReason::InvalidValidatorKey);
+                }
+                self.system.pending_changes.push(ValidatorChange::Add(Validator {
+                    key: *key,
+                    power: *power,
+                    address: address.clone(),
+                }));
+                Ok(())
+            }
+            TxKind::RemoveValidator { key } => {
+                need(Role::Admin)?;
+                let next = self.system.validators_after_pending();
+                if !next.iter().any(|v| v.key == *key) {
+                    return Err(RejectReason::ValidatorUnknown);
+                }
+                if next.len() == 1 {
+                    return Err(RejectReason::LastValidator);
+                }
+                self.system.pending_changes.push(ValidatorChange::Remove(*key));
+                Ok(())
+            }
+            TxKind::ClaimMiningReward { height, nonce } => {
+                need(Role::Mine)?;
+                let claim = MiningClaim {
+                    miner: *from,
+                    height: *height,
+                    nonce: *nonce,
+                    current_height: self.height,
+                };
+                let reward = verify_mining_solution(&claim).map_err(RejectReason::MiningClaim)?;
+                let supply = self.system.total_supply.checked_add(reward).ok_or(RejectReason::Overflow)?;
+                let mut miner = self.account(from);
+                miner.balance = miner.balance.checked_add(reward).ok_or(RejectReason::Overflow)?;
+                self.put(*from, miner);
+                self.system.total_supply = supply;
+                Ok(())
+            }
+        }
+    }
+}
