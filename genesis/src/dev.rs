@@ -8,8 +8,7 @@ use ledger::{Account, Keypair, PublicKey, Role, Validator};
 use crate::doc::{ConsensusParams, Genesis, MiningParams};
 
 /// The warning printed next to every dev key.
-pub const INSECURE_WARNING: &str =
-    "INSECURE dev key derived from a public seed: anyone can spend with it; never use it outside a local testnet";
+pub const INSECURE_WARNING: &str = "INSECURE dev key derived from a public seed: anyone can spend with it; never use it outside a local testnet";
 
 /// Which family of dev keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +33,13 @@ pub const DEV_ACCOUNT_BALANCE: u128 = 1_000_000_000_000;
 
 /// A dev genesis: `validators` validators listening on 127.0.0.1 from `base_port` up, and
 /// `accounts` prefunded accounts. Account 0 is admin; every account may transact and mine.
-pub fn dev_genesis(chain_name: &str, validators: u32, accounts: u32, base_port: u16, genesis_time_ms: u64) -> Genesis {
+pub fn dev_genesis(
+    chain_name: &str,
+    validators: u32,
+    accounts: u32,
+    base_port: u16,
+    genesis_time_ms: u64,
+) -> Genesis {
     let validators: Vec<Validator> = (0..validators)
         .map(|i| Validator {
             key: dev_keypair(DevKeyKind::Validator, i).public(),
@@ -57,7 +62,7 @@ pub fn dev_genesis(chain_name: &str, validators: u32, accounts: u32, base_port: 
             (dev_keypair(DevKeyKind::Account, i).public(), a)
         })
         .collect();
-    accts.sort_by(|a, b| a.0.cmp(&b.0));
+    accts.sort_by_key(|a| a.0);
     Genesis {
         chain_name: chain_name.to_owned(),
         genesis_time_ms,

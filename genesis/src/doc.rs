@@ -2,10 +2,13 @@
 
 use std::path::Path;
 
-use ledger::codec::{put_list, put_string, Encode};
+use ledger::codec::{Encode, put_list, put_string};
 use ledger::hash::list_root;
-use ledger::state::{validator_set_hash, AccountTree};
-use ledger::{Account, Block, BlockHeader, ChainParams, Domain, Hash, LedgerState, Limits, PublicKey, Role, SystemState, Validator};
+use ledger::state::{AccountTree, validator_set_hash};
+use ledger::{
+    Account, Block, BlockHeader, ChainParams, Domain, Hash, LedgerState, Limits, PublicKey, Role,
+    SystemState, Validator,
+};
 use serde::{Deserialize, Serialize};
 
 /// `genesis.json` as written by people: keys as 0x-hex, amounts as decimal strings.
@@ -205,26 +208,44 @@ impl GenesisDoc {
         if name.is_empty() || name.len() > 64 {
             return Err(field_err("chain_name", "must be 1 to 64 characters"));
         }
-        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-            return Err(field_err("chain_name", "may only hold letters, digits, '-', '_' and '.'"));
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(field_err(
+                "chain_name",
+                "may only hold letters, digits, '-', '_' and '.'",
+            ));
         }
         if self.validators.is_empty() {
-            return Err(field_err("validators", "at least one validator is required"));
+            return Err(field_err(
+                "validators",
+                "at least one validator is required",
+            ));
         }
         let mut validators = Vec::with_capacity(self.validators.len());
         let mut total_power: u64 = 0;
         for (i, v) in self.validators.iter().enumerate() {
             let key = parse_key(&format!("validators[{i}].public_key"), &v.public_key)?;
             if validators.iter().any(|x: &Validator| x.key == key) {
-                return Err(field_err(format!("validators[{i}].public_key"), "duplicate validator"));
+                return Err(field_err(
+                    format!("validators[{i}].public_key"),
+                    "duplicate validator",
+                ));
             }
             let power = positive(&format!("validators[{i}].power"), v.power)?;
-            total_power = total_power
-                .checked_add(power)
-                .ok_or_else(|| field_err(format!("validators[{i}].power"), "total voting power overflows u64"))?;
+            total_power = total_power.checked_add(power).ok_or_else(|| {
+                field_err(
+                    format!("validators[{i}].power"),
+                    "total voting power overflows u64",
+                )
+            })?;
             let address = v.address.trim();
             if address.is_empty() || address.len() > Limits::default().max_string_bytes {
-                return Err(field_err(format!("validators[{i}].address"), "must be 1 to 256 bytes"));
+                return Err(field_err(
+                    format!("validators[{i}].address"),
+                    "must be 1 to 256 bytes",
+                ));
             }
             validators.push(Validator {
                 key,
@@ -236,7 +257,10 @@ impl GenesisDoc {
         for (i, a) in self.accounts.iter().enumerate() {
             let key = parse_key(&format!("accounts[{i}].public_key"), &a.public_key)?;
             if accounts.iter().any(|(k, _)| *k == key) {
-                return Err(field_err(format!("accounts[{i}].public_key"), "duplicate account"));
+                return Err(field_err(
+                    format!("accounts[{i}].public_key"),
+                    "duplicate account",
+                ));
             }
             let mut account = Account {
                 balance: parse_amount(&format!("accounts[{i}].balance"), &a.balance)?,
@@ -245,14 +269,20 @@ impl GenesisDoc {
             };
             for (j, r) in a.roles.iter().enumerate() {
                 let role = Role::from_name(r).ok_or_else(|| {
-                    field_err(format!("accounts[{i}].roles[{j}]"), format!("unknown role {r:?} (admin, transact, mine)"))
+                    field_err(
+                        format!("accounts[{i}].roles[{j}]"),
+                        format!("unknown role {r:?} (admin, transact, mine)"),
+                    )
                 })?;
                 account.set_role(role, true);
             }
             accounts.push((key, account));
         }
         if self.admins.is_empty() {
-            return Err(field_err("admins", "at least one admin key is required (no one could grant roles or change validators)"));
+            return Err(field_err(
+                "admins",
+                "at least one admin key is required (no one could grant roles or change validators)",
+            ));
         }
         for (i, s) in self.admins.iter().enumerate() {
             let key = parse_key(&format!("admins[{i}]"), s)?;
@@ -267,19 +297,28 @@ impl GenesisDoc {
         }
         let mut supply: u128 = 0;
         for (i, (_, a)) in accounts.iter().enumerate() {
-            supply = supply
-                .checked_add(a.balance)
-                .ok_or_else(|| field_err(format!("accounts[{i}].balance"), "total supply overflows 128 bits"))?;
+            supply = supply.checked_add(a.balance).ok_or_else(|| {
+                field_err(
+                    format!("accounts[{i}].balance"),
+                    "total supply overflows 128 bits",
+                )
+            })?;
         }
-        accounts.sort_by(|a, b| a.0.cmp(&b.0));
+        accounts.sort_by_key(|a| a.0);
 
         let c = &self.consensus;
         let consensus = ConsensusParams {
             leader_timeout_ms: positive("consensus.leader_timeout_ms", c.leader_timeout_ms)?,
-            notarization_timeout_ms: positive("consensus.notarization_timeout_ms", c.notarization_timeout_ms)?,
+            notarization_timeout_ms: positive(
+                "consensus.notarization_timeout_ms",
+                c.notarization_timeout_ms,
+            )?,
             nullify_retry_ms: positive("consensus.nullify_retry_ms", c.nullify_retry_ms)?,
             timeout_backoff_percent: if c.timeout_backoff_percent < 100 {
-                return Err(field_err("consensus.timeout_backoff_percent", "must be at least 100"));
+                return Err(field_err(
+                    "consensus.timeout_backoff_percent",
+                    "must be at least 100",
+                ));
             } else {
                 c.timeout_backoff_percent
             },
@@ -289,13 +328,22 @@ impl GenesisDoc {
         let initial_target = ledger::keys::parse_hex::<32>(&m.initial_target)
             .map_err(|e| field_err("mining.initial_target", e.to_string()))?;
         if initial_target == [0u8; 32] {
-            return Err(field_err("mining.initial_target", "must not be zero (no hash could meet it)"));
+            return Err(field_err(
+                "mining.initial_target",
+                "must not be zero (no hash could meet it)",
+            ));
         }
         let mining = MiningParams {
             initial_target,
             reward: parse_amount("mining.reward", &m.reward)?,
-            retarget_epoch_length: positive("mining.retarget_epoch_length", m.retarget_epoch_length)?,
-            target_solutions_per_epoch: positive("mining.target_solutions_per_epoch", m.target_solutions_per_epoch)?,
+            retarget_epoch_length: positive(
+                "mining.retarget_epoch_length",
+                m.retarget_epoch_length,
+            )?,
+            target_solutions_per_epoch: positive(
+                "mining.target_solutions_per_epoch",
+                m.target_solutions_per_epoch,
+            )?,
             claim_expiry: positive("mining.claim_expiry", m.claim_expiry)?,
         };
         Ok(Genesis {
@@ -425,7 +473,11 @@ impl Encode for Genesis {
             a.encode_to(out);
         }
         let c = &self.consensus;
-        for v in [c.leader_timeout_ms, c.notarization_timeout_ms, c.nullify_retry_ms] {
+        for v in [
+            c.leader_timeout_ms,
+            c.notarization_timeout_ms,
+            c.nullify_retry_ms,
+        ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&c.timeout_backoff_percent.to_le_bytes());
@@ -433,7 +485,11 @@ impl Encode for Genesis {
         let m = &self.mining;
         out.extend_from_slice(&m.initial_target);
         out.extend_from_slice(&m.reward.to_le_bytes());
-        for v in [m.retarget_epoch_length, m.target_solutions_per_epoch, m.claim_expiry] {
+        for v in [
+            m.retarget_epoch_length,
+            m.target_solutions_per_epoch,
+            m.claim_expiry,
+        ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
     }

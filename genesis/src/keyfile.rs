@@ -83,7 +83,10 @@ pub fn write_key_file(path: &Path, key: &Keypair, insecure: bool) -> Result<(), 
         })?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(|e| KeyFileError::Io { path: shown, source: e })
+        .map_err(|e| KeyFileError::Io {
+            path: shown,
+            source: e,
+        })
 }
 
 /// Read a key file, refusing files others can read and files whose public key does not
@@ -105,9 +108,13 @@ pub fn read_key_file(path: &Path) -> Result<Keypair, KeyFileError> {
     };
     let doc: KeyFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     if doc.key_type != "ed25519" {
-        return Err(invalid(format!("type {:?} is not supported (ed25519)", doc.key_type)));
+        return Err(invalid(format!(
+            "type {:?} is not supported (ed25519)",
+            doc.key_type
+        )));
     }
-    let secret = ledger::keys::parse_hex::<32>(&doc.secret_key).map_err(|e| invalid(format!("secret_key: {e}")))?;
+    let secret = ledger::keys::parse_hex::<32>(&doc.secret_key)
+        .map_err(|e| invalid(format!("secret_key: {e}")))?;
     let key = Keypair::from_secret(secret);
     if key.public().to_hex() != doc.public_key.to_lowercase() {
         return Err(invalid("public_key does not match secret_key".to_owned()));

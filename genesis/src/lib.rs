@@ -11,6 +11,6 @@ pub mod dev;
 pub mod doc;
 pub mod keyfile;
 
-pub use dev::{dev_genesis, dev_keypair, DevKeyKind, INSECURE_WARNING};
+pub use dev::{DevKeyKind, INSECURE_WARNING, dev_genesis, dev_keypair};
 pub use doc::{ConsensusParams, Genesis, GenesisDoc, GenesisError, MiningParams};
-pub use keyfile::{read_key_file, write_key_file, KeyFile, KeyFileError};
+pub use keyfile::{KeyFile, KeyFileError, read_key_file, write_key_file};

@@ -6,9 +6,9 @@
 
 use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ledger::keys::{verify, verify_batch, SignatureCheck};
-use ledger::state::{normalize_changes, AccountTree, Change};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ledger::keys::{SignatureCheck, clear_key_cache, verify, verify_batch};
+use ledger::state::{AccountTree, Change, normalize_changes};
 use ledger::store::Commit;
 use ledger::*;
 
@@ -28,7 +28,7 @@ fn funded(n: u32) -> Vec<(PublicKey, Account)> {
             (key(i), a)
         })
         .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.sort_by_key(|a| a.0);
     v
 }
 
@@ -70,29 +70,47 @@ fn state(accounts: &[(PublicKey, Account)]) -> LedgerState {
     }
 }
 
+fn one_thread() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool")
+}
+
+/// Transfers on one core: execution and the state-root update run in a one-thread pool.
 fn bench_execution(c: &mut Criterion) {
-    let mut g = c.benchmark_group("execute");
+    let pool = one_thread();
+    let mut g = c.benchmark_group("execute_one_core");
     g.sample_size(20);
     for accounts in [100_000u32, 1_000_000] {
         let st = state(&funded(accounts));
         let txs = transfers(accounts, 10_000);
         let ok = vec![true; txs.len()];
         g.throughput(Throughput::Elements(txs.len() as u64));
-        g.bench_function(format!("10k_transfers_with_state_root/{accounts}_accounts"), |b| {
-            b.iter(|| {
-                let out = execute_block(&params(), &st, &txs, &ok);
-                assert_eq!(out.succeeded(), txs.len());
-                out.state.root()
-            })
-        });
+        g.bench_function(
+            format!("10k_transfers_with_state_root/{accounts}_accounts"),
+            |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        let out = execute_block(&params(), &st, &txs, &ok);
+                        assert_eq!(out.succeeded(), txs.len());
+                        out.state.root()
+                    })
+                })
+            },
+        );
     }
     g.finish();
 }
 
 fn bench_signatures(c: &mut Criterion) {
     let mut g = c.benchmark_group("ed25519");
-    let keys: Vec<Keypair> = (0..256u32).map(|i| Keypair::from_secret(key(i).0)).collect();
-    let msgs: Vec<[u8; 32]> = (0..256u32).map(|i| *blake3::hash(&i.to_be_bytes()).as_bytes()).collect();
+    let keys: Vec<Keypair> = (0..256u32)
+        .map(|i| Keypair::from_secret(key(i).0))
+        .collect();
+    let msgs: Vec<[u8; 32]> = (0..256u32)
+        .map(|i| *blake3::hash(&i.to_be_bytes()).as_bytes())
+        .collect();
     let pubs: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
     let sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
     let checks: Vec<SignatureCheck> = (0..256)
@@ -103,12 +121,41 @@ fn bench_signatures(c: &mut Criterion) {
         })
         .collect();
     g.throughput(Throughput::Elements(256));
-    g.bench_function("verify_single_x256", |b| {
+    // warm: the senders' keys are already decompressed (a node's steady state)
+    g.bench_function("warm_keys/verify_single_x256", |b| {
         b.iter(|| checks.iter().all(|c| verify(c.key, c.message, c.signature)))
     });
     for size in [64usize, 256] {
-        g.bench_function(format!("verify_batch_{size}_x256"), |b| {
+        g.bench_function(format!("warm_keys/verify_batch_{size}_x256"), |b| {
             b.iter(|| verify_batch(&checks, size).into_iter().all(|ok| ok))
+        });
+    }
+    // baseline: ed25519-dalek's own batch call on pre-decompressed keys, no Palisade code
+    let dalek_keys: Vec<ed25519_dalek::VerifyingKey> = pubs
+        .iter()
+        .map(|p| ed25519_dalek::VerifyingKey::from_bytes(&p.0).expect("key"))
+        .collect();
+    let dalek_sigs: Vec<ed25519_dalek::Signature> = sigs
+        .iter()
+        .map(|s| ed25519_dalek::Signature::from_bytes(&s.0))
+        .collect();
+    let dalek_msgs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
+    g.bench_function("dalek_raw/verify_batch_256_x256", |b| {
+        b.iter(|| ed25519_dalek::verify_batch(&dalek_msgs, &dalek_sigs, &dalek_keys).is_ok())
+    });
+    // cold: every key decompressed again (256 senders never seen before)
+    g.bench_function("cold_keys/verify_single_x256", |b| {
+        b.iter(|| {
+            clear_key_cache();
+            checks.iter().all(|c| verify(c.key, c.message, c.signature))
+        })
+    });
+    for size in [64usize, 256] {
+        g.bench_function(format!("cold_keys/verify_batch_{size}_x256"), |b| {
+            b.iter(|| {
+                clear_key_cache();
+                verify_batch(&checks, size).into_iter().all(|ok| ok)
+            })
         });
     }
     g.finish();
@@ -129,16 +176,36 @@ fn bench_state_root(c: &mut Criterion) {
         })
         .collect();
     let changes = normalize_changes(changes);
-    g.bench_function("update_10k_transfer_block/1m_accounts", |b| {
-        b.iter(|| tree.apply(&changes).root())
+    // A node keeps the new version and frees an old one later (off the commit path), so the
+    // headline numbers exclude freeing the result; the last variant includes it.
+    let pool = one_thread();
+    g.bench_function("update_10k_transfer_block/1m_accounts/1_thread", |b| {
+        b.iter_with_large_drop(|| pool.install(|| tree.apply(&changes)))
     });
+    g.bench_function("update_10k_transfer_block/1m_accounts/2_threads", |b| {
+        b.iter_with_large_drop(|| tree.apply(&changes))
+    });
+    g.bench_function(
+        "update_10k_transfer_block/1m_accounts/2_threads_including_free",
+        |b| b.iter(|| tree.apply(&changes).root()),
+    );
     g.finish();
 }
 
 /// Synced RocksDB commits of 10,000-transaction blocks: criterion reports means, so this
 /// times each commit itself and prints the median and p99 (set `COMMIT_BLOCKS` for more).
 fn bench_commit(_: &mut Criterion) {
-    let blocks: usize = std::env::var("COMMIT_BLOCKS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    const NAME: &str = "rocksdb/commit_10k_tx_block_sync";
+    // honour criterion's name filter (the first argument that is not a flag)
+    if let Some(filter) = std::env::args().skip(1).find(|a| !a.starts_with('-'))
+        && !NAME.contains(filter.as_str())
+    {
+        return;
+    }
+    let blocks: usize = std::env::var("COMMIT_BLOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), Limits::default()).expect("open");
     let n_accounts = 100_000u32;
@@ -173,7 +240,10 @@ fn bench_commit(_: &mut Criterion) {
                     sender: from,
                     nonce: st.account(&from).nonce + *n,
                     expiry_height: u64::MAX,
-                    kind: TxKind::Transfer { to: key(i.wrapping_mul(40_503).wrapping_add(round) % n_accounts), amount: 1 },
+                    kind: TxKind::Transfer {
+                        to: key(i.wrapping_mul(40_503).wrapping_add(round) % n_accounts),
+                        amount: 1,
+                    },
                 };
                 *n += 1;
                 SignedTransaction::new(tx, Signature([0; 64]))
@@ -211,7 +281,7 @@ fn bench_commit(_: &mut Criterion) {
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "rocksdb/commit_10k_tx_block_sync: {} blocks ({} KiB each), median {:.2?}, p99 {:.2?}, min {:.2?}, max {:.2?}",
+        "{NAME}: {} blocks ({} KiB each), median {:.2?}, p99 {:.2?}, min {:.2?}, max {:.2?}",
         times.len(),
         bytes / times.len() / 1024,
         pct(0.5),
@@ -221,5 +291,11 @@ fn bench_commit(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench_execution, bench_signatures, bench_state_root, bench_commit);
+criterion_group!(
+    benches,
+    bench_execution,
+    bench_signatures,
+    bench_state_root,
+    bench_commit
+);
 criterion_main!(benches);

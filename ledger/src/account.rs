@@ -34,7 +34,10 @@ impl Account {
 
     /// The roles held, in tag order.
     pub fn role_list(&self) -> Vec<Role> {
-        Role::ALL.into_iter().filter(|r| self.has_role(*r)).collect()
+        Role::ALL
+            .into_iter()
+            .filter(|r| self.has_role(*r))
+            .collect()
     }
 
     /// Whether every field is zero (such an account is removed from state).

@@ -3,8 +3,8 @@
 //! A header commits to its parent, the transactions (tx root), their outcomes (receipts
 //! root), the post-state (state root) and the validator set that signs the next height.
 
-use crate::codec::{put_list, Decode, DecodeError, Encode, Limits, Reader};
-use crate::hash::{list_root, Domain, Hash};
+use crate::codec::{Decode, DecodeError, Encode, Limits, Reader, put_list};
+use crate::hash::{Domain, Hash, list_root};
 use crate::keys::PublicKey;
 use crate::tx::{Role, SignedTransaction};
 
@@ -279,7 +279,8 @@ impl Encode for RejectReason {
                 out.extend_from_slice(&expiry_height.to_le_bytes());
                 out.extend_from_slice(&height.to_le_bytes());
             }
-            RejectReason::NonceTooLow { expected, got } | RejectReason::NonceTooHigh { expected, got } => {
+            RejectReason::NonceTooLow { expected, got }
+            | RejectReason::NonceTooHigh { expected, got } => {
                 out.extend_from_slice(&expected.to_le_bytes());
                 out.extend_from_slice(&got.to_le_bytes());
             }
@@ -321,7 +322,8 @@ impl Decode for RejectReason {
             8 => {
                 let tag = r.u8("role")?;
                 RejectReason::MissingRole {
-                    role: Role::from_tag(tag).ok_or(DecodeError::InvalidTag { what: "role", tag })?,
+                    role: Role::from_tag(tag)
+                        .ok_or(DecodeError::InvalidTag { what: "role", tag })?,
                 }
             }
             9 => RejectReason::Overflow,
@@ -336,7 +338,7 @@ impl Decode for RejectReason {
                 return Err(DecodeError::InvalidTag {
                     what: "reject reason",
                     tag,
-                })
+                });
             }
         })
     }

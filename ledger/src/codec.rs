@@ -192,7 +192,11 @@ impl<'a> Reader<'a> {
     }
 
     /// Read a length-prefixed list of at most `max` items.
-    pub fn list<T: Decode>(&mut self, max: usize, what: &'static str) -> Result<Vec<T>, DecodeError> {
+    pub fn list<T: Decode>(
+        &mut self,
+        max: usize,
+        what: &'static str,
+    ) -> Result<Vec<T>, DecodeError> {
         let len = self.len(max, what)?;
         // Never reserve more than the remaining input could possibly hold.
         let mut out = Vec::with_capacity(len.min(self.remaining()));
@@ -278,7 +282,10 @@ mod tests {
     #[test]
     fn bool_rejects_other_bytes() {
         let mut r = Reader::new(&[2], Limits::default());
-        assert!(matches!(r.bool("flag"), Err(DecodeError::InvalidTag { tag: 2, .. })));
+        assert!(matches!(
+            r.bool("flag"),
+            Err(DecodeError::InvalidTag { tag: 2, .. })
+        ));
     }
 
     #[test]
@@ -300,7 +307,10 @@ mod tests {
     fn trailing_bytes_are_rejected() {
         let h = crate::Hash([1; 32]);
         let mut bytes = h.encode();
-        assert_eq!(decode_exact::<crate::Hash>(&bytes, Limits::default()), Ok(h));
+        assert_eq!(
+            decode_exact::<crate::Hash>(&bytes, Limits::default()),
+            Ok(h)
+        );
         bytes.push(0);
         assert_eq!(
             decode_exact::<crate::Hash>(&bytes, Limits::default()),

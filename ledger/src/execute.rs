@@ -14,13 +14,15 @@
 use std::collections::HashMap;
 
 use crate::account::Account;
-use crate::block::{receipts_root, tx_root, Block, BlockHeader, Receipt, RejectReason};
+use crate::block::{Block, BlockHeader, Receipt, RejectReason, receipts_root, tx_root};
 use crate::codec::Limits;
 use crate::hash::Hash;
 use crate::keys::PublicKey;
-use crate::mining::{verify_mining_solution, MiningClaim};
-use crate::state::{validator_set_hash, Change, LedgerState, SystemState, Validator, ValidatorChange};
-use crate::tx::{verify_signatures, Role, SignedTransaction, TxKind};
+use crate::mining::{MiningClaim, verify_mining_solution};
+use crate::state::{
+    Change, LedgerState, SystemState, Validator, ValidatorChange, validator_set_hash,
+};
+use crate::tx::{Role, SignedTransaction, TxKind, verify_signatures};
 
 /// The chain constants execution depends on (from genesis).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,7 +95,12 @@ pub enum BlockError {
 /// Execute `txs` on top of `prev` as block `prev.height + 1`. `sig_ok[i]` tells whether
 /// transaction `i`'s signature verified (see [`verify_signatures`]); a missing entry counts
 /// as a bad signature.
-pub fn execute_block(params: &ChainParams, prev: &LedgerState, txs: &[SignedTransaction], sig_ok: &[bool]) -> BlockOutcome {
+pub fn execute_block(
+    params: &ChainParams,
+    prev: &LedgerState,
+    txs: &[SignedTransaction],
+    sig_ok: &[bool],
+) -> BlockOutcome {
     let height = prev.height + 1;
     let mut exec = Executor {
         params,
@@ -110,10 +117,15 @@ pub fn execute_block(params: &ChainParams, prev: &LedgerState, txs: &[SignedTran
             outcome,
         });
     }
-    if params.epoch_length > 0 && height % params.epoch_length == 0 {
+    if params.epoch_length > 0 && height.is_multiple_of(params.epoch_length) {
         exec.system.apply_pending();
     }
-    let changes = crate::state::normalize_changes(exec.touched.into_iter().map(|(k, a)| (k, Some(a))).collect());
+    let changes = crate::state::normalize_changes(
+        exec.touched
+            .into_iter()
+            .map(|(k, a)| (k, Some(a)))
+            .collect(),
+    );
     let accounts = prev.accounts.apply(&changes);
     BlockOutcome {
         state: LedgerState {
@@ -154,7 +166,12 @@ pub fn build_block(
 /// Check that `block` is a valid successor of `prev` (whose header is `parent`): chain,
 /// height, parent link, tx root, and, by executing it with batch-verified signatures,
 /// receipts root, state root and validator set hash.
-pub fn verify_block(params: &ChainParams, prev: &LedgerState, parent: &BlockHeader, block: &Block) -> Result<BlockOutcome, BlockError> {
+pub fn verify_block(
+    params: &ChainParams,
+    prev: &LedgerState,
+    parent: &BlockHeader,
+    block: &Block,
+) -> Result<BlockOutcome, BlockError> {
     let h = &block.header;
     if h.chain_id != params.chain_id {
         return Err(BlockError::WrongChain {
@@ -178,9 +195,17 @@ pub fn verify_block(params: &ChainParams, prev: &LedgerState, parent: &BlockHead
     check(h.tx_root, tx_root(&block.txs), "tx_root")?;
     let sig_ok = verify_signatures(&block.txs);
     let outcome = execute_block(params, prev, &block.txs, &sig_ok);
-    check(h.receipts_root, receipts_root(&outcome.receipts), "receipts_root")?;
+    check(
+        h.receipts_root,
+        receipts_root(&outcome.receipts),
+        "receipts_root",
+    )?;
     check(h.state_root, outcome.state.root(), "state_root")?;
-    check(h.validators_hash, validator_set_hash(&outcome.state.system.validators), "validators_hash")?;
+    check(
+        h.validators_hash,
+        validator_set_hash(&outcome.state.system.validators),
+        "validators_hash",
+    )?;
     Ok(outcome)
 }
 
@@ -279,7 +304,10 @@ impl Executor<'_> {
                     return Ok(());
                 }
                 let mut recipient = self.account(to);
-                recipient.balance = recipient.balance.checked_add(*amount).ok_or(RejectReason::Overflow)?;
+                recipient.balance = recipient
+                    .balance
+                    .checked_add(*amount)
+                    .ok_or(RejectReason::Overflow)?;
                 let mut sender = sender;
                 sender.balance -= amount;
                 self.put(*from, sender);
@@ -288,16 +316,25 @@ impl Executor<'_> {
             }
             TxKind::Mint { to, amount } => {
                 need(Role::Admin)?;
-                let supply = self.system.total_supply.checked_add(*amount).ok_or(RejectReason::Overflow)?;
+                let supply = self
+                    .system
+                    .total_supply
+                    .checked_add(*amount)
+                    .ok_or(RejectReason::Overflow)?;
                 let mut recipient = self.account(to);
-                recipient.balance = recipient.balance.checked_add(*amount).ok_or(RejectReason::Overflow)?;
+                recipient.balance = recipient
+                    .balance
+                    .checked_add(*amount)
+                    .ok_or(RejectReason::Overflow)?;
                 self.put(*to, recipient);
                 self.system.total_supply = supply;
                 Ok(())
             }
             TxKind::Burn { amount } => {
                 if !sender.has_role(Role::Transact) && !sender.has_role(Role::Admin) {
-                    return Err(RejectReason::MissingRole { role: Role::Transact });
+                    return Err(RejectReason::MissingRole {
+                        role: Role::Transact,
+                    });
                 }
                 if sender.balance < *amount {
                     return Err(RejectReason::InsufficientBalance {
@@ -312,14 +349,22 @@ impl Executor<'_> {
                 self.system.total_supply = self.system.total_supply.saturating_sub(*amount);
                 Ok(())
             }
-            TxKind::SetRole { account, role, granted } => {
+            TxKind::SetRole {
+                account,
+                role,
+                granted,
+            } => {
                 need(Role::Admin)?;
                 let mut target = self.account(account);
                 target.set_role(*role, *granted);
                 self.put(*account, target);
                 Ok(())
             }
-            TxKind::AddValidator { key, power, address } => {
+            TxKind::AddValidator {
+                key,
+                power,
+                address,
+            } => {
                 need(Role::Admin)?;
                 if *power == 0 {
                     return Err(RejectReason::ZeroVotingPower);
@@ -331,18 +376,22 @@ impl Executor<'_> {
                 if next.iter().any(|v| v.key == *key) {
                     return Err(RejectReason::ValidatorExists);
                 }
-                let total = next.iter().try_fold(*power, |acc, v| acc.checked_add(v.power));
+                let total = next
+                    .iter()
+                    .try_fold(*power, |acc, v| acc.checked_add(v.power));
                 if total.is_none() {
                     return Err(RejectReason::Overflow);
                 }
                 if !key.is_valid_point() {
                     return Err(RejectReason::InvalidValidatorKey);
                 }
-                self.system.pending_changes.push(ValidatorChange::Add(Validator {
-                    key: *key,
-                    power: *power,
-                    address: address.clone(),
-                }));
+                self.system
+                    .pending_changes
+                    .push(ValidatorChange::Add(Validator {
+                        key: *key,
+                        power: *power,
+                        address: address.clone(),
+                    }));
                 Ok(())
             }
             TxKind::RemoveValidator { key } => {
@@ -354,7 +403,9 @@ impl Executor<'_> {
                 if next.len() == 1 {
                     return Err(RejectReason::LastValidator);
                 }
-                self.system.pending_changes.push(ValidatorChange::Remove(*key));
+                self.system
+                    .pending_changes
+                    .push(ValidatorChange::Remove(*key));
                 Ok(())
             }
             TxKind::ClaimMiningReward { height, nonce } => {
@@ -366,9 +417,16 @@ impl Executor<'_> {
                     current_height: self.height,
                 };
                 let reward = verify_mining_solution(&claim).map_err(RejectReason::MiningClaim)?;
-                let supply = self.system.total_supply.checked_add(reward).ok_or(RejectReason::Overflow)?;
+                let supply = self
+                    .system
+                    .total_supply
+                    .checked_add(reward)
+                    .ok_or(RejectReason::Overflow)?;
                 let mut miner = self.account(from);
-                miner.balance = miner.balance.checked_add(reward).ok_or(RejectReason::Overflow)?;
+                miner.balance = miner
+                    .balance
+                    .checked_add(reward)
+                    .ok_or(RejectReason::Overflow)?;
                 self.put(*from, miner);
                 self.system.total_supply = supply;
                 Ok(())

@@ -42,10 +42,12 @@ pub enum HexError {
 pub fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
     let body = s.strip_prefix("0x").unwrap_or(s);
     let raw = hex::decode(body).map_err(|e| HexError::NotHex(e.to_string()))?;
-    raw.as_slice().try_into().map_err(|_| HexError::WrongLength {
-        expected: N,
-        got: raw.len(),
-    })
+    raw.as_slice()
+        .try_into()
+        .map_err(|_| HexError::WrongLength {
+            expected: N,
+            got: raw.len(),
+        })
 }
 
 pub(crate) fn parse_hex_32(s: &str) -> Result<[u8; 32], HexError> {
@@ -174,12 +176,53 @@ impl Keypair {
 }
 
 /// Check one signature with the on-chain rule (`verify_strict`).
+///
+/// Computed as dalek's `verify_strict` is defined, without its second decompression of `R`:
+/// `verify` already requires `R` to equal the canonical encoding of the recomputed point,
+/// so the small-order test on `R` can be done on its bytes. A property test checks that
+/// this agrees with `verify_strict` on valid, corrupted and small-order inputs.
 pub fn verify(key: &PublicKey, message: &[u8], sig: &Signature) -> bool {
-    let Ok(vk) = VerifyingKey::from_bytes(&key.0) else {
+    let Some(vk) = verifying_key(key) else {
         return false;
     };
+    if !r_is_batch_safe(&sig.0) {
+        return false;
+    }
     let sig = ed25519_dalek::Signature::from_bytes(&sig.0);
-    vk.verify_strict(message, &sig).is_ok()
+    ed25519_dalek::Verifier::verify(&vk, message, &sig).is_ok()
+}
+
+/// Most decompressed keys kept per thread; the cache is emptied when it fills.
+const KEY_CACHE_ENTRIES: usize = 16_384;
+
+thread_local! {
+    static KEY_CACHE: std::cell::RefCell<std::collections::HashMap<[u8; 32], Option<VerifyingKey>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// The decompressed key, or `None` if the bytes are not a point or the point has small
+/// order. Decompression costs about as much as a third of a verification, and senders sign
+/// again and again, so results are cached per thread (only speed depends on the cache).
+fn verifying_key(key: &PublicKey) -> Option<VerifyingKey> {
+    KEY_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(vk) = cache.get(&key.0) {
+            return *vk;
+        }
+        let vk = VerifyingKey::from_bytes(&key.0)
+            .ok()
+            .filter(|k| !k.is_weak());
+        if cache.len() >= KEY_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key.0, vk);
+        vk
+    })
+}
+
+/// Empty this thread's cache of decompressed keys (benchmarks use it to measure cold keys).
+pub fn clear_key_cache() {
+    KEY_CACHE.with(|cache| cache.borrow_mut().clear());
 }
 
 /// One signature to check: who signed, what, and the signature.
@@ -201,33 +244,41 @@ pub struct SignatureCheck<'a> {
 /// batch), and a failing batch is re-checked one by one to find the bad signatures.
 pub fn verify_batch(checks: &[SignatureCheck<'_>], chunk: usize) -> Vec<bool> {
     let mut result = vec![false; checks.len()];
-    let mut batchable: Vec<(usize, VerifyingKey)> = Vec::with_capacity(checks.len());
+    // Parallel lists of what can be batched, built once and sliced per chunk.
+    let mut index: Vec<usize> = Vec::with_capacity(checks.len());
+    let mut keys: Vec<VerifyingKey> = Vec::with_capacity(checks.len());
+    let mut messages: Vec<&[u8]> = Vec::with_capacity(checks.len());
+    let mut sigs: Vec<ed25519_dalek::Signature> = Vec::with_capacity(checks.len());
     for (i, c) in checks.iter().enumerate() {
-        match VerifyingKey::from_bytes(&c.key.0) {
-            Ok(vk) if !vk.is_weak() && r_is_batch_safe(&c.signature.0) && s_is_canonical(&c.signature.0) => {
-                batchable.push((i, vk))
+        match verifying_key(c.key) {
+            Some(vk) if r_is_batch_safe(&c.signature.0) && s_is_canonical(&c.signature.0) => {
+                index.push(i);
+                keys.push(vk);
+                messages.push(c.message);
+                sigs.push(ed25519_dalek::Signature::from_bytes(&c.signature.0));
             }
             _ => result[i] = verify(c.key, c.message, c.signature),
         }
     }
-    let chunk = if chunk == 0 { batchable.len().max(1) } else { chunk };
-    for group in batchable.chunks(chunk) {
-        let messages: Vec<&[u8]> = group.iter().map(|(i, _)| checks[*i].message).collect();
-        let sigs: Vec<ed25519_dalek::Signature> = group
-            .iter()
-            .map(|(i, _)| ed25519_dalek::Signature::from_bytes(&checks[*i].signature.0))
-            .collect();
-        let keys: Vec<VerifyingKey> = group.iter().map(|(_, vk)| *vk).collect();
-        if ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok() {
-            for (i, _) in group {
-                result[*i] = true;
-            }
-        } else {
-            for (i, _) in group {
-                let c = &checks[*i];
-                result[*i] = verify(c.key, c.message, c.signature);
-            }
+    let chunk = if chunk == 0 {
+        index.len().max(1)
+    } else {
+        chunk
+    };
+    let mut start = 0;
+    while start < index.len() {
+        let end = (start + chunk).min(index.len());
+        let ok = ed25519_dalek::verify_batch(
+            &messages[start..end],
+            &sigs[start..end],
+            &keys[start..end],
+        )
+        .is_ok();
+        for &i in &index[start..end] {
+            let c = &checks[i];
+            result[i] = ok || verify(c.key, c.message, c.signature);
         }
+        start = end;
     }
     result
 }
@@ -257,6 +308,8 @@ const fn hex32(s: &str) -> [u8; 32] {
     out
 }
 
+// Only ever evaluated at compile time on constant strings: a bad digit fails the build.
+#[allow(clippy::panic)]
 const fn nibble(c: u8) -> u8 {
     match c {
         b'0'..=b'9' => c - b'0',
@@ -303,12 +356,18 @@ mod tests {
                 let mut enc = y;
                 enc[31] |= sign;
                 if let Some(p) = CompressedEdwardsY(enc).decompress() {
-                    assert!(p.is_small_order(), "{} is not small order", hex::encode(enc));
+                    assert!(
+                        p.is_small_order(),
+                        "{} is not small order",
+                        hex::encode(enc)
+                    );
                 }
             }
         }
         // and every small-order point is in the table: multiples of an order-8 point
-        let p8 = CompressedEdwardsY(SMALL_ORDER_Y[3]).decompress().expect("point");
+        let p8 = CompressedEdwardsY(SMALL_ORDER_Y[3])
+            .decompress()
+            .expect("point");
         let mut acc = p8;
         for _ in 0..8 {
             let mut y = acc.compress().to_bytes();
@@ -336,10 +395,51 @@ mod tests {
             .collect();
         for chunk in [0, 1, 4, 64] {
             let got = verify_batch(&checks, chunk);
-            let want: Vec<bool> = checks.iter().map(|c| verify(c.key, c.message, c.signature)).collect();
+            let want: Vec<bool> = checks
+                .iter()
+                .map(|c| verify(c.key, c.message, c.signature))
+                .collect();
             assert_eq!(got, want);
             assert_eq!(got.iter().filter(|ok| !**ok).count(), 3);
             assert!(!got[3] && !got[11] && !got[17]);
+        }
+    }
+
+    fn dalek_strict(key: &PublicKey, message: &[u8], sig: &Signature) -> bool {
+        VerifyingKey::from_bytes(&key.0).is_ok_and(|vk| {
+            vk.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&sig.0))
+                .is_ok()
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// `verify` and `verify_batch` give exactly dalek's `verify_strict` answers, for
+        /// valid signatures, corrupted ones, small-order and non-canonical R and keys.
+        #[test]
+        fn verify_agrees_with_verify_strict(
+            secret in proptest::prelude::any::<[u8; 32]>(),
+            msg in proptest::prelude::any::<[u8; 32]>(),
+            mutation in 0u8..8,
+            pos in 0usize..64,
+            which in 0usize..5,
+        ) {
+            let kp = Keypair::from_secret(secret);
+            let mut key = kp.public();
+            let mut sig = kp.sign(&msg);
+            match mutation {
+                0 | 1 => {}
+                2 => sig.0[pos] ^= 1 << (pos % 8),
+                3 => { sig.0[..32].copy_from_slice(&SMALL_ORDER_Y[which]); }
+                4 => { sig.0[..32].copy_from_slice(&SMALL_ORDER_Y[which]); sig.0[31] |= 0x80; }
+                5 => key = PublicKey(SMALL_ORDER_Y[which]),
+                6 => { sig.0[..32].fill(0xff); sig.0[0] = 0xed + (pos % 18) as u8; sig.0[31] = 0x7f; }
+                _ => sig.0[32..].copy_from_slice(&hex32("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")),
+            }
+            let want = dalek_strict(&key, &msg, &sig);
+            proptest::prop_assert_eq!(verify(&key, &msg, &sig), want);
+            let c = [SignatureCheck { key: &key, message: &msg, signature: &sig }];
+            proptest::prop_assert_eq!(verify_batch(&c, 0), vec![want]);
         }
     }
 
@@ -349,7 +449,34 @@ mod tests {
         assert!(!weak.is_valid_point());
         let sig = Signature([0; 64]);
         assert!(!verify(&weak, b"m", &sig));
-        let c = [SignatureCheck { key: &weak, message: b"m", signature: &sig }];
+        let c = [SignatureCheck {
+            key: &weak,
+            message: b"m",
+            signature: &sig,
+        }];
+        assert_eq!(verify_batch(&c, 0), vec![false]);
+        // identity key, identity R, s = 0: dalek's plain `verify` accepts this "signature"
+        // on any message; the on-chain rule must not.
+        let mut forged = [0u8; 64];
+        forged[..32].copy_from_slice(&SMALL_ORDER_Y[0]);
+        let forged = Signature(forged);
+        let vk = VerifyingKey::from_bytes(&weak.0).expect("identity decompresses");
+        let plain = ed25519_dalek::Verifier::verify(
+            &vk,
+            b"any message",
+            &ed25519_dalek::Signature::from_bytes(&forged.0),
+        );
+        assert!(
+            plain.is_ok(),
+            "the crafted case must fool plain verify, or this test proves nothing"
+        );
+        assert!(!verify(&weak, b"any message", &forged));
+        assert!(!dalek_strict(&weak, b"any message", &forged));
+        let c = [SignatureCheck {
+            key: &weak,
+            message: b"any message",
+            signature: &forged,
+        }];
         assert_eq!(verify_batch(&c, 0), vec![false]);
     }
 
@@ -357,7 +484,13 @@ mod tests {
     fn hex_round_trip() {
         let k = Keypair::from_secret([9; 32]).public();
         assert_eq!(PublicKey::from_hex(&k.to_hex()), Ok(k));
-        assert!(matches!(PublicKey::from_hex("0x12"), Err(HexError::WrongLength { .. })));
-        assert!(matches!(PublicKey::from_hex("0xzz"), Err(HexError::NotHex(_))));
+        assert!(matches!(
+            PublicKey::from_hex("0x12"),
+            Err(HexError::WrongLength { .. })
+        ));
+        assert!(matches!(
+            PublicKey::from_hex("0xzz"),
+            Err(HexError::NotHex(_))
+        ));
     }
 }

@@ -20,11 +20,11 @@
 
 use std::path::Path;
 
-use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch, WriteOptions};
 
 use crate::account::Account;
 use crate::block::{Block, BlockHeader, Receipt};
-use crate::codec::{decode_exact, put_list, Decode, DecodeError, Encode, Limits, Reader};
+use crate::codec::{Decode, DecodeError, Encode, Limits, Reader, decode_exact, put_list};
 use crate::hash::Hash;
 use crate::keys::PublicKey;
 use crate::state::{AccountTree, Change, LedgerState, SystemState};
@@ -37,7 +37,15 @@ const CF_CERTIFICATES: &str = "certificates";
 const CF_TX_INDEX: &str = "tx_index";
 const CF_STATE: &str = "state";
 const CF_META: &str = "meta";
-const ALL_CFS: [&str; 7] = [CF_BLOCKS, CF_BLOCK_HASHES, CF_RECEIPTS, CF_CERTIFICATES, CF_TX_INDEX, CF_STATE, CF_META];
+const ALL_CFS: [&str; 7] = [
+    CF_BLOCKS,
+    CF_BLOCK_HASHES,
+    CF_RECEIPTS,
+    CF_CERTIFICATES,
+    CF_TX_INDEX,
+    CF_STATE,
+    CF_META,
+];
 
 const META_CHAIN_ID: &[u8] = b"chain_id";
 const META_FINALIZED: &[u8] = b"finalized_height";
@@ -193,7 +201,9 @@ impl Store {
             }
             let stored_genesis = self.block_by_height(0)?.ok_or(StoreError::Empty)?;
             if stored_genesis.id() != genesis.id() {
-                return Err(StoreError::Corrupt("stored genesis block differs from the genesis document".into()));
+                return Err(StoreError::Corrupt(
+                    "stored genesis block differs from the genesis document".into(),
+                ));
             }
             return Ok(());
         }
@@ -221,7 +231,9 @@ impl Store {
                 got: height,
             });
         }
-        let parent = self.header_by_height(head)?.ok_or_else(|| StoreError::Corrupt(format!("head block {head} missing")))?;
+        let parent = self
+            .header_by_height(head)?
+            .ok_or_else(|| StoreError::Corrupt(format!("head block {head} missing")))?;
         if commit.block.header.parent != parent.id() {
             return Err(StoreError::ParentMismatch { height });
         }
@@ -267,11 +279,19 @@ impl Store {
     /// Add tx index entries. A transaction can be included more than once (the later copies
     /// are rejected): the index keeps the inclusion that consumed the sender's nonce, of
     /// which there is at most one, else the first.
-    fn index_txs(&self, batch: &mut WriteBatch, c: &Commit<'_>, height: u64) -> Result<(), StoreError> {
+    fn index_txs(
+        &self,
+        batch: &mut WriteBatch,
+        c: &Commit<'_>,
+        height: u64,
+    ) -> Result<(), StoreError> {
         let cf = self.cf(CF_TX_INDEX)?;
-        let mut written: std::collections::HashMap<Hash, bool> = std::collections::HashMap::with_capacity(c.block.txs.len());
+        let mut written: std::collections::HashMap<Hash, bool> =
+            std::collections::HashMap::with_capacity(c.block.txs.len());
         // Transactions that did not consume a nonce might be re-inclusions: look them up.
-        let maybe_dup: Vec<usize> = (0..c.block.txs.len()).filter(|i| !c.receipts[*i].consumed_nonce()).collect();
+        let maybe_dup: Vec<usize> = (0..c.block.txs.len())
+            .filter(|i| !c.receipts[*i].consumed_nonce())
+            .collect();
         let existing = self
             .db
             .multi_get_cf(maybe_dup.iter().map(|i| (cf, c.block.txs[*i].id().0)));
@@ -312,7 +332,10 @@ impl Store {
     pub fn header_by_height(&self, height: u64) -> Result<Option<BlockHeader>, StoreError> {
         match self.db.get_cf(self.cf(CF_BLOCKS)?, height_key(height))? {
             None => Ok(None),
-            Some(v) => Ok(Some(BlockHeader::decode(&mut Reader::new(&v, self.limits))?)),
+            Some(v) => Ok(Some(BlockHeader::decode(&mut Reader::new(
+                &v,
+                self.limits,
+            ))?)),
         }
     }
 
@@ -321,10 +344,9 @@ impl Store {
         match self.db.get_cf(self.cf(CF_BLOCK_HASHES)?, hash.0)? {
             None => Ok(None),
             Some(v) => {
-                let b: [u8; 8] = v
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("block hash index entry is not 8 bytes".into()))?;
+                let b: [u8; 8] = v.as_slice().try_into().map_err(|_| {
+                    StoreError::Corrupt("block hash index entry is not 8 bytes".into())
+                })?;
                 Ok(Some(u64::from_be_bytes(b)))
             }
         }
@@ -353,7 +375,9 @@ impl Store {
 
     /// The finality certificate stored with the block at `height`.
     pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(self.cf(CF_CERTIFICATES)?, height_key(height))?)
+        Ok(self
+            .db
+            .get_cf(self.cf(CF_CERTIFICATES)?, height_key(height))?)
     }
 
     /// Where the transaction with id `id` was included.
@@ -379,12 +403,15 @@ impl Store {
         let Some(location) = self.tx_location(id)? else {
             return Ok(None);
         };
-        let block = self
-            .block_by_height(location.height)?
-            .ok_or_else(|| StoreError::Corrupt(format!("tx index points at missing block {}", location.height)))?;
-        let receipts = self
-            .receipts(location.height)?
-            .ok_or_else(|| StoreError::Corrupt(format!("receipts of block {} missing", location.height)))?;
+        let block = self.block_by_height(location.height)?.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "tx index points at missing block {}",
+                location.height
+            ))
+        })?;
+        let receipts = self.receipts(location.height)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("receipts of block {} missing", location.height))
+        })?;
         let i = location.index as usize;
         match (block.txs.get(i), receipts.get(i)) {
             (Some(tx), Some(receipt)) if tx.id() == *id => Ok(Some(IncludedTx {
@@ -392,7 +419,9 @@ impl Store {
                 receipt: receipt.clone(),
                 location,
             })),
-            _ => Err(StoreError::Corrupt(format!("tx index entry for {id} points at the wrong place"))),
+            _ => Err(StoreError::Corrupt(format!(
+                "tx index entry for {id} points at the wrong place"
+            ))),
         }
     }
 

@@ -5,7 +5,7 @@
 //! and a signed transaction is `tx ‖ signature [64]`. The signature covers the signing
 //! message `H_tx-signing(tx bytes)`; the id is `H_tx-id(tx bytes)`.
 
-use crate::codec::{put_string, Decode, DecodeError, Encode, Limits, Reader};
+use crate::codec::{Decode, DecodeError, Encode, Limits, Reader, put_string};
 use crate::hash::{Domain, Hash};
 use crate::keys::{Keypair, PublicKey, Signature};
 
@@ -219,7 +219,12 @@ impl Decode for TxKind {
                 height: r.u64("claim height")?,
                 nonce: r.u64("claim nonce")?,
             },
-            tag => return Err(DecodeError::InvalidTag { what: "tx kind", tag }),
+            tag => {
+                return Err(DecodeError::InvalidTag {
+                    what: "tx kind",
+                    tag,
+                });
+            }
         })
     }
 }
@@ -353,7 +358,11 @@ impl SignedTransaction {
 
     /// Check the signature with the on-chain rule.
     pub fn verify_signature(&self) -> bool {
-        crate::keys::verify(&self.tx.sender, self.signing_message.as_bytes(), &self.signature)
+        crate::keys::verify(
+            &self.tx.sender,
+            self.signing_message.as_bytes(),
+            &self.signature,
+        )
     }
 
     /// The signature check for [`crate::keys::verify_batch`].

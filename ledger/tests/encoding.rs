@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use ledger::codec::{decode_exact, Decode, Encode, Limits, Reader};
+use ledger::codec::{Decode, Encode, Limits, Reader, decode_exact};
 use ledger::*;
 use proptest::prelude::*;
 
@@ -21,15 +21,30 @@ fn arb_kind() -> impl Strategy<Value = TxKind> {
             role: Role::from_tag(r).expect("role"),
             granted
         }),
-        (arb_key(), any::<u64>(), ".{0,40}").prop_map(|(key, power, address)| TxKind::AddValidator { key, power, address }),
+        (arb_key(), any::<u64>(), ".{0,40}").prop_map(|(key, power, address)| {
+            TxKind::AddValidator {
+                key,
+                power,
+                address,
+            }
+        }),
         arb_key().prop_map(|key| TxKind::RemoveValidator { key }),
-        (any::<u64>(), any::<u64>()).prop_map(|(height, nonce)| TxKind::ClaimMiningReward { height, nonce }),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(height, nonce)| TxKind::ClaimMiningReward { height, nonce }),
     ]
 }
 
 fn arb_tx() -> impl Strategy<Value = SignedTransaction> {
-    (any::<[u8; 32]>(), arb_key(), any::<u64>(), any::<u64>(), arb_kind(), any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(
-        |(chain, sender, nonce, expiry_height, kind, s1, s2)| {
+    (
+        any::<[u8; 32]>(),
+        arb_key(),
+        any::<u64>(),
+        any::<u64>(),
+        arb_kind(),
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(|(chain, sender, nonce, expiry_height, kind, s1, s2)| {
             let mut sig = [0u8; 64];
             sig[..32].copy_from_slice(&s1);
             sig[32..].copy_from_slice(&s2);
@@ -43,8 +58,7 @@ fn arb_tx() -> impl Strategy<Value = SignedTransaction> {
                 },
                 Signature(sig),
             )
-        },
-    )
+        })
 }
 
 proptest! {
@@ -115,10 +129,21 @@ proptest! {
 fn every_reject_reason_round_trips() {
     let reasons = vec![
         RejectReason::BadSignature,
-        RejectReason::WrongChain { expected: Hash([9; 32]) },
-        RejectReason::Expired { expiry_height: 3, height: 4 },
-        RejectReason::NonceTooLow { expected: 5, got: 1 },
-        RejectReason::NonceTooHigh { expected: 5, got: 9 },
+        RejectReason::WrongChain {
+            expected: Hash([9; 32]),
+        },
+        RejectReason::Expired {
+            expiry_height: 3,
+            height: 4,
+        },
+        RejectReason::NonceTooLow {
+            expected: 5,
+            got: 1,
+        },
+        RejectReason::NonceTooHigh {
+            expected: 5,
+            got: 9,
+        },
         RejectReason::UnknownSender,
         RejectReason::InsufficientBalance { have: 1, need: 2 },
         RejectReason::MissingRole { role: Role::Mine },
@@ -135,14 +160,23 @@ fn every_reject_reason_round_trips() {
     codes.dedup();
     assert_eq!(codes.len(), reasons.len());
     for r in reasons {
-        let receipt = Receipt { tx_id: Hash([1; 32]), outcome: Err(r) };
-        assert_eq!(decode_exact::<Receipt>(&receipt.encode(), Limits::default()), Ok(receipt));
+        let receipt = Receipt {
+            tx_id: Hash([1; 32]),
+            outcome: Err(r),
+        };
+        assert_eq!(
+            decode_exact::<Receipt>(&receipt.encode(), Limits::default()),
+            Ok(receipt)
+        );
     }
 }
 
 #[test]
 fn oversized_inputs_are_refused_before_decoding() {
-    let limits = Limits { max_tx_bytes: 100, ..Limits::default() };
+    let limits = Limits {
+        max_tx_bytes: 100,
+        ..Limits::default()
+    };
     let c = Chain::new();
     let tx = c.tx(ALICE, transfer(BOB, 1));
     assert!(matches!(
@@ -150,9 +184,18 @@ fn oversized_inputs_are_refused_before_decoding() {
         Err(DecodeError::TooLong { .. })
     ));
     // a block claiming more transactions than allowed fails on the count, not after reading
-    let limits = Limits { max_block_txs: 2, ..Limits::default() };
-    let block = Block { header: c.head.clone(), txs: vec![tx.clone(), tx.clone(), tx] };
-    assert!(matches!(Block::decode_bytes(&block.encode(), limits), Err(DecodeError::TooLong { .. })));
+    let limits = Limits {
+        max_block_txs: 2,
+        ..Limits::default()
+    };
+    let block = Block {
+        header: c.head.clone(),
+        txs: vec![tx.clone(), tx.clone(), tx],
+    };
+    assert!(matches!(
+        Block::decode_bytes(&block.encode(), limits),
+        Err(DecodeError::TooLong { .. })
+    ));
     // a huge declared list length with no bytes behind it allocates nothing and fails
     let mut bytes = c.head.encode();
     bytes.extend_from_slice(&40_000u32.to_le_bytes());
@@ -167,13 +210,19 @@ fn unknown_versions_and_tags_are_rejected() {
     bytes[0] = 2;
     assert_eq!(
         SignedTransaction::decode_bytes(&bytes, Limits::default()),
-        Err(DecodeError::UnsupportedVersion { what: "transaction", version: 2 })
+        Err(DecodeError::UnsupportedVersion {
+            what: "transaction",
+            version: 2
+        })
     );
     bytes[0] = 1;
     bytes[1 + 32 + 32 + 8 + 8] = 99; // kind tag
     assert!(matches!(
         SignedTransaction::decode_bytes(&bytes, Limits::default()),
-        Err(DecodeError::InvalidTag { what: "tx kind", tag: 99 })
+        Err(DecodeError::InvalidTag {
+            what: "tx kind",
+            tag: 99
+        })
     ));
 }
 

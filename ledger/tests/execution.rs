@@ -75,9 +75,22 @@ fn reject_nonce_too_low_and_too_high() {
     let mut c = Chain::new();
     let first = c.tx(ALICE, transfer(BOB, 1));
     assert_eq!(c.run(first.clone()), Ok(()));
-    assert_eq!(c.run(first), Err(RejectReason::NonceTooLow { expected: 1, got: 0 }), "replay");
+    assert_eq!(
+        c.run(first),
+        Err(RejectReason::NonceTooLow {
+            expected: 1,
+            got: 0
+        }),
+        "replay"
+    );
     let ahead = c.tx_with(ALICE, 5, 1000, transfer(BOB, 1));
-    assert_eq!(c.run(ahead), Err(RejectReason::NonceTooHigh { expected: 1, got: 5 }));
+    assert_eq!(
+        c.run(ahead),
+        Err(RejectReason::NonceTooHigh {
+            expected: 1,
+            got: 5
+        })
+    );
     assert_eq!(c.nonce(ALICE), 1);
 }
 
@@ -86,7 +99,11 @@ fn reject_unknown_sender() {
     let mut c = Chain::new();
     let tx = c.tx(77, transfer(BOB, 0));
     assert_eq!(c.run(tx), Err(RejectReason::UnknownSender));
-    assert_eq!(c.state.accounts.get(&key(77).public()), None, "no account is created");
+    assert_eq!(
+        c.state.accounts.get(&key(77).public()),
+        None,
+        "no account is created"
+    );
 }
 
 #[test]
@@ -94,13 +111,19 @@ fn reject_insufficient_balance_consumes_nonce() {
     let mut c = Chain::new();
     assert_eq!(
         c.run(c.tx(BOB, transfer(ALICE, 501))),
-        Err(RejectReason::InsufficientBalance { have: 500, need: 501 })
+        Err(RejectReason::InsufficientBalance {
+            have: 500,
+            need: 501
+        })
     );
     assert_eq!(c.balance(BOB), 500);
     assert_eq!(c.nonce(BOB), 1, "authenticated failures consume the nonce");
     assert_eq!(
         c.run(c.tx(BOB, TxKind::Burn { amount: 501 })),
-        Err(RejectReason::InsufficientBalance { have: 500, need: 501 })
+        Err(RejectReason::InsufficientBalance {
+            have: 500,
+            need: 501
+        })
     );
 }
 
@@ -109,7 +132,14 @@ fn reject_missing_role_for_every_kind() {
     let mut c = Chain::new();
     let cases = [
         (NOBODY, transfer(BOB, 1), Role::Transact),
-        (ALICE, TxKind::Mint { to: key(ALICE).public(), amount: 1 }, Role::Admin),
+        (
+            ALICE,
+            TxKind::Mint {
+                to: key(ALICE).public(),
+                amount: 1,
+            },
+            Role::Admin,
+        ),
         (NOBODY, TxKind::Burn { amount: 1 }, Role::Transact),
         (
             ALICE,
@@ -129,13 +159,30 @@ fn reject_missing_role_for_every_kind() {
             },
             Role::Admin,
         ),
-        (ALICE, TxKind::RemoveValidator { key: key(VALIDATOR).public() }, Role::Admin),
-        (ALICE, TxKind::ClaimMiningReward { height: 0, nonce: 0 }, Role::Mine),
+        (
+            ALICE,
+            TxKind::RemoveValidator {
+                key: key(VALIDATOR).public(),
+            },
+            Role::Admin,
+        ),
+        (
+            ALICE,
+            TxKind::ClaimMiningReward {
+                height: 0,
+                nonce: 0,
+            },
+            Role::Mine,
+        ),
     ];
     for (who, kind, role) in cases {
         let before = c.state.root();
         let nonce = c.nonce(who);
-        assert_eq!(c.run(c.tx(who, kind.clone())), Err(RejectReason::MissingRole { role }), "{kind:?}");
+        assert_eq!(
+            c.run(c.tx(who, kind.clone())),
+            Err(RejectReason::MissingRole { role }),
+            "{kind:?}"
+        );
         assert_eq!(c.nonce(who), nonce + 1);
         assert_ne!(c.state.root(), before, "only the nonce changed");
     }
@@ -146,10 +193,25 @@ fn reject_missing_role_for_every_kind() {
 fn reject_overflow() {
     let mut c = Chain::new();
     let near_max = u128::MAX - c.state.system.total_supply;
-    assert_eq!(c.run(c.tx(ADMIN, TxKind::Mint { to: key(BOB).public(), amount: near_max })), Ok(()));
+    assert_eq!(
+        c.run(c.tx(
+            ADMIN,
+            TxKind::Mint {
+                to: key(BOB).public(),
+                amount: near_max
+            }
+        )),
+        Ok(())
+    );
     assert_eq!(c.state.system.total_supply, u128::MAX);
     assert_eq!(
-        c.run(c.tx(ADMIN, TxKind::Mint { to: key(ALICE).public(), amount: 1 })),
+        c.run(c.tx(
+            ADMIN,
+            TxKind::Mint {
+                to: key(ALICE).public(),
+                amount: 1
+            }
+        )),
         Err(RejectReason::Overflow)
     );
     // (a transfer cannot overflow: every balance is at most the supply, itself a u128)
@@ -159,7 +221,16 @@ fn reject_overflow() {
 #[test]
 fn mint_burn_and_roles() {
     let mut c = Chain::new();
-    assert_eq!(c.run(c.tx(ADMIN, TxKind::Mint { to: key(MINER).public(), amount: 40 })), Ok(()));
+    assert_eq!(
+        c.run(c.tx(
+            ADMIN,
+            TxKind::Mint {
+                to: key(MINER).public(),
+                amount: 40
+            }
+        )),
+        Ok(())
+    );
     assert_eq!(c.balance(MINER), 40);
     assert_eq!(c.state.system.total_supply, 2_640);
     assert_eq!(c.run(c.tx(ALICE, TxKind::Burn { amount: 100 })), Ok(()));
@@ -179,7 +250,9 @@ fn mint_burn_and_roles() {
     assert_eq!(c.run(c.tx(ADMIN, revoke)), Ok(()));
     assert_eq!(
         c.run(c.tx(NOBODY, transfer(BOB, 10))),
-        Err(RejectReason::MissingRole { role: Role::Transact })
+        Err(RejectReason::MissingRole {
+            role: Role::Transact
+        })
     );
 }
 
@@ -193,7 +266,11 @@ fn validator_changes_wait_for_the_epoch_boundary() {
     };
     assert_eq!(c.run(c.tx(ADMIN, add.clone())), Ok(()));
     assert_eq!(c.run(c.tx(ADMIN, add)), Err(RejectReason::ValidatorExists));
-    assert_eq!(c.state.system.validators.len(), 1, "not before the epoch ends");
+    assert_eq!(
+        c.state.system.validators.len(),
+        1,
+        "not before the epoch ends"
+    );
     assert_eq!(c.state.system.pending_changes.len(), 1);
     while c.state.height < 9 {
         c.block(vec![]);
@@ -202,13 +279,28 @@ fn validator_changes_wait_for_the_epoch_boundary() {
     let (block, _) = c.block(vec![]); // height 10: epoch boundary
     assert_eq!(c.state.system.validators.len(), 2);
     assert!(c.state.system.pending_changes.is_empty());
-    assert_eq!(block.header.validators_hash, ledger::state::validator_set_hash(&c.state.system.validators));
+    assert_eq!(
+        block.header.validators_hash,
+        ledger::state::validator_set_hash(&c.state.system.validators)
+    );
 
-    let remove = |k: u8| TxKind::RemoveValidator { key: key(k).public() };
-    assert_eq!(c.run(c.tx(ADMIN, remove(12))), Err(RejectReason::ValidatorUnknown));
+    let remove = |k: u8| TxKind::RemoveValidator {
+        key: key(k).public(),
+    };
+    assert_eq!(
+        c.run(c.tx(ADMIN, remove(12))),
+        Err(RejectReason::ValidatorUnknown)
+    );
     assert_eq!(c.run(c.tx(ADMIN, remove(VALIDATOR))), Ok(()));
-    assert_eq!(c.run(c.tx(ADMIN, remove(11))), Err(RejectReason::LastValidator));
-    assert_eq!(c.run(c.tx(ADMIN, remove(VALIDATOR))), Err(RejectReason::ValidatorUnknown), "already pending removal");
+    assert_eq!(
+        c.run(c.tx(ADMIN, remove(11))),
+        Err(RejectReason::LastValidator)
+    );
+    assert_eq!(
+        c.run(c.tx(ADMIN, remove(VALIDATOR))),
+        Err(RejectReason::ValidatorUnknown),
+        "already pending removal"
+    );
 }
 
 #[test]
@@ -219,17 +311,32 @@ fn reject_bad_validator_additions() {
         power,
         address: address.into(),
     };
-    assert_eq!(c.run(c.tx(ADMIN, add(key(11).public(), 0, "/a"))), Err(RejectReason::ZeroVotingPower));
-    assert_eq!(c.run(c.tx(ADMIN, add(key(11).public(), 1, " "))), Err(RejectReason::EmptyValidatorAddress));
+    assert_eq!(
+        c.run(c.tx(ADMIN, add(key(11).public(), 0, "/a"))),
+        Err(RejectReason::ZeroVotingPower)
+    );
+    assert_eq!(
+        c.run(c.tx(ADMIN, add(key(11).public(), 1, " "))),
+        Err(RejectReason::EmptyValidatorAddress)
+    );
     let weak = PublicKey([0; 32]);
-    assert_eq!(c.run(c.tx(ADMIN, add(weak, 1, "/a"))), Err(RejectReason::InvalidValidatorKey));
-    assert_eq!(c.run(c.tx(ADMIN, add(key(11).public(), u64::MAX, "/a"))), Err(RejectReason::Overflow));
+    assert_eq!(
+        c.run(c.tx(ADMIN, add(weak, 1, "/a"))),
+        Err(RejectReason::InvalidValidatorKey)
+    );
+    assert_eq!(
+        c.run(c.tx(ADMIN, add(key(11).public(), u64::MAX, "/a"))),
+        Err(RejectReason::Overflow)
+    );
 }
 
 #[test]
 fn mining_claims_are_rejected_until_mining_lands() {
     let mut c = Chain::new();
-    let claim = TxKind::ClaimMiningReward { height: 0, nonce: 123 };
+    let claim = TxKind::ClaimMiningReward {
+        height: 0,
+        nonce: 123,
+    };
     match c.run(c.tx(MINER, claim)) {
         Err(RejectReason::MiningClaim(why)) => assert!(why.contains("not enabled"), "{why}"),
         other => panic!("unexpected {other:?}"),
@@ -243,7 +350,13 @@ fn a_tx_twice_in_one_block_runs_once() {
     let tx = c.tx(ALICE, transfer(BOB, 10));
     let (_, out) = c.block(vec![tx.clone(), tx]);
     assert_eq!(out.receipts[0].outcome, Ok(()));
-    assert_eq!(out.receipts[1].outcome, Err(RejectReason::NonceTooLow { expected: 1, got: 0 }));
+    assert_eq!(
+        out.receipts[1].outcome,
+        Err(RejectReason::NonceTooLow {
+            expected: 1,
+            got: 0
+        })
+    );
     assert_eq!(c.balance(BOB), 510);
 }
 
@@ -251,7 +364,14 @@ fn a_tx_twice_in_one_block_runs_once() {
 fn verify_block_catches_every_tampered_header_field() {
     let mut c = Chain::new();
     let tx = c.tx(ALICE, transfer(BOB, 10));
-    let (block, _) = build_block(&c.params, &c.state, &c.head, 5, key(VALIDATOR).public(), vec![tx]);
+    let (block, _) = build_block(
+        &c.params,
+        &c.state,
+        &c.head,
+        5,
+        key(VALIDATOR).public(),
+        vec![tx],
+    );
     assert!(verify_block(&c.params, &c.state, &c.head, &block).is_ok());
     let tamper: Vec<fn(&mut Block)> = vec![
         |b| b.header.state_root.0[0] ^= 1,
@@ -266,7 +386,10 @@ fn verify_block_catches_every_tampered_header_field() {
     for (i, t) in tamper.iter().enumerate() {
         let mut bad = block.clone();
         t(&mut bad);
-        assert!(verify_block(&c.params, &c.state, &c.head, &bad).is_err(), "tamper {i} went unnoticed");
+        assert!(
+            verify_block(&c.params, &c.state, &c.head, &bad).is_err(),
+            "tamper {i} went unnoticed"
+        );
     }
     c.block(vec![]);
 }
@@ -275,7 +398,13 @@ fn verify_block_catches_every_tampered_header_field() {
 fn supply_equals_sum_of_balances() {
     let mut c = Chain::new();
     let txs = vec![
-        c.tx(ADMIN, TxKind::Mint { to: key(60).public(), amount: 77 }),
+        c.tx(
+            ADMIN,
+            TxKind::Mint {
+                to: key(60).public(),
+                amount: 77,
+            },
+        ),
         c.tx(ALICE, transfer(61, 5)),
         c.tx(BOB, TxKind::Burn { amount: 9 }),
     ];
@@ -288,22 +417,36 @@ fn supply_equals_sum_of_balances() {
 fn arb_kind() -> impl Strategy<Value = TxKind> {
     let who = 0u8..8;
     prop_oneof![
-        (who.clone(), any::<u128>()).prop_map(|(t, amount)| TxKind::Transfer { to: key(t).public(), amount }),
-        (who.clone(), 0u128..2000).prop_map(|(t, amount)| TxKind::Transfer { to: key(t).public(), amount }),
-        (who.clone(), any::<u128>()).prop_map(|(t, amount)| TxKind::Mint { to: key(t).public(), amount }),
+        (who.clone(), any::<u128>()).prop_map(|(t, amount)| TxKind::Transfer {
+            to: key(t).public(),
+            amount
+        }),
+        (who.clone(), 0u128..2000).prop_map(|(t, amount)| TxKind::Transfer {
+            to: key(t).public(),
+            amount
+        }),
+        (who.clone(), any::<u128>()).prop_map(|(t, amount)| TxKind::Mint {
+            to: key(t).public(),
+            amount
+        }),
         any::<u128>().prop_map(|amount| TxKind::Burn { amount }),
         (who.clone(), 0u8..3, any::<bool>()).prop_map(|(t, r, granted)| TxKind::SetRole {
             account: key(t).public(),
             role: Role::from_tag(r).expect("role"),
             granted
         }),
-        (8u8..12, any::<u64>(), "[ a-z/0-9]{0,12}").prop_map(|(k, power, address)| TxKind::AddValidator {
-            key: key(k).public(),
-            power,
-            address
+        (8u8..12, any::<u64>(), "[ a-z/0-9]{0,12}").prop_map(|(k, power, address)| {
+            TxKind::AddValidator {
+                key: key(k).public(),
+                power,
+                address,
+            }
         }),
-        (8u8..12).prop_map(|k| TxKind::RemoveValidator { key: key(k).public() }),
-        (any::<u64>(), any::<u64>()).prop_map(|(height, nonce)| TxKind::ClaimMiningReward { height, nonce }),
+        (8u8..12).prop_map(|k| TxKind::RemoveValidator {
+            key: key(k).public()
+        }),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(height, nonce)| TxKind::ClaimMiningReward { height, nonce }),
     ]
 }
 

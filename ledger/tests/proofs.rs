@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use ledger::codec::{decode_exact, Encode, Limits};
+use ledger::codec::{Encode, Limits, decode_exact};
 use ledger::light::verify_account_proof;
 use ledger::*;
 
@@ -13,7 +13,12 @@ fn chain_with_history() -> Chain {
         let txs = (0..20u8)
             .map(|i| {
                 let to = 100u8.wrapping_add(round * 20 + i);
-                c.tx_with(ALICE, u64::from(round) * 20 + u64::from(i), 1000, transfer(to, 1))
+                c.tx_with(
+                    ALICE,
+                    u64::from(round) * 20 + u64::from(i),
+                    1000,
+                    transfer(to, 1),
+                )
             })
             .collect();
         c.block(txs);
@@ -27,12 +32,20 @@ fn proofs_of_present_and_absent_accounts_verify_against_the_header() {
     for who in [ADMIN, ALICE, BOB, 100, 150, 199] {
         let k = key(who).public();
         let proof = c.state.prove(&k);
-        assert_eq!(verify_account_proof(&c.head, &k, &proof), Ok(Some(c.state.account(&k))), "account {who}");
+        assert_eq!(
+            verify_account_proof(&c.head, &k, &proof),
+            Ok(Some(c.state.account(&k))),
+            "account {who}"
+        );
     }
     for who in [5u8, 99, 220] {
         let k = key(who).public();
         let proof = c.state.prove(&k);
-        assert_eq!(verify_account_proof(&c.head, &k, &proof), Ok(None), "absent {who}");
+        assert_eq!(
+            verify_account_proof(&c.head, &k, &proof),
+            Ok(None),
+            "absent {who}"
+        );
     }
 }
 
@@ -59,7 +72,10 @@ fn every_flipped_byte_of_a_proof_is_rejected() {
                 bad[i] ^= bit;
                 if let Ok(proof) = decode_exact::<AccountProof>(&bad, Limits::default()) {
                     let got = verify_account_proof(&c.head, &k, &proof);
-                    assert!(got.is_err(), "flipping byte {i} bit {bit:#x} still verified: {got:?} (honest: {expected:?})");
+                    assert!(
+                        got.is_err(),
+                        "flipping byte {i} bit {bit:#x} still verified: {got:?} (honest: {expected:?})"
+                    );
                 }
             }
         }

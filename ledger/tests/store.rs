@@ -30,7 +30,9 @@ fn commit_read_and_reopen() {
     let ids;
     {
         let store = Store::open(dir.path(), Limits::default()).expect("open");
-        store.init_genesis(&c.genesis_block(), &genesis_state).expect("genesis");
+        store
+            .init_genesis(&c.genesis_block(), &genesis_state)
+            .expect("genesis");
         let t1 = c.tx(ALICE, transfer(BOB, 5));
         let t2 = c.tx_with(BOB, 7, 1000, transfer(ALICE, 1)); // rejected: nonce too high
         ids = (t1.id(), t2.id());
@@ -38,20 +40,41 @@ fn commit_read_and_reopen() {
         commit(&store, &b1, &o1);
         assert_eq!(store.finalized_height().expect("height"), Some(1));
         assert_eq!(store.block_by_height(1).expect("read"), Some(b1.clone()));
-        assert_eq!(store.block_by_hash(&b1.id()).expect("read"), Some(b1.clone()));
+        assert_eq!(
+            store.block_by_hash(&b1.id()).expect("read"),
+            Some(b1.clone())
+        );
         assert_eq!(store.certificate(1).expect("read"), Some(b"cert".to_vec()));
         let found = store.tx(&ids.0).expect("read").expect("indexed");
         assert_eq!(found.location.height, 1);
         assert_eq!(found.location.index, 0);
         assert_eq!(found.receipt.outcome, Ok(()));
         let rejected = store.tx(&ids.1).expect("read").expect("indexed");
-        assert_eq!(rejected.receipt.outcome, Err(RejectReason::NonceTooHigh { expected: 0, got: 7 }));
-        assert_eq!(store.account(&key(BOB).public()).expect("read").balance, 505);
+        assert_eq!(
+            rejected.receipt.outcome,
+            Err(RejectReason::NonceTooHigh {
+                expected: 0,
+                got: 7
+            })
+        );
+        assert_eq!(
+            store.account(&key(BOB).public()).expect("read").balance,
+            505
+        );
         assert_eq!(store.tx(&Hash([9; 32])).expect("read"), None);
         // committing a block that is not next is refused
         assert!(matches!(
-            store.commit(&Commit { block: &b1, receipts: &o1.receipts, changes: &o1.changes, system: &o1.state.system, certificate: b"" }),
-            Err(StoreError::NotNext { expected: 2, got: 1 })
+            store.commit(&Commit {
+                block: &b1,
+                receipts: &o1.receipts,
+                changes: &o1.changes,
+                system: &o1.state.system,
+                certificate: b""
+            }),
+            Err(StoreError::NotNext {
+                expected: 2,
+                got: 1
+            })
         ));
     }
     let store = Store::open(dir.path(), Limits::default()).expect("reopen");
@@ -60,10 +83,15 @@ fn commit_read_and_reopen() {
     assert_eq!(state.root(), c.state.root());
     assert_eq!(state.system, c.state.system);
     // the same genesis is accepted again, another one is refused
-    store.init_genesis(&c.genesis_block_at_zero(&genesis_state), &genesis_state).expect("same genesis");
+    store
+        .init_genesis(&c.genesis_block_at_zero(&genesis_state), &genesis_state)
+        .expect("same genesis");
     let mut other = c.genesis_block_at_zero(&genesis_state);
     other.header.chain_id = Hash([1; 32]);
-    assert!(matches!(store.init_genesis(&other, &genesis_state), Err(StoreError::WrongChain { .. })));
+    assert!(matches!(
+        store.init_genesis(&other, &genesis_state),
+        Err(StoreError::WrongChain { .. })
+    ));
 }
 
 #[test]
@@ -71,7 +99,9 @@ fn a_replayed_tx_keeps_its_original_index_entry() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut c = Chain::new();
     let store = Store::open(dir.path(), Limits::default()).expect("open");
-    store.init_genesis(&c.genesis_block(), &c.state.clone()).expect("genesis");
+    store
+        .init_genesis(&c.genesis_block(), &c.state.clone())
+        .expect("genesis");
     let tx = c.tx(ALICE, transfer(BOB, 5));
     let (b1, o1) = c.block(vec![tx.clone()]);
     commit(&store, &b1, &o1);
@@ -90,14 +120,22 @@ fn two_stores_fed_the_same_blocks_agree_on_every_root() {
     let mut c = Chain::new();
     let sa = Store::open(a.path(), Limits::default()).expect("open");
     let sb = Store::open(b.path(), Limits::default()).expect("open");
-    sa.init_genesis(&c.genesis_block(), &c.state.clone()).expect("genesis");
-    sb.init_genesis(&c.genesis_block(), &c.state.clone()).expect("genesis");
+    sa.init_genesis(&c.genesis_block(), &c.state.clone())
+        .expect("genesis");
+    sb.init_genesis(&c.genesis_block(), &c.state.clone())
+        .expect("genesis");
     let mut blocks = Vec::new();
     for i in 0..30u64 {
         let txs = vec![
             c.tx(ALICE, transfer((i % 7) as u8 + 20, i as u128)),
             c.tx(BOB, transfer(ALICE, 1)),
-            c.tx(ADMIN, TxKind::Mint { to: key((i % 5) as u8 + 30).public(), amount: 3 }),
+            c.tx(
+                ADMIN,
+                TxKind::Mint {
+                    to: key((i % 5) as u8 + 30).public(),
+                    amount: 3,
+                },
+            ),
         ];
         blocks.push(c.block(txs));
     }
@@ -120,7 +158,9 @@ fn corrupt_state_is_detected_on_open() {
     let mut c = Chain::new();
     {
         let store = Store::open(dir.path(), Limits::default()).expect("open");
-        store.init_genesis(&c.genesis_block(), &c.state.clone()).expect("genesis");
+        store
+            .init_genesis(&c.genesis_block(), &c.state.clone())
+            .expect("genesis");
         let (b1, mut o1) = c.block(vec![c.tx(ALICE, transfer(BOB, 5))]);
         // write a wrong balance for Bob: the stored state no longer matches the header
         for (k, a) in o1.changes.iter_mut() {
@@ -141,18 +181,29 @@ const CHILD_ENV: &str = "PALISADE_CRASH_CHILD_DIR";
 #[test]
 #[ignore = "run only as the child of sigkill_during_commits_loses_nothing_committed"]
 fn crash_child_commit_loop() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let mut c = Chain::with_accounts(
-        (0..200u8).map(|i| (key(i).public(), account(1_000_000, &[Role::Transact]))).collect(),
+        (0..200u8)
+            .map(|i| (key(i).public(), account(1_000_000, &[Role::Transact])))
+            .collect(),
     );
     let store = Store::open(std::path::Path::new(&dir), Limits::default()).expect("open");
-    store.init_genesis(&c.genesis_block(), &c.state.clone()).expect("genesis");
+    store
+        .init_genesis(&c.genesis_block(), &c.state.clone())
+        .expect("genesis");
     for round in 0u64.. {
         let txs: Vec<_> = (0..2000u64)
             .map(|i| {
                 let from = (i % 200) as u8;
                 let to = ((i * 7 + round) % 200) as u8;
-                c.tx_with(from, round * 10 + i / 200, u64::MAX, transfer(to, 1 + i as u128 % 3))
+                c.tx_with(
+                    from,
+                    round * 10 + i / 200,
+                    u64::MAX,
+                    transfer(to, 1 + i as u128 % 3),
+                )
             })
             .collect();
         let (b, o) = c.block(txs);
@@ -167,7 +218,13 @@ fn sigkill_during_commits_loses_nothing_committed() {
     for attempt in 0..3u64 {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child_commit_loop", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child_commit_loop",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -196,20 +253,42 @@ fn sigkill_during_commits_loses_nothing_committed() {
 
         let store = Store::open(dir.path(), Limits::default()).expect("reopen after crash");
         let (state, head) = store.load_state().expect("state consistent after crash");
-        assert!(head.height >= acked, "lost committed block {acked} (store at {})", head.height);
-        assert!(head.height <= acked + 2, "store ahead of what the child could have written");
+        assert!(
+            head.height >= acked,
+            "lost committed block {acked} (store at {})",
+            head.height
+        );
+        assert!(
+            head.height <= acked + 2,
+            "store ahead of what the child could have written"
+        );
         if head.height == acked {
             assert_eq!(head.state_root.to_string(), acked_root);
         }
         assert_eq!(state.root(), head.state_root);
         // every block up to the head is present with its receipts and tx index entries
         for h in 1..=head.height {
-            let block = store.block_by_height(h).expect("read").expect("block present");
+            let block = store
+                .block_by_height(h)
+                .expect("read")
+                .expect("block present");
             let receipts = store.receipts(h).expect("read").expect("receipts present");
             assert_eq!(receipts.len(), block.txs.len());
             let first = &block.txs[0];
-            assert_eq!(store.tx(&first.id()).expect("read").expect("indexed").location.height, h);
+            assert_eq!(
+                store
+                    .tx(&first.id())
+                    .expect("read")
+                    .expect("indexed")
+                    .location
+                    .height,
+                h
+            );
         }
-        assert_eq!(store.block_by_height(head.height + 1).expect("read"), None, "nothing half-written");
+        assert_eq!(
+            store.block_by_height(head.height + 1).expect("read"),
+            None,
+            "nothing half-written"
+        );
     }
 }

@@ -6,9 +6,12 @@
 
 use ledger::codec::{Encode, Limits};
 use ledger::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/test-vectors/transactions.json");
+const PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../docs/test-vectors/transactions.json"
+);
 
 fn hex(b: &[u8]) -> String {
     format!("0x{}", ::hex::encode(b))
@@ -25,33 +28,111 @@ fn vector_key(i: u8) -> Keypair {
 fn cases() -> Vec<(&'static str, u8, u64, u64, TxKind)> {
     let k = |i: u8| vector_key(i).public();
     vec![
-        ("transfer", 1, 0, 100, TxKind::Transfer { to: k(2), amount: 1_000 }),
-        ("transfer_large_amount", 1, 7, u64::MAX, TxKind::Transfer { to: k(2), amount: u128::MAX - 1 }),
-        ("mint", 0, 3, 5_000, TxKind::Mint { to: k(1), amount: 50_000_000 }),
+        (
+            "transfer",
+            1,
+            0,
+            100,
+            TxKind::Transfer {
+                to: k(2),
+                amount: 1_000,
+            },
+        ),
+        (
+            "transfer_large_amount",
+            1,
+            7,
+            u64::MAX,
+            TxKind::Transfer {
+                to: k(2),
+                amount: u128::MAX - 1,
+            },
+        ),
+        (
+            "mint",
+            0,
+            3,
+            5_000,
+            TxKind::Mint {
+                to: k(1),
+                amount: 50_000_000,
+            },
+        ),
         ("burn", 1, 8, 42, TxKind::Burn { amount: 12 }),
-        ("set_role_grant_transact", 0, 4, 900, TxKind::SetRole { account: k(3), role: Role::Transact, granted: true }),
-        ("set_role_revoke_mine", 0, 5, 900, TxKind::SetRole { account: k(3), role: Role::Mine, granted: false }),
+        (
+            "set_role_grant_transact",
+            0,
+            4,
+            900,
+            TxKind::SetRole {
+                account: k(3),
+                role: Role::Transact,
+                granted: true,
+            },
+        ),
+        (
+            "set_role_revoke_mine",
+            0,
+            5,
+            900,
+            TxKind::SetRole {
+                account: k(3),
+                role: Role::Mine,
+                granted: false,
+            },
+        ),
         (
             "add_validator",
             0,
             6,
             1_000,
-            TxKind::AddValidator { key: k(9), power: 10, address: "/ip4/127.0.0.1/tcp/26660".into() },
+            TxKind::AddValidator {
+                key: k(9),
+                power: 10,
+                address: "/ip4/127.0.0.1/tcp/26660".into(),
+            },
         ),
-        ("remove_validator", 0, 7, 1_000, TxKind::RemoveValidator { key: k(9) }),
-        ("claim_mining_reward", 3, 0, 77, TxKind::ClaimMiningReward { height: 64, nonce: 0x0123_4567_89ab_cdef }),
+        (
+            "remove_validator",
+            0,
+            7,
+            1_000,
+            TxKind::RemoveValidator { key: k(9) },
+        ),
+        (
+            "claim_mining_reward",
+            3,
+            0,
+            77,
+            TxKind::ClaimMiningReward {
+                height: 64,
+                nonce: 0x0123_4567_89ab_cdef,
+            },
+        ),
     ]
 }
 
 fn kind_json(kind: &TxKind) -> Value {
     match kind {
-        TxKind::Transfer { to, amount } => json!({"type": "transfer", "to": to.to_hex(), "amount": amount.to_string()}),
-        TxKind::Mint { to, amount } => json!({"type": "mint", "to": to.to_hex(), "amount": amount.to_string()}),
+        TxKind::Transfer { to, amount } => {
+            json!({"type": "transfer", "to": to.to_hex(), "amount": amount.to_string()})
+        }
+        TxKind::Mint { to, amount } => {
+            json!({"type": "mint", "to": to.to_hex(), "amount": amount.to_string()})
+        }
         TxKind::Burn { amount } => json!({"type": "burn", "amount": amount.to_string()}),
-        TxKind::SetRole { account, role, granted } => {
+        TxKind::SetRole {
+            account,
+            role,
+            granted,
+        } => {
             json!({"type": "set_role", "account": account.to_hex(), "role": role.name(), "granted": granted})
         }
-        TxKind::AddValidator { key, power, address } => {
+        TxKind::AddValidator {
+            key,
+            power,
+            address,
+        } => {
             json!({"type": "add_validator", "key": key.to_hex(), "power": power, "address": address})
         }
         TxKind::RemoveValidator { key } => json!({"type": "remove_validator", "key": key.to_hex()}),
@@ -70,7 +151,13 @@ fn generate() -> Value {
         .into_iter()
         .map(|(name, signer, nonce, expiry_height, kind)| {
             let key = vector_key(signer);
-            let tx = Transaction { chain_id: chain_id(), sender: key.public(), nonce, expiry_height, kind };
+            let tx = Transaction {
+                chain_id: chain_id(),
+                sender: key.public(),
+                nonce,
+                expiry_height,
+                kind,
+            };
             let stx = tx.clone().sign(&key);
             json!({
                 "name": name,
@@ -103,11 +190,18 @@ fn generate() -> Value {
 fn vectors_match_the_implementation() {
     let generated = generate();
     if std::env::var_os("PALISADE_WRITE_VECTORS").is_some() {
-        std::fs::write(PATH, serde_json::to_string_pretty(&generated).expect("json") + "\n").expect("write vectors");
+        std::fs::write(
+            PATH,
+            serde_json::to_string_pretty(&generated).expect("json") + "\n",
+        )
+        .expect("write vectors");
     }
     let text = std::fs::read_to_string(PATH).expect("docs/test-vectors/transactions.json exists");
     let stored: Value = serde_json::from_str(&text).expect("vectors are JSON");
-    assert_eq!(stored, generated, "docs/test-vectors/transactions.json is out of date with the encoding");
+    assert_eq!(
+        stored, generated,
+        "docs/test-vectors/transactions.json is out of date with the encoding"
+    );
 
     // And check the stored vectors independently of `generate`: decode the bytes, verify.
     for v in stored["vectors"].as_array().expect("vectors") {
@@ -115,10 +209,26 @@ fn vectors_match_the_implementation() {
         let bytes = ::hex::decode(&v["signed_tx"].as_str().expect("signed_tx")[2..]).expect("hex");
         let stx = SignedTransaction::decode_bytes(&bytes, Limits::default()).expect(name);
         assert!(stx.verify_signature(), "{name}: signature verifies");
-        assert_eq!(stx.id().to_hex(), v["tx_id"].as_str().expect("tx_id"), "{name}");
-        assert_eq!(stx.signing_message().to_hex(), v["signing_message"].as_str().expect("msg"), "{name}");
-        assert_eq!(hex(&stx.tx().encode()), v["tx_bytes"].as_str().expect("tx_bytes"), "{name}");
-        assert_eq!(stx.tx().sender.to_hex(), v["public_key"].as_str().expect("pk"), "{name}");
+        assert_eq!(
+            stx.id().to_hex(),
+            v["tx_id"].as_str().expect("tx_id"),
+            "{name}"
+        );
+        assert_eq!(
+            stx.signing_message().to_hex(),
+            v["signing_message"].as_str().expect("msg"),
+            "{name}"
+        );
+        assert_eq!(
+            hex(&stx.tx().encode()),
+            v["tx_bytes"].as_str().expect("tx_bytes"),
+            "{name}"
+        );
+        assert_eq!(
+            stx.tx().sender.to_hex(),
+            v["public_key"].as_str().expect("pk"),
+            "{name}"
+        );
         // the signing message is BLAKE3 keyed with BLAKE3("palisade/v1/tx-signing")
         let key = blake3::hash(b"palisade/v1/tx-signing");
         assert_eq!(

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use genesis::{dev_genesis, dev_keypair, DevKeyKind};
+use genesis::{DevKeyKind, dev_genesis, dev_keypair};
 use ledger::light::verify_account_proof;
 use ledger::store::Commit;
-use ledger::{build_block, Store, Transaction, TxKind};
+use ledger::{Store, Transaction, TxKind, build_block};
 
 /// Arguments of `palisade demo`.
 #[derive(clap::Args)]
@@ -30,24 +30,41 @@ const ACCOUNTS: u32 = 8;
 
 pub fn run(args: DemoArgs) -> Result<()> {
     if args.reset && args.home.exists() {
-        std::fs::remove_dir_all(&args.home).with_context(|| format!("removing {}", args.home.display()))?;
+        std::fs::remove_dir_all(&args.home)
+            .with_context(|| format!("removing {}", args.home.display()))?;
     }
     std::fs::create_dir_all(&args.home)?;
-    let genesis = dev_genesis("palisade-demo", 4, ACCOUNTS, 26656, crate::DEV_GENESIS_TIME_MS);
+    let genesis = dev_genesis(
+        "palisade-demo",
+        4,
+        ACCOUNTS,
+        26656,
+        crate::DEV_GENESIS_TIME_MS,
+    );
     let params = genesis.chain_params();
     println!("chain palisade-demo, chain id {}", params.chain_id);
     crate::print_dev_accounts(ACCOUNTS);
 
     let store = Store::open(&args.home.join("data"), params.limits).context("opening RocksDB")?;
     store.init_genesis(&genesis.genesis_block(), &genesis.initial_state())?;
-    let (mut state, mut head) = store.load_state().context("recovering the last committed block")?;
-    println!("recovered height {} (state root {})", head.height, head.state_root);
+    let (mut state, mut head) = store
+        .load_state()
+        .context("recovering the last committed block")?;
+    println!(
+        "recovered height {} (state root {})",
+        head.height, head.state_root
+    );
 
-    let keys: Vec<_> = (0..ACCOUNTS).map(|i| dev_keypair(DevKeyKind::Account, i)).collect();
+    let keys: Vec<_> = (0..ACCOUNTS)
+        .map(|i| dev_keypair(DevKeyKind::Account, i))
+        .collect();
     let proposer = dev_keypair(DevKeyKind::Validator, 0).public();
     for _ in 0..args.blocks {
         let height = head.height + 1;
-        let mut nonces: Vec<u64> = keys.iter().map(|k| state.account(&k.public()).nonce).collect();
+        let mut nonces: Vec<u64> = keys
+            .iter()
+            .map(|k| state.account(&k.public()).nonce)
+            .collect();
         let start = Instant::now();
         let txs: Vec<_> = (0..args.txs)
             .map(|i| {
@@ -60,7 +77,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
                     expiry_height: height + 10,
                     kind: TxKind::Transfer {
                         to: keys[to].public(),
-                        amount: 1 + (i % 5) as u128,
+                        amount: 1 + from as u128 * 10,
                     },
                 };
                 nonces[from] += 1;
@@ -104,8 +121,15 @@ pub fn run(args: DemoArgs) -> Result<()> {
     );
     println!("balances at height {}:", head.height);
     for (i, k) in keys.iter().enumerate() {
-        println!("  [{i}] {}  {}", k.public(), store.account(&k.public())?.balance);
+        println!(
+            "  [{i}] {}  {}",
+            k.public(),
+            store.account(&k.public())?.balance
+        );
     }
-    println!("data kept in {} (run again to continue, --reset to start over)", args.home.display());
+    println!(
+        "data kept in {} (run again to continue, --reset to start over)",
+        args.home.display()
+    );
     Ok(())
 }

@@ -7,9 +7,11 @@ mod demo;
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use genesis::{dev_genesis, dev_keypair, read_key_file, write_key_file, DevKeyKind, Genesis, INSECURE_WARNING};
+use genesis::{
+    DevKeyKind, Genesis, INSECURE_WARNING, dev_genesis, dev_keypair, read_key_file, write_key_file,
+};
 use ledger::Keypair;
 
 /// Palisade: a permissioned BFT blockchain node.
@@ -107,7 +109,11 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}: valid", file.display());
             println!("chain name: {}", g.chain_name);
             println!("chain id:   {}", g.hash());
-            println!("validators: {}, accounts: {}", g.validators.len(), g.accounts.len());
+            println!(
+                "validators: {}, accounts: {}",
+                g.validators.len(),
+                g.accounts.len()
+            );
             Ok(())
         }
         Command::Keys(KeysCommand::Generate { out }) => {
@@ -127,7 +133,13 @@ fn run(cli: Cli) -> Result<()> {
 /// Genesis time for dev chains: fixed, so every dev chain with the same shape has the same id.
 pub const DEV_GENESIS_TIME_MS: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
-fn write_dev_genesis(out: &std::path::Path, name: &str, validators: u32, accounts: u32, base_port: u16) -> Result<()> {
+fn write_dev_genesis(
+    out: &std::path::Path,
+    name: &str,
+    validators: u32,
+    accounts: u32,
+    base_port: u16,
+) -> Result<()> {
     if validators == 0 {
         bail!("--validators must be at least 1");
     }
@@ -135,18 +147,30 @@ fn write_dev_genesis(out: &std::path::Path, name: &str, validators: u32, account
         bail!("--accounts must be at least 1 (account 0 is the admin)");
     }
     let g = dev_genesis(name, validators, accounts, base_port, DEV_GENESIS_TIME_MS);
-    g.to_doc().validate().context("dev genesis failed validation")?;
-    std::fs::create_dir_all(out.join("keys")).with_context(|| format!("creating {}", out.display()))?;
+    g.to_doc()
+        .validate()
+        .context("dev genesis failed validation")?;
+    std::fs::create_dir_all(out.join("keys"))
+        .with_context(|| format!("creating {}", out.display()))?;
     let path = out.join("genesis.json");
     if path.exists() {
         bail!("{} already exists; refusing to overwrite", path.display());
     }
-    std::fs::write(&path, g.to_doc().to_json()).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, g.to_doc().to_json())
+        .with_context(|| format!("writing {}", path.display()))?;
     for i in 0..validators {
-        write_key_file(&out.join(format!("keys/validator-{i}.json")), &dev_keypair(DevKeyKind::Validator, i), true)?;
+        write_key_file(
+            &out.join(format!("keys/validator-{i}.json")),
+            &dev_keypair(DevKeyKind::Validator, i),
+            true,
+        )?;
     }
     for i in 0..accounts {
-        write_key_file(&out.join(format!("keys/account-{i}.json")), &dev_keypair(DevKeyKind::Account, i), true)?;
+        write_key_file(
+            &out.join(format!("keys/account-{i}.json")),
+            &dev_keypair(DevKeyKind::Account, i),
+            true,
+        )?;
     }
     println!("wrote {} (chain id {})", path.display(), g.hash());
     print_dev_accounts(accounts);
@@ -158,7 +182,11 @@ pub fn print_dev_accounts(accounts: u32) {
     println!("dev accounts ({INSECURE_WARNING}):");
     for i in 0..accounts {
         let k = dev_keypair(DevKeyKind::Account, i);
-        let role = if i == 0 { "admin, transact, mine" } else { "transact, mine" };
+        let role = if i == 0 {
+            "admin, transact, mine"
+        } else {
+            "transact, mine"
+        };
         println!(
             "  [{i}] {}  secret 0x{}  ({role})  INSECURE",
             k.public(),

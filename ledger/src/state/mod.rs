@@ -5,11 +5,11 @@
 pub mod tree;
 
 use crate::account::Account;
-use crate::codec::{put_list, put_string, Decode, DecodeError, Encode, Reader};
+use crate::codec::{Decode, DecodeError, Encode, Reader, put_list, put_string};
 use crate::hash::{Domain, Hash};
 use crate::keys::PublicKey;
 
-pub use tree::{normalize_changes, AccountTree, Change, ProofError, ProofTerminal, TreeProof};
+pub use tree::{AccountTree, Change, ProofError, ProofTerminal, TreeProof, normalize_changes};
 
 /// A validator: its key, voting power and network address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,7 +197,11 @@ pub struct AccountProof {
 
 impl AccountProof {
     /// Check against a trusted state root (e.g. from a finalized header).
-    pub fn verify(&self, state_root_trusted: &Hash, key: &PublicKey) -> Result<Option<Account>, ProofError> {
+    pub fn verify(
+        &self,
+        state_root_trusted: &Hash,
+        key: &PublicKey,
+    ) -> Result<Option<Account>, ProofError> {
         // Recompute the accounts root from the path, then the state root from both halves.
         let accounts_root = self.tree.recompute_root(key)?;
         if state_root(&accounts_root, &self.system_hash) != *state_root_trusted {

@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use crate::account::{Account, ACCOUNT_BYTES};
+use crate::account::{ACCOUNT_BYTES, Account};
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::hash::{Domain, Hash};
 use crate::keys::PublicKey;
@@ -103,8 +103,11 @@ impl AccountTree {
     /// Build a tree from accounts sorted by key with no duplicates (as RocksDB iterates).
     pub fn from_sorted(accounts: &[(PublicKey, Account)]) -> Self {
         debug_assert!(accounts.windows(2).all(|w| w[0].0 < w[1].0));
-        let items: Vec<(PublicKey, Account)> =
-            accounts.iter().filter(|(_, a)| !a.is_empty()).copied().collect();
+        let items: Vec<(PublicKey, Account)> = accounts
+            .iter()
+            .filter(|(_, a)| !a.is_empty())
+            .copied()
+            .collect();
         AccountTree {
             root: build(&items, 0),
             len: items.len(),
@@ -145,10 +148,15 @@ impl AccountTree {
     /// A new version with `changes` applied. `changes` must be sorted by key without
     /// duplicates, with `None` for removals (see [`normalize_changes`]).
     pub fn apply(&self, changes: &[Change]) -> AccountTree {
-        debug_assert!(changes.windows(2).all(|w| w[0].0 < w[1].0), "changes not normalized");
-        let mut len = self.len;
-        let root = update(&self.root, 0, changes, &mut len);
-        AccountTree { root, len }
+        debug_assert!(
+            changes.windows(2).all(|w| w[0].0 < w[1].0),
+            "changes not normalized"
+        );
+        let (root, delta) = update(&self.root, 0, changes);
+        AccountTree {
+            root,
+            len: self.len.saturating_add_signed(delta),
+        }
     }
 
     /// Call `f` on every account, in key order.
@@ -178,7 +186,7 @@ impl AccountTree {
                     break ProofTerminal::Leaf {
                         key: l.key,
                         account: l.account,
-                    }
+                    };
                 }
                 Node::Inner(i) => {
                     let (next, sibling) = if key.bit(depth) {
@@ -200,7 +208,7 @@ impl AccountTree {
 /// removals: the form [`AccountTree::apply`] takes.
 pub fn normalize_changes(mut changes: Vec<Change>) -> Vec<Change> {
     // stable sort keeps the order of equal keys, so the last one is the latest change
-    changes.sort_by(|a, b| a.0.cmp(&b.0));
+    changes.sort_by_key(|c| c.0);
     let mut out: Vec<Change> = Vec::with_capacity(changes.len());
     for c in changes {
         let c = (c.0, c.1.filter(|a| !a.is_empty()));
@@ -223,27 +231,43 @@ fn build(items: &[(PublicKey, Account)], depth: usize) -> Node {
         [(k, a)] => Node::leaf(*k, *a),
         _ => {
             let mid = split_at_bit(items, depth);
-            Node::join(build(&items[..mid], depth + 1), build(&items[mid..], depth + 1))
+            Node::join(
+                build(&items[..mid], depth + 1),
+                build(&items[mid..], depth + 1),
+            )
         }
     }
 }
 
-fn update(node: &Node, depth: usize, changes: &[Change], len: &mut usize) -> Node {
+/// Below this many changes a subtree is updated on the current thread; above, its two
+/// halves are updated in parallel (rayon), which nearly halves a 10,000-transfer block's
+/// state-root update on two cores.
+const PARALLEL_CHANGES: usize = 1024;
+
+/// Apply sorted, unique `changes` under `node` (at `depth`); returns the new subtree and
+/// the change in the number of accounts.
+fn update(node: &Node, depth: usize, changes: &[Change]) -> (Node, isize) {
     if changes.is_empty() {
-        return node.clone();
+        return (node.clone(), 0);
     }
     match node {
         Node::Empty => {
-            let items: Vec<(PublicKey, Account)> =
-                changes.iter().filter_map(|(k, a)| a.map(|a| (*k, a))).collect();
-            *len += items.len();
-            build(&items, depth)
+            let items: Vec<(PublicKey, Account)> = changes
+                .iter()
+                .filter_map(|(k, a)| a.map(|a| (*k, a)))
+                .collect();
+            let added = items.len() as isize;
+            (build(&items, depth), added)
         }
+        // The common case: one change to an existing account.
+        Node::Leaf(l) if changes.len() == 1 && changes[0].0 == l.key => match changes[0].1 {
+            Some(a) => (Node::leaf(l.key, a), 0),
+            None => (Node::Empty, -1),
+        },
         Node::Leaf(l) => {
             // Merge the existing account with the changes, then rebuild this small subtree.
             let mut items: Vec<(PublicKey, Account)> = Vec::with_capacity(changes.len() + 1);
             let mut existing_seen = false;
-            *len -= 1;
             for (k, a) in changes {
                 if !existing_seen && l.key < *k {
                     items.push((l.key, l.account));
@@ -259,14 +283,23 @@ fn update(node: &Node, depth: usize, changes: &[Change], len: &mut usize) -> Nod
             if !existing_seen {
                 items.push((l.key, l.account));
             }
-            *len += items.len();
-            build(&items, depth)
+            let delta = items.len() as isize - 1;
+            (build(&items, depth), delta)
         }
         Node::Inner(i) => {
             let mid = split_at_bit(changes, depth);
-            let left = update(&i.left, depth + 1, &changes[..mid], len);
-            let right = update(&i.right, depth + 1, &changes[mid..], len);
-            Node::join(left, right)
+            let (left, right) = if changes.len() >= PARALLEL_CHANGES {
+                rayon::join(
+                    || update(&i.left, depth + 1, &changes[..mid]),
+                    || update(&i.right, depth + 1, &changes[mid..]),
+                )
+            } else {
+                (
+                    update(&i.left, depth + 1, &changes[..mid]),
+                    update(&i.right, depth + 1, &changes[mid..]),
+                )
+            };
+            (Node::join(left.0, right.0), left.1 + right.1)
         }
     }
 }
@@ -371,7 +404,7 @@ impl Decode for TreeProof {
                 return Err(DecodeError::InvalidTag {
                     what: "proof terminal",
                     tag,
-                })
+                });
             }
         };
         Ok(TreeProof { siblings, terminal })
@@ -438,6 +471,39 @@ mod tests {
         }
     }
 
+    /// Large updates take the parallel path; they must give the rebuilt root too.
+    #[test]
+    fn large_parallel_update_equals_rebuild() {
+        let key = |i: u32| PublicKey(*blake3::hash(&i.to_le_bytes()).as_bytes());
+        let mut model: BTreeMap<PublicKey, Account> = (0..20_000)
+            .map(|i| (key(i), acct(u128::from(i) + 1)))
+            .collect();
+        let items: Vec<_> = model.iter().map(|(k, a)| (*k, *a)).collect();
+        let tree = AccountTree::from_sorted(&items);
+        let mut changes = Vec::new();
+        for i in 0..6_000u32 {
+            let k = key(i * 7 % 30_000); // some existing, some new
+            let v = if i % 5 == 0 {
+                None
+            } else {
+                Some(acct(u128::from(i) * 3 + 1))
+            };
+            match v {
+                Some(a) => {
+                    model.insert(k, a);
+                }
+                None => {
+                    model.remove(&k);
+                }
+            }
+            changes.push((k, v));
+        }
+        assert!(changes.len() > PARALLEL_CHANGES);
+        let updated = tree.apply(&normalize_changes(changes));
+        assert_eq!(updated.root(), reference_root(&model));
+        assert_eq!(updated.len(), model.len());
+    }
+
     #[test]
     fn old_versions_are_untouched() {
         let t0 = AccountTree::new();
@@ -452,7 +518,10 @@ mod tests {
     #[test]
     fn last_duplicate_change_wins() {
         let k = PublicKey([3; 32]);
-        let t = AccountTree::new().apply(&normalize_changes(vec![(k, Some(acct(1))), (k, Some(acct(2)))]));
+        let t = AccountTree::new().apply(&normalize_changes(vec![
+            (k, Some(acct(1))),
+            (k, Some(acct(2))),
+        ]));
         assert_eq!(t.get(&k), Some(&acct(2)));
         let t = t.apply(&normalize_changes(vec![(k, Some(acct(9))), (k, None)]));
         assert!(t.is_empty());

@@ -3,7 +3,7 @@
 
 use ledger::block::BlockHeader;
 use ledger::hash::list_root;
-use ledger::state::{validator_set_hash, AccountTree};
+use ledger::state::{AccountTree, validator_set_hash};
 use ledger::*;
 
 pub fn key(i: u8) -> Keypair {
@@ -47,7 +47,7 @@ impl Chain {
     }
 
     pub fn with_accounts(mut accounts: Vec<(PublicKey, Account)>) -> Chain {
-        accounts.sort_by(|a, b| a.0.cmp(&b.0));
+        accounts.sort_by_key(|a| a.0);
         let params = ChainParams {
             chain_id: Hash([42; 32]),
             epoch_length: 10,
@@ -77,7 +77,11 @@ impl Chain {
             state_root: state.root(),
             validators_hash: validator_set_hash(&state.system.validators),
         };
-        Chain { params, state, head }
+        Chain {
+            params,
+            state,
+            head,
+        }
     }
 
     pub fn genesis_block(&self) -> Block {
@@ -131,8 +135,16 @@ impl Chain {
 
     /// Build, verify (as another validator would) and apply a block; return its receipts.
     pub fn block(&mut self, txs: Vec<SignedTransaction>) -> (Block, BlockOutcome) {
-        let (block, outcome) = build_block(&self.params, &self.state, &self.head, 1, key(VALIDATOR).public(), txs);
-        let verified = verify_block(&self.params, &self.state, &self.head, &block).expect("own block verifies");
+        let (block, outcome) = build_block(
+            &self.params,
+            &self.state,
+            &self.head,
+            1,
+            key(VALIDATOR).public(),
+            txs,
+        );
+        let verified = verify_block(&self.params, &self.state, &self.head, &block)
+            .expect("own block verifies");
         assert_eq!(verified.state.root(), outcome.state.root());
         self.state = outcome.state.clone();
         self.head = block.header.clone();
