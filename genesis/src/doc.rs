@@ -3,11 +3,10 @@
 use std::path::Path;
 
 use ledger::codec::{Encode, put_list, put_string};
-use ledger::hash::list_root;
-use ledger::state::{AccountTree, validator_set_hash};
+use ledger::state::AccountTree;
 use ledger::{
-    Account, Block, BlockHeader, ChainParams, Domain, Hash, LedgerState, Limits, PublicKey, Role,
-    SystemState, Validator,
+    Account, Block, ChainParams, Domain, Hash, LedgerState, Limits, PublicKey, Role, SystemState,
+    Validator,
 };
 use serde::{Deserialize, Serialize};
 
@@ -443,21 +442,7 @@ impl Genesis {
 
     /// The genesis block (height 0, no transactions) committing to the initial state.
     pub fn genesis_block(&self) -> Block {
-        let state = self.initial_state();
-        Block {
-            header: BlockHeader {
-                chain_id: self.hash(),
-                height: 0,
-                parent: Hash::ZERO,
-                timestamp_ms: self.genesis_time_ms,
-                proposer: PublicKey::default(),
-                tx_root: list_root(&[]),
-                receipts_root: list_root(&[]),
-                state_root: state.root(),
-                validators_hash: validator_set_hash(&state.system.validators),
-            },
-            txs: Vec::new(),
-        }
+        ledger::genesis_block(self.hash(), self.genesis_time_ms, &self.initial_state())
     }
 }
 

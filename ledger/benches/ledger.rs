@@ -211,20 +211,7 @@ fn bench_commit(_: &mut Criterion) {
     let n_accounts = 100_000u32;
     let accounts = funded(n_accounts);
     let mut st = state(&accounts);
-    let genesis = Block {
-        header: BlockHeader {
-            chain_id: Hash([1; 32]),
-            height: 0,
-            parent: Hash::ZERO,
-            timestamp_ms: 0,
-            proposer: PublicKey::default(),
-            tx_root: ledger::hash::list_root(&[]),
-            receipts_root: ledger::hash::list_root(&[]),
-            state_root: st.root(),
-            validators_hash: ledger::state::validator_set_hash(&[]),
-        },
-        txs: vec![],
-    };
+    let genesis = genesis_block(Hash([1; 32]), 0, &st);
     store.init_genesis(&genesis, &st).expect("genesis");
     let mut head = genesis.header;
     let mut times = Vec::with_capacity(blocks);

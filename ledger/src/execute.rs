@@ -138,6 +138,25 @@ pub fn execute_block(
     }
 }
 
+/// The block at height 0 that commits to the initial `state`: no transactions, no parent,
+/// no proposer.
+pub fn genesis_block(chain_id: Hash, timestamp_ms: u64, state: &LedgerState) -> Block {
+    Block {
+        header: BlockHeader {
+            chain_id,
+            height: 0,
+            parent: Hash::ZERO,
+            timestamp_ms,
+            proposer: PublicKey::default(),
+            tx_root: tx_root(&[]),
+            receipts_root: receipts_root(&[]),
+            state_root: state.root(),
+            validators_hash: validator_set_hash(&state.system.validators),
+        },
+        txs: Vec::new(),
+    }
+}
+
 /// Build the block a proposer would propose: execute `txs` on `prev`, then fill the header.
 pub fn build_block(
     params: &ChainParams,

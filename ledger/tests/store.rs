@@ -84,9 +84,9 @@ fn commit_read_and_reopen() {
     assert_eq!(state.system, c.state.system);
     // the same genesis is accepted again, another one is refused
     store
-        .init_genesis(&c.genesis_block_at_zero(&genesis_state), &genesis_state)
+        .init_genesis(&c.genesis_block(), &genesis_state)
         .expect("same genesis");
-    let mut other = c.genesis_block_at_zero(&genesis_state);
+    let mut other = c.genesis_block();
     other.header.chain_id = Hash([1; 32]);
     assert!(matches!(
         store.init_genesis(&other, &genesis_state),

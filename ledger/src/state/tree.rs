@@ -348,6 +348,18 @@ impl TreeProof {
     /// Check the proof against a trusted accounts root; `Ok(Some(account))` proves the
     /// account exists with that content, `Ok(None)` proves it does not exist.
     pub fn verify(&self, root: &Hash, key: &PublicKey) -> Result<Option<Account>, ProofError> {
+        let (computed, found) = self.root_for(key)?;
+        if computed == *root {
+            Ok(found)
+        } else {
+            Err(ProofError::RootMismatch)
+        }
+    }
+
+    /// The accounts root this proof leads to for `key`, and what it says about the key's
+    /// account, after checking the path is well formed. Trust nothing until the root is
+    /// compared with a trusted one.
+    pub fn root_for(&self, key: &PublicKey) -> Result<(Hash, Option<Account>), ProofError> {
         let depth = self.siblings.len();
         if depth > 256 {
             return Err(ProofError::TooDeep);
@@ -358,8 +370,7 @@ impl TreeProof {
                 if (0..depth).any(|i| k.bit(i) != key.bit(i)) {
                     return Err(ProofError::WrongPath);
                 }
-                let found = (k == key).then_some(*account);
-                (leaf_hash(k, account), found)
+                (leaf_hash(k, account), (k == key).then_some(*account))
             }
         };
         for (i, sibling) in self.siblings.iter().enumerate().rev() {
@@ -369,11 +380,7 @@ impl TreeProof {
                 Domain::AccountNode.hash_pair(&h, sibling)
             };
         }
-        if h == *root {
-            Ok(found)
-        } else {
-            Err(ProofError::RootMismatch)
-        }
+        Ok((h, found))
     }
 }
 

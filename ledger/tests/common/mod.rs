@@ -2,8 +2,7 @@
 #![allow(dead_code, missing_docs)]
 
 use ledger::block::BlockHeader;
-use ledger::hash::list_root;
-use ledger::state::{AccountTree, validator_set_hash};
+use ledger::state::AccountTree;
 use ledger::*;
 
 pub fn key(i: u8) -> Keypair {
@@ -21,6 +20,7 @@ pub struct Chain {
     pub params: ChainParams,
     pub state: LedgerState,
     pub head: BlockHeader,
+    pub genesis: LedgerState,
 }
 
 pub fn account(balance: u128, roles: &[Role]) -> Account {
@@ -66,47 +66,17 @@ impl Chain {
             },
             height: 0,
         };
-        let head = BlockHeader {
-            chain_id: params.chain_id,
-            height: 0,
-            parent: Hash::ZERO,
-            timestamp_ms: 0,
-            proposer: PublicKey::default(),
-            tx_root: list_root(&[]),
-            receipts_root: list_root(&[]),
-            state_root: state.root(),
-            validators_hash: validator_set_hash(&state.system.validators),
-        };
+        let head = genesis_block(params.chain_id, 0, &state).header;
         Chain {
             params,
+            genesis: state.clone(),
             state,
             head,
         }
     }
 
     pub fn genesis_block(&self) -> Block {
-        Block {
-            header: self.head.clone(),
-            txs: vec![],
-        }
-    }
-
-    /// The genesis block for a given genesis state (used after the chain moved on).
-    pub fn genesis_block_at_zero(&self, genesis: &LedgerState) -> Block {
-        Block {
-            header: BlockHeader {
-                chain_id: self.params.chain_id,
-                height: 0,
-                parent: Hash::ZERO,
-                timestamp_ms: 0,
-                proposer: PublicKey::default(),
-                tx_root: list_root(&[]),
-                receipts_root: list_root(&[]),
-                state_root: genesis.root(),
-                validators_hash: validator_set_hash(&genesis.system.validators),
-            },
-            txs: vec![],
-        }
+        genesis_block(self.params.chain_id, 0, &self.genesis)
     }
 
     pub fn nonce(&self, who: u8) -> u64 {
