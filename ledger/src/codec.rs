@@ -114,6 +114,12 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
+    /// The bytes between two positions already read (`start <= end <= position`).
+    pub fn consumed(&self, start: usize, end: usize) -> &'a [u8] {
+        let end = end.min(self.pos);
+        &self.buf[start.min(end)..end]
+    }
+
     /// Read exactly `n` bytes.
     pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {

@@ -395,10 +395,10 @@ impl Decode for SignedTransaction {
                 max: r.limits.max_tx_bytes,
             });
         }
-        // Re-encoding is canonical, so hashing it equals hashing the bytes just read.
-        let bytes = tx.encode();
-        debug_assert_eq!(bytes.len(), end - start);
-        Ok(Self::from_parts(tx, signature, &bytes))
+        // The encoding is canonical, so the bytes just read are the tx's encoding.
+        let bytes = r.consumed(start, end);
+        debug_assert_eq!(bytes, tx.encode().as_slice());
+        Ok(Self::from_parts(tx, signature, bytes))
     }
 }
 
