@@ -1,0 +1,746 @@
+//! The Simplex engine: `Engine::handle(Input) -> Vec<Action>`.
+//!
+//! Per view, the leader proposes a payload extending a notarized parent (every view between
+//! them nullified); validators notarize it; a quorum of notarize votes is a notarization,
+//! which moves everyone to the next view, where each validator that did not nullify the
+//! view sends finalize; a quorum of finalize votes finalizes the proposal and its ancestors.
+//! A view that times out is nullified; a quorum of nullify votes moves everyone on.
+//!
+//! Persist before broadcast: a vote is recorded in the safety state and handed to the host
+//! as [`Action::Persist`]; it leaves the node only after the host answers
+//! [`Input::Persisted`] (the host confirms it is on disk). Everything here is a function of
+//! the inputs: no clock, no IO, no randomness.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::messages::{Certificate, Certified, Message, Vote, VoteKind};
+use crate::safety::{Decision, Rule, SafetyState};
+use crate::scheme::{Signature, Signer, Verifier};
+use crate::types::{Digest, Proposal, ValidatorIndex, ValidatorSet, View};
+
+/// Engine settings (from genesis).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Binds every vote to one chain (the chain id).
+    pub namespace: [u8; 32],
+    /// Wait this long for the leader's proposal before nullifying the view.
+    pub leader_timeout_ms: u64,
+    /// Wait this long for the view's notarization before nullifying it.
+    pub notarization_timeout_ms: u64,
+    /// Re-send this validator's votes and the latest certificates this often while stuck.
+    pub nullify_retry_ms: u64,
+    /// Timeouts grow by this percentage per consecutive nullified view (100 = constant).
+    pub timeout_backoff_percent: u32,
+    /// Upper bound on any timeout.
+    pub max_timeout_ms: u64,
+    /// TEST ONLY: switch off one safety rule, to show the simulator catches the violation.
+    /// Must be `None` everywhere else.
+    pub disabled_rule: Option<Rule>,
+}
+
+/// Which timer fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TimerKind {
+    /// No proposal from the leader in time.
+    Leader,
+    /// No notarization in time.
+    Notarization,
+    /// Time to re-send votes and certificates.
+    Retry,
+}
+
+/// Something that happened to the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Begin (or resume after a restart): enter the current view and set its timers.
+    Start,
+    /// A message from validator `from` (as authenticated by the transport).
+    Message {
+        /// The sender.
+        from: ValidatorIndex,
+        /// The message.
+        message: Message,
+    },
+    /// A timer set with [`Action::SetTimer`] fired.
+    Timeout {
+        /// Its view.
+        view: View,
+        /// Its kind.
+        kind: TimerKind,
+    },
+    /// The application built the payload asked for with [`Action::RequestPayload`].
+    Payload {
+        /// The view it is for.
+        view: View,
+        /// Its digest.
+        payload: Digest,
+    },
+    /// The application checked a proposal's payload ([`Action::Verify`]).
+    Verified {
+        /// The proposal.
+        proposal: Proposal,
+        /// Whether the payload is valid on top of its parent.
+        valid: bool,
+    },
+    /// The host has durably stored this vote ([`Action::Persist`]); it may now be sent.
+    Persisted(Vote),
+}
+
+/// Something the host must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send to every other validator.
+    Broadcast(Message),
+    /// Send to one validator.
+    Send {
+        /// The recipient.
+        to: ValidatorIndex,
+        /// The message.
+        message: Message,
+    },
+    /// Fire [`Input::Timeout`] after this long (earlier timers of the view stay valid).
+    SetTimer {
+        /// The view.
+        view: View,
+        /// The kind.
+        kind: TimerKind,
+        /// Delay in milliseconds.
+        after_ms: u64,
+    },
+    /// Build a payload on top of `parent` for `view` and answer with [`Input::Payload`].
+    RequestPayload {
+        /// The view this validator leads.
+        view: View,
+        /// The proposal to extend.
+        parent: Proposal,
+    },
+    /// Check the payload of `proposal` and answer with [`Input::Verified`].
+    Verify(Proposal),
+    /// Store this vote durably (fsync), then answer [`Input::Persisted`].
+    Persist(Vote),
+    /// `proposal` is final. Emitted once per height, in height order; `certificate` is the
+    /// finalization of this proposal or of a descendant.
+    Finalized {
+        /// The finalized proposal.
+        proposal: Proposal,
+        /// The finalization that covers it.
+        certificate: Certificate,
+    },
+    /// Certificates for `view` are missing: ask peers (answer with their certificates as
+    /// [`Input::Message`]; the engine checks them itself).
+    Fetch {
+        /// The view.
+        view: View,
+    },
+}
+
+#[derive(Default)]
+struct ViewState {
+    /// The leader's proposal, as first seen (from the leader's notarize vote).
+    proposal: Option<Proposal>,
+    verify_requested: bool,
+    payload_requested: bool,
+    notarize: HashMap<Digest, (Proposal, BTreeMap<ValidatorIndex, Signature>)>,
+    nullify: BTreeMap<ValidatorIndex, Signature>,
+    finalize: HashMap<Digest, (Proposal, BTreeMap<ValidatorIndex, Signature>)>,
+    notarization: Option<Certificate>,
+    nullification: Option<Certificate>,
+    finalization: Option<Certificate>,
+}
+
+/// Votes further ahead than this many views are dropped (certificates are not: they are
+/// checked and let a lagging validator jump ahead).
+const MAX_VIEWS_AHEAD: View = 256;
+/// Finalized views whose certificates are kept to answer peers' requests.
+const KEEP_FINALIZED_VIEWS: usize = 1024;
+
+/// One validator's (or observer's) consensus state machine.
+pub struct Engine<S: Signer, V: Verifier> {
+    cfg: Config,
+    set: ValidatorSet,
+    me: Option<ValidatorIndex>,
+    signer: S,
+    verifier: V,
+    view: View,
+    views: BTreeMap<View, ViewState>,
+    safety: SafetyState,
+    /// Every proposal known to be notarized (or finalized), by digest.
+    notarized: HashMap<Digest, Proposal>,
+    finalized: Proposal,
+    finalized_digest: Digest,
+    /// A finalization waiting for missing ancestors.
+    pending_finalization: Option<(Proposal, Certificate)>,
+    /// Certificates of finalized views, to answer requests.
+    history: BTreeMap<View, Vec<Certificate>>,
+    consecutive_nullified: u32,
+    fetched: BTreeSet<View>,
+}
+
+impl<S: Signer, V: Verifier> Engine<S, V> {
+    /// An engine for the validator holding `signer` (an observer if it is not in `set`),
+    /// resuming from `safety` (every vote it ever persisted) and the last finalized
+    /// `finalized` proposal (the genesis proposal on a new chain).
+    pub fn new(
+        cfg: Config,
+        set: ValidatorSet,
+        signer: S,
+        verifier: V,
+        safety: SafetyState,
+        finalized: Proposal,
+    ) -> Self {
+        let me = set.index_of(&signer.public_key());
+        let view = safety
+            .highest_view()
+            .unwrap_or(0)
+            .max(finalized.view + 1)
+            .max(1);
+        Engine {
+            cfg,
+            set,
+            me,
+            signer,
+            verifier,
+            view,
+            views: BTreeMap::new(),
+            safety,
+            notarized: HashMap::from([(finalized.digest(), finalized)]),
+            finalized_digest: finalized.digest(),
+            finalized,
+            pending_finalization: None,
+            history: BTreeMap::new(),
+            consecutive_nullified: 0,
+            fetched: BTreeSet::new(),
+        }
+    }
+
+    /// The current view.
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// The last finalized proposal.
+    pub fn finalized(&self) -> &Proposal {
+        &self.finalized
+    }
+
+    /// The votes this validator has signed (what the host persisted).
+    pub fn safety_state(&self) -> &SafetyState {
+        &self.safety
+    }
+
+    /// Handle one input; the returned actions are to be carried out in order.
+    pub fn handle(&mut self, input: Input) -> Vec<Action> {
+        let mut out = Vec::new();
+        match input {
+            Input::Start => self.enter_view(self.view, false, &mut out),
+            Input::Message { from, message } => self.on_message(from, message, &mut out),
+            Input::Timeout { view, kind } => self.on_timeout(view, kind, &mut out),
+            Input::Payload { view, payload } => self.on_payload(view, payload, &mut out),
+            Input::Verified { proposal, valid } => self.on_verified(proposal, valid, &mut out),
+            Input::Persisted(vote) => self.on_persisted(vote, &mut out),
+        }
+        out
+    }
+
+    fn timeout(&self, base: u64) -> u64 {
+        let mut t = base;
+        for _ in 0..self.consecutive_nullified.min(32) {
+            t = t.saturating_mul(u64::from(self.cfg.timeout_backoff_percent)) / 100;
+            if t >= self.cfg.max_timeout_ms {
+                break;
+            }
+        }
+        t.min(self.cfg.max_timeout_ms)
+    }
+
+    fn enter_view(&mut self, view: View, via_nullification: bool, out: &mut Vec<Action>) {
+        if view < self.view {
+            return;
+        }
+        if view > self.view || via_nullification {
+            self.consecutive_nullified = if via_nullification {
+                self.consecutive_nullified + 1
+            } else {
+                0
+            };
+        }
+        self.view = view;
+        out.push(Action::SetTimer {
+            view,
+            kind: TimerKind::Leader,
+            after_ms: self.timeout(self.cfg.leader_timeout_ms),
+        });
+        out.push(Action::SetTimer {
+            view,
+            kind: TimerKind::Notarization,
+            after_ms: self.timeout(self.cfg.notarization_timeout_ms),
+        });
+        // After a restart: send again what was signed in this view.
+        if let Some(votes) = self.safety.views.get(&view) {
+            for v in [votes.notarize, votes.nullify, votes.finalize]
+                .into_iter()
+                .flatten()
+            {
+                out.push(Action::Broadcast(Message::Vote(v)));
+            }
+        }
+        // Fetches lost on the way are asked again, at most once per view.
+        self.fetched.clear();
+        if let Some((p, c)) = self.pending_finalization.take() {
+            self.finalize(p, c, out);
+        }
+        self.try_propose(view, out);
+        self.try_verify(view, out);
+    }
+
+    fn state(&mut self, view: View) -> &mut ViewState {
+        self.views.entry(view).or_default()
+    }
+
+    /// The proposal a leader of `view` must extend: the highest notarized proposal whose
+    /// view is followed only by nullified views; `None` if a certificate is missing.
+    fn parent_for(&self, view: View) -> Option<Proposal> {
+        let mut u = view - 1;
+        loop {
+            if u <= self.finalized.view {
+                return (u == self.finalized.view).then_some(self.finalized);
+            }
+            let st = self.views.get(&u)?;
+            if let Some(c) = st.notarization.as_ref().or(st.finalization.as_ref())
+                && let Certified::Notarization(p) | Certified::Finalization(p) = c.certified
+            {
+                return Some(p);
+            }
+            st.nullification.as_ref()?;
+            u -= 1;
+        }
+    }
+
+    fn try_propose(&mut self, view: View, out: &mut Vec<Action>) {
+        if self.me != Some(self.set.leader(view)) || view != self.view {
+            return;
+        }
+        if self.safety.notarized(view).is_some() || self.safety.nullified(view) {
+            return;
+        }
+        let Some(parent) = self.parent_for(view) else {
+            return;
+        };
+        let st = self.state(view);
+        if st.payload_requested {
+            return;
+        }
+        st.payload_requested = true;
+        out.push(Action::RequestPayload { view, parent });
+    }
+
+    fn on_payload(&mut self, view: View, payload: Digest, out: &mut Vec<Action>) {
+        if view != self.view || self.me != Some(self.set.leader(view)) {
+            return;
+        }
+        let Some(parent) = self.parent_for(view) else {
+            return;
+        };
+        let proposal = Proposal {
+            view,
+            height: parent.height + 1,
+            parent_view: parent.view,
+            parent: parent.digest(),
+            payload,
+        };
+        let st = self.state(view);
+        if st.proposal.is_some() {
+            return;
+        }
+        st.proposal = Some(proposal);
+        st.verify_requested = true;
+        self.sign(VoteKind::Notarize(proposal), out);
+    }
+
+    /// Whether `p` extends a notarized parent with every view between nullified:
+    /// `Some(true)` yes, `Some(false)` never, `None` not known yet.
+    fn parent_ok(&mut self, p: &Proposal, out: &mut Vec<Action>) -> Option<bool> {
+        if p.parent_view >= p.view || p.parent_view < self.finalized.view {
+            return Some(false);
+        }
+        let parent = if p.parent_view == self.finalized.view {
+            self.finalized
+        } else {
+            let st = self.views.get(&p.parent_view);
+            let cert = st.and_then(|s| s.notarization.as_ref().or(s.finalization.as_ref()));
+            match cert.map(|c| c.certified) {
+                Some(Certified::Notarization(q) | Certified::Finalization(q)) => q,
+                _ => {
+                    self.fetch(p.parent_view, out);
+                    return None;
+                }
+            }
+        };
+        if parent.digest() != p.parent || parent.height + 1 != p.height {
+            return Some(false);
+        }
+        let mut missing = false;
+        for u in p.parent_view + 1..p.view {
+            if self.views.get(&u).is_none_or(|s| s.nullification.is_none()) {
+                self.fetch(u, out);
+                missing = true;
+            }
+        }
+        if missing { None } else { Some(true) }
+    }
+
+    fn fetch(&mut self, view: View, out: &mut Vec<Action>) {
+        if self.fetched.insert(view) {
+            out.push(Action::Fetch { view });
+        }
+    }
+
+    fn try_verify(&mut self, view: View, out: &mut Vec<Action>) {
+        if view != self.view {
+            return;
+        }
+        let Some(st) = self.views.get(&view) else {
+            return;
+        };
+        let Some(p) = st.proposal else { return };
+        if st.verify_requested {
+            return;
+        }
+        match self.parent_ok(&p, out) {
+            Some(true) => {
+                self.state(view).verify_requested = true;
+                out.push(Action::Verify(p));
+            }
+            Some(false) => self.state(view).verify_requested = true, // never vote for it
+            None => {}                                               // wait for certificates
+        }
+    }
+
+    fn on_verified(&mut self, proposal: Proposal, valid: bool, out: &mut Vec<Action>) {
+        if !valid || proposal.view != self.view {
+            return;
+        }
+        if self.views.get(&proposal.view).and_then(|s| s.proposal) != Some(proposal) {
+            return;
+        }
+        self.sign(VoteKind::Notarize(proposal), out);
+    }
+
+    /// Sign a vote if the safety rules allow it, record it, and ask the host to persist it.
+    fn sign(&mut self, kind: VoteKind, out: &mut Vec<Action>) {
+        let Some(me) = self.me else { return };
+        match self.safety.check(&kind, self.cfg.disabled_rule) {
+            Decision::Refused(_) => {}
+            Decision::AlreadySigned(vote) => out.push(Action::Broadcast(Message::Vote(vote))),
+            Decision::Allowed => {
+                let signature = self.signer.sign(&kind.signing_message(&self.cfg.namespace));
+                let vote = Vote {
+                    kind,
+                    signer: me,
+                    signature,
+                };
+                self.safety.record(vote);
+                out.push(Action::Persist(vote));
+            }
+        }
+    }
+
+    /// The host stored `vote`: send it, and count it.
+    fn on_persisted(&mut self, vote: Vote, out: &mut Vec<Action>) {
+        let recorded = self
+            .safety
+            .views
+            .get(&vote.kind.view())
+            .is_some_and(|v| [v.notarize, v.nullify, v.finalize].contains(&Some(vote)));
+        if !recorded || Some(vote.signer) != self.me {
+            return;
+        }
+        out.push(Action::Broadcast(Message::Vote(vote)));
+        self.add_vote(vote, out);
+    }
+
+    fn on_timeout(&mut self, view: View, kind: TimerKind, out: &mut Vec<Action>) {
+        if view != self.view {
+            return;
+        }
+        let st = self.state(view);
+        let decided =
+            st.notarization.is_some() || st.nullification.is_some() || st.finalization.is_some();
+        match kind {
+            TimerKind::Leader | TimerKind::Notarization => {
+                if decided {
+                    return;
+                }
+                if kind == TimerKind::Leader && self.safety.notarized(view).is_some() {
+                    return; // voted for the proposal; wait for the notarization timer
+                }
+                self.sign(VoteKind::Nullify(view), out);
+                out.push(Action::SetTimer {
+                    view,
+                    kind: TimerKind::Retry,
+                    after_ms: self.cfg.nullify_retry_ms,
+                });
+            }
+            TimerKind::Retry => {
+                if let Some(votes) = self.safety.views.get(&view) {
+                    for v in [votes.notarize, votes.nullify, votes.finalize]
+                        .into_iter()
+                        .flatten()
+                    {
+                        out.push(Action::Broadcast(Message::Vote(v)));
+                    }
+                }
+                // help validators stuck in the previous view
+                if let Some(prev) = self.views.get(&(view - 1)) {
+                    for c in [&prev.notarization, &prev.nullification]
+                        .into_iter()
+                        .flatten()
+                    {
+                        out.push(Action::Broadcast(Message::Certificate(c.clone())));
+                    }
+                }
+                self.fetched.clear();
+                self.try_verify(view, out);
+                out.push(Action::SetTimer {
+                    view,
+                    kind: TimerKind::Retry,
+                    after_ms: self.cfg.nullify_retry_ms,
+                });
+            }
+        }
+    }
+
+    fn on_message(&mut self, from: ValidatorIndex, message: Message, out: &mut Vec<Action>) {
+        match message {
+            Message::Vote(vote) => {
+                let view = vote.kind.view();
+                if view <= self.finalized.view || view > self.view + MAX_VIEWS_AHEAD {
+                    return;
+                }
+                if !vote.verify(&self.set, &self.cfg.namespace, &self.verifier) {
+                    return;
+                }
+                self.add_vote(vote, out);
+            }
+            Message::Certificate(cert) => {
+                if cert.certified.view() <= self.finalized.view
+                    && !matches!(cert.certified, Certified::Finalization(_))
+                {
+                    return;
+                }
+                if self.has_certificate(&cert.certified) {
+                    return;
+                }
+                if cert
+                    .verify(&self.set, &self.cfg.namespace, &self.verifier)
+                    .is_err()
+                {
+                    return;
+                }
+                self.add_certificate(cert, false, out);
+            }
+            Message::Request { view } => {
+                let mut certs: Vec<Certificate> =
+                    self.history.get(&view).cloned().unwrap_or_default();
+                if let Some(st) = self.views.get(&view) {
+                    certs.extend(
+                        [&st.notarization, &st.nullification, &st.finalization]
+                            .into_iter()
+                            .flatten()
+                            .cloned(),
+                    );
+                }
+                for c in certs {
+                    out.push(Action::Send {
+                        to: from,
+                        message: Message::Certificate(c),
+                    });
+                }
+            }
+        }
+    }
+
+    fn has_certificate(&self, c: &Certified) -> bool {
+        let Some(st) = self.views.get(&c.view()) else {
+            return false;
+        };
+        match c {
+            Certified::Notarization(_) => st.notarization.is_some(),
+            Certified::Nullification(_) => st.nullification.is_some(),
+            Certified::Finalization(_) => st.finalization.is_some(),
+        }
+    }
+
+    fn add_vote(&mut self, vote: Vote, out: &mut Vec<Action>) {
+        let view = vote.kind.view();
+        let leader = self.set.leader(view);
+        let st = self.state(view);
+        match vote.kind {
+            VoteKind::Notarize(p) => {
+                let entry = st
+                    .notarize
+                    .entry(p.digest())
+                    .or_insert_with(|| (p, BTreeMap::new()));
+                entry.1.insert(vote.signer, vote.signature);
+                if vote.signer == leader && st.proposal.is_none() {
+                    st.proposal = Some(p);
+                }
+            }
+            VoteKind::Nullify(_) => {
+                st.nullify.insert(vote.signer, vote.signature);
+            }
+            VoteKind::Finalize(p) => {
+                let entry = st
+                    .finalize
+                    .entry(p.digest())
+                    .or_insert_with(|| (p, BTreeMap::new()));
+                entry.1.insert(vote.signer, vote.signature);
+            }
+        }
+        self.try_verify(view, out);
+        self.check_quorums(view, out);
+    }
+
+    fn power(&self, signers: &BTreeMap<ValidatorIndex, Signature>) -> u64 {
+        signers.keys().map(|i| self.set.power(*i)).sum()
+    }
+
+    fn check_quorums(&mut self, view: View, out: &mut Vec<Action>) {
+        let Some(st) = self.views.get(&view) else {
+            return;
+        };
+        let quorum = self.set.quorum();
+        let mut formed = Vec::new();
+        if st.notarization.is_none() {
+            for (p, sigs) in st.notarize.values() {
+                if self.power(sigs) >= quorum {
+                    formed.push(certificate(Certified::Notarization(*p), sigs));
+                }
+            }
+        }
+        if st.nullification.is_none() && self.power(&st.nullify) >= quorum {
+            formed.push(certificate(Certified::Nullification(view), &st.nullify));
+        }
+        if st.finalization.is_none() {
+            for (p, sigs) in st.finalize.values() {
+                if self.power(sigs) >= quorum {
+                    formed.push(certificate(Certified::Finalization(*p), sigs));
+                }
+            }
+        }
+        for c in formed {
+            if !self.has_certificate(&c.certified) {
+                self.add_certificate(c, true, out);
+            }
+        }
+    }
+
+    fn add_certificate(&mut self, cert: Certificate, formed_here: bool, out: &mut Vec<Action>) {
+        let certified = cert.certified;
+        let view = certified.view();
+        if formed_here {
+            out.push(Action::Broadcast(Message::Certificate(cert.clone())));
+        }
+        match certified {
+            Certified::Notarization(p) => {
+                self.notarized.insert(p.digest(), p);
+                self.state(view).notarization = Some(cert);
+                if view >= self.view {
+                    self.enter_view(view + 1, false, out);
+                }
+                // The safety state refuses it if this validator nullified the view.
+                if view > self.finalized.view {
+                    self.sign(VoteKind::Finalize(p), out);
+                }
+            }
+            Certified::Nullification(_) => {
+                self.state(view).nullification = Some(cert);
+                if view >= self.view {
+                    self.enter_view(view + 1, true, out);
+                }
+            }
+            Certified::Finalization(p) => {
+                self.notarized.insert(p.digest(), p);
+                if view > self.finalized.view {
+                    self.state(view).finalization = Some(cert.clone());
+                }
+                if view >= self.view {
+                    self.enter_view(view + 1, false, out);
+                }
+                self.finalize(p, cert, out);
+            }
+        }
+        // a certificate may complete what a waiting proposal or finalization needed
+        if let Some((p, c)) = self.pending_finalization.take() {
+            self.finalize(p, c, out);
+        }
+        self.try_propose(self.view, out);
+        self.try_verify(self.view, out);
+    }
+
+    /// Finalize `p` and every unfinalized ancestor, in height order.
+    fn finalize(&mut self, p: Proposal, cert: Certificate, out: &mut Vec<Action>) {
+        if p.height <= self.finalized.height {
+            return;
+        }
+        let mut chain = vec![p];
+        let mut cur = p;
+        while cur.height > self.finalized.height + 1 {
+            match self.notarized.get(&cur.parent) {
+                Some(parent) => {
+                    cur = *parent;
+                    chain.push(cur);
+                }
+                None => {
+                    self.fetch(cur.parent_view, out);
+                    self.pending_finalization = Some((p, cert));
+                    return;
+                }
+            }
+        }
+        if cur.parent != self.finalized_digest {
+            // Conflicts with what is final here: only possible with more than f faulty.
+            // Never finalize it; the simulator reports this as a safety violation.
+            return;
+        }
+        for q in chain.into_iter().rev() {
+            out.push(Action::Finalized {
+                proposal: q,
+                certificate: cert.clone(),
+            });
+        }
+        self.finalized = p;
+        self.finalized_digest = p.digest();
+        self.prune();
+    }
+
+    fn prune(&mut self) {
+        let fv = self.finalized.view;
+        let old: Vec<View> = self.views.range(..fv).map(|(v, _)| *v).collect();
+        for v in old {
+            if let Some(st) = self.views.remove(&v) {
+                let certs: Vec<Certificate> = [st.notarization, st.nullification, st.finalization]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                if !certs.is_empty() {
+                    self.history.insert(v, certs);
+                }
+            }
+        }
+        while self.history.len() > KEEP_FINALIZED_VIEWS {
+            self.history.pop_first();
+        }
+        let fh = self.finalized.height;
+        self.notarized.retain(|_, p| p.height + 1 >= fh);
+        self.safety.prune_below(fv);
+        self.fetched.retain(|v| *v > fv);
+    }
+}
+
+fn certificate(certified: Certified, sigs: &BTreeMap<ValidatorIndex, Signature>) -> Certificate {
+    Certificate {
+        certified,
+        signatures: sigs.iter().map(|(i, s)| (*i, *s)).collect(),
+    }
+}
