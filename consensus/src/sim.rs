@@ -148,6 +148,8 @@ pub struct SimReport {
     pub messages: u64,
     /// A safety or liveness violation, if any.
     pub violation: Option<String>,
+    /// Median time from a leader sending its proposal to a node finalizing it (ms).
+    pub median_finality_ms: u64,
 }
 
 /// A run that delivers more messages than this is reported (a storm is a bug too).
@@ -262,6 +264,9 @@ struct Sim {
     finalized: BTreeMap<u64, Digest>,
     /// height → the proposal of the first finalization certificate formed at that height
     certified: BTreeMap<u64, Digest>,
+    /// When each proposal left its leader.
+    proposed_at: std::collections::HashMap<Digest, u64>,
+    finality_samples: Vec<u64>,
     trace: blake3::Hasher,
     faults: u64,
     messages: u64,
@@ -290,6 +295,7 @@ pub fn run(cfg: SimConfig) -> SimReport {
                 faults: 0,
                 messages: 0,
                 violation: Some(format!("bad validator set: {e}")),
+                median_finality_ms: 0,
             };
         }
     };
@@ -329,6 +335,8 @@ pub fn run(cfg: SimConfig) -> SimReport {
         engine_cfg,
         finalized: BTreeMap::new(),
         certified: BTreeMap::new(),
+        proposed_at: std::collections::HashMap::new(),
+        finality_samples: Vec::new(),
         trace: blake3::Hasher::new(),
         faults: 0,
         messages: 0,
@@ -454,6 +462,12 @@ impl Sim {
             .filter_map(|n| n.engine.as_ref().map(|e| e.view()))
             .max()
             .unwrap_or(0);
+        self.finality_samples.sort_unstable();
+        let median_finality_ms = self
+            .finality_samples
+            .get(self.finality_samples.len() / 2)
+            .copied()
+            .unwrap_or(0);
         SimReport {
             trace_digest: *self.trace.finalize().as_bytes(),
             views,
@@ -461,6 +475,7 @@ impl Sim {
             faults: self.faults,
             messages: self.messages,
             violation: self.violation,
+            median_finality_ms,
         }
     }
 
@@ -607,6 +622,12 @@ impl Sim {
         let life = self.nodes[node].life;
         match action {
             Action::Broadcast(m) => {
+                if let Message::Vote(v) = &m
+                    && let VoteKind::Notarize(p) = v.kind
+                    && self.set.leader(p.view) == v.signer
+                {
+                    self.proposed_at.entry(p.digest()).or_insert(self.now);
+                }
                 if let Message::Certificate(c) = &m
                     && let Certified::Finalization(p) = c.certified
                 {
@@ -699,6 +720,9 @@ impl Sim {
         }
         nd.log.push(p);
         let digest = p.digest();
+        if let Some(t) = self.proposed_at.get(&digest) {
+            self.finality_samples.push(self.now - t);
+        }
         match self.finalized.get(&p.height) {
             Some(d) if *d != digest => {
                 self.violation = Some(format!(

@@ -56,6 +56,25 @@ fn without_faults_every_view_finalizes_a_block() {
     }
 }
 
+/// Finality takes 3 hops from the leader sending its proposal: proposal, notarize votes,
+/// finalize votes (plus the host's local steps: payload, verification, persisting, each a
+/// few simulated ms here).
+#[test]
+fn finality_takes_three_hops() {
+    for n in [4, 10] {
+        let mut cfg = no_faults(2, n);
+        cfg.latency_ms = (100, 100);
+        cfg.liveness_blocks = 20;
+        cfg.liveness_ms = 20_000;
+        let r = check(cfg);
+        assert!(
+            (300..=320).contains(&r.median_finality_ms),
+            "n = {n}: median finality {} ms with 100 ms hops",
+            r.median_finality_ms
+        );
+    }
+}
+
 #[test]
 fn the_same_seed_gives_the_same_trace() {
     let a = run(SimConfig::mixed(42, 7));
