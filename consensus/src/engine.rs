@@ -33,6 +33,11 @@ pub struct Config {
     pub timeout_backoff_percent: u32,
     /// Upper bound on any timeout.
     pub max_timeout_ms: u64,
+    /// The last height of this engine's epoch (`u64::MAX` for none): nothing above it is
+    /// proposed or notarized, and finalizing it ends the epoch ([`Action::EpochEnded`]).
+    /// The next epoch runs in a new engine, with its own validator set and namespace,
+    /// starting from that block.
+    pub last_height: u64,
     /// TEST ONLY: switch off one safety rule, to show the simulator catches the violation.
     /// Must be `None` everywhere else.
     pub disabled_rule: Option<Rule>,
@@ -126,6 +131,12 @@ pub enum Action {
         /// The finalization that covers it.
         certificate: Certificate,
     },
+    /// The block at the epoch's last height is final: this engine is done (it still
+    /// answers requests). Start the next epoch's engine from `last`.
+    EpochEnded {
+        /// The last proposal of the epoch.
+        last: Proposal,
+    },
     /// Certificates for `view` are missing: ask peers (answer with their certificates as
     /// [`Input::Message`]; the engine checks them itself).
     Fetch {
@@ -174,6 +185,8 @@ pub struct Engine<S: Signer, V: Verifier> {
     history: BTreeMap<View, Vec<Certificate>>,
     consecutive_nullified: u32,
     fetched: BTreeSet<View>,
+    /// The epoch's last height is final: only requests are answered.
+    ended: bool,
 }
 
 impl<S: Signer, V: Verifier> Engine<S, V> {
@@ -189,6 +202,7 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         finalized: Proposal,
     ) -> Self {
         let me = set.index_of(&signer.public_key());
+        let ended = finalized.height >= cfg.last_height;
         let view = safety
             .highest_view()
             .unwrap_or(0)
@@ -210,6 +224,7 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             history: BTreeMap::new(),
             consecutive_nullified: 0,
             fetched: BTreeSet::new(),
+            ended,
         }
     }
 
@@ -231,6 +246,16 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
     /// Handle one input; the returned actions are to be carried out in order.
     pub fn handle(&mut self, input: Input) -> Vec<Action> {
         let mut out = Vec::new();
+        if self.ended {
+            if let Input::Message {
+                from,
+                message: message @ Message::Request { .. },
+            } = input
+            {
+                self.on_message(from, message, &mut out);
+            }
+            return out;
+        }
         match input {
             Input::Start => self.enter_view(self.view, false, &mut out),
             Input::Message { from, message } => self.on_message(from, message, &mut out),
@@ -326,6 +351,9 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         let Some(parent) = self.parent_for(view) else {
             return;
         };
+        if parent.height >= self.cfg.last_height {
+            return;
+        }
         let st = self.state(view);
         if st.payload_requested {
             return;
@@ -360,7 +388,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
     /// Whether `p` extends a notarized parent with every view between nullified:
     /// `Some(true)` yes, `Some(false)` never, `None` not known yet.
     fn parent_ok(&mut self, p: &Proposal, out: &mut Vec<Action>) -> Option<bool> {
-        if p.parent_view >= p.view || p.parent_view < self.finalized.view {
+        if p.parent_view >= p.view
+            || p.parent_view < self.finalized.view
+            || p.height > self.cfg.last_height
+        {
             return Some(false);
         }
         let parent = if p.parent_view == self.finalized.view {
@@ -680,7 +711,7 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
 
     /// Finalize `p` and every unfinalized ancestor, in height order.
     fn finalize(&mut self, p: Proposal, cert: Certificate, out: &mut Vec<Action>) {
-        if p.height <= self.finalized.height {
+        if p.height <= self.finalized.height || p.height > self.cfg.last_height {
             return;
         }
         let mut chain = vec![p];
@@ -712,6 +743,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         self.finalized = p;
         self.finalized_digest = p.digest();
         self.prune();
+        if p.height >= self.cfg.last_height {
+            self.ended = true;
+            out.push(Action::EpochEnded { last: p });
+        }
     }
 
     fn prune(&mut self) {

@@ -240,6 +240,7 @@ pub fn sim_engine_config(disabled_rule: Option<Rule>) -> Config {
         nullify_retry_ms: 500,
         timeout_backoff_percent: 150,
         max_timeout_ms: 5_000,
+        last_height: u64::MAX,
         disabled_rule,
     }
 }
@@ -684,6 +685,8 @@ impl Sim {
             }
             Action::Finalized { proposal, .. } => self.record_finalized(node, proposal),
             Action::Fetch { view } => self.broadcast(node, Message::Request { view }),
+            // the simulator runs a single epoch with no last height
+            Action::EpochEnded { .. } => {}
         }
     }
 
