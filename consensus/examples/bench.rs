@@ -11,6 +11,7 @@ fn no_faults(validators: usize, latency: u64, blocks: u64) -> SimConfig {
     SimConfig {
         seed: 1,
         validators,
+        powers: vec![],
         byzantine: vec![],
         loss_percent: 0,
         duplicate_percent: 0,

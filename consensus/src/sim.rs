@@ -69,8 +69,10 @@ pub enum Behavior {
 pub struct SimConfig {
     /// The seed.
     pub seed: u64,
-    /// Validators (equal power).
+    /// Validators.
     pub validators: usize,
+    /// Their voting powers (empty: 1 each).
+    pub powers: Vec<u64>,
     /// Byzantine validators (at most f for the liveness check to apply).
     pub byzantine: Vec<(ValidatorIndex, Behavior)>,
     /// Message loss while faults are on, percent.
@@ -107,17 +109,32 @@ impl SimConfig {
             Behavior::Twins,
             Behavior::Garbage,
         ];
+        // half the seeds weight the validators (power 1 to 3)
+        let powers: Vec<u64> = if rng.chance(50) {
+            vec![1; validators]
+        } else {
+            (0..validators).map(|_| rng.range(1, 3)).collect()
+        };
+        let total: u64 = powers.iter().sum();
+        let faulty_power = total - (total * 2 / 3 + 1); // the most power that may be faulty
         let count = rng.range(0, f as u64) as usize;
-        let mut byzantine = Vec::new();
-        while byzantine.len() < count {
+        let mut byzantine: Vec<(ValidatorIndex, Behavior)> = Vec::new();
+        let mut byzantine_power = 0;
+        for _ in 0..4 * validators {
+            if byzantine.len() >= count {
+                break;
+            }
             let who = rng.range(0, validators as u64 - 1) as ValidatorIndex;
-            if byzantine.iter().all(|(w, _)| *w != who) {
+            let power = powers[who as usize];
+            if byzantine.iter().all(|(w, _)| *w != who) && byzantine_power + power <= faulty_power {
+                byzantine_power += power;
                 byzantine.push((who, behaviors[rng.range(0, 4) as usize]));
             }
         }
         SimConfig {
             seed,
             validators,
+            powers,
             byzantine,
             loss_percent: rng.range(0, 30) as u32,
             duplicate_percent: rng.range(0, 10) as u32,
@@ -283,7 +300,7 @@ pub fn run(cfg: SimConfig) -> SimReport {
         (0..n as ValidatorIndex)
             .map(|i| ValidatorInfo {
                 key: Ed25519Signer::from_secret(secret(i)).public_key(),
-                power: 1,
+                power: cfg.powers.get(i as usize).copied().unwrap_or(1),
             })
             .collect(),
     ) {
@@ -772,11 +789,16 @@ impl Sim {
         let index = self.nodes[node].index;
         let signer = Ed25519Signer::from_secret(secret(index));
         let kinds: Vec<VoteKind> = match v.kind {
-            VoteKind::Notarize(p) => vec![
-                VoteKind::Notarize(p),
-                VoteKind::Nullify(p.view),
-                VoteKind::Finalize(p),
-            ],
+            VoteKind::Notarize(p) => {
+                let mut rival = p;
+                rival.payload.0[31] ^= 0x5a;
+                vec![
+                    VoteKind::Notarize(p),
+                    VoteKind::Notarize(rival), // two blocks in one view
+                    VoteKind::Nullify(p.view),
+                    VoteKind::Finalize(p),
+                ]
+            }
             VoteKind::Nullify(view) => vec![VoteKind::Nullify(view)],
             VoteKind::Finalize(p) => vec![VoteKind::Finalize(p)],
         };

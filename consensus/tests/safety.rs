@@ -203,3 +203,47 @@ fn certificates_are_checked_against_the_validator_set() {
         Err(CertificateError::BadSignature(0))
     ));
 }
+
+#[test]
+fn quorums_are_by_voting_power() {
+    let info = |i: u32, power: u64| ValidatorInfo {
+        key: Ed25519Signer::from_secret([i as u8 + 1; 32]).public_key(),
+        power,
+    };
+    // equal powers: 2f+1 of 3f+1
+    for (n, q) in [(4u32, 3u64), (7, 5), (10, 7)] {
+        let set = ValidatorSet::new((0..n).map(|i| info(i, 1)).collect()).expect("set");
+        assert_eq!(set.quorum(), q, "n = {n}");
+    }
+    // weighted: total 8, quorum is the smallest power above 2/3 = 6
+    let set = ValidatorSet::new(vec![info(0, 5), info(1, 1), info(2, 1), info(3, 1)]).expect("set");
+    assert_eq!(set.total_power(), 8);
+    assert_eq!(set.quorum(), 6);
+    // a heavy validator plus one light one certify; the three light ones do not
+    let (_, secrets) = (0, [[1u8; 32], [2; 32], [3; 32], [4; 32]]);
+    let ns = [9u8; 32];
+    let p = proposal(1, 1);
+    let kind = VoteKind::Nullify(p.view);
+    let sign = |i: u32| {
+        (
+            i,
+            Ed25519Signer::from_secret(secrets[i as usize]).sign(&kind.signing_message(&ns)),
+        )
+    };
+    let heavy = Certificate {
+        certified: Certified::Nullification(1),
+        signatures: vec![sign(0), sign(1)],
+    };
+    assert_eq!(heavy.verify(&set, &ns, &Ed25519Verifier), Ok(()));
+    let light = Certificate {
+        certified: Certified::Nullification(1),
+        signatures: vec![sign(1), sign(2), sign(3)],
+    };
+    assert!(matches!(
+        light.verify(&set, &ns, &Ed25519Verifier),
+        Err(CertificateError::NoQuorum { got: 3, need: 6 })
+    ));
+    assert!(ValidatorSet::new(vec![]).is_err());
+    assert!(ValidatorSet::new(vec![info(0, 0)]).is_err());
+    assert!(ValidatorSet::new(vec![info(0, 1), info(0, 2)]).is_err());
+}

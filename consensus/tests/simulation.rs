@@ -28,6 +28,7 @@ fn no_faults(seed: u64, validators: usize) -> SimConfig {
     SimConfig {
         seed,
         validators,
+        powers: vec![],
         byzantine: vec![],
         loss_percent: 0,
         duplicate_percent: 0,
