@@ -248,6 +248,14 @@ fn secret(index: ValidatorIndex) -> [u8; 32] {
     *blake3::hash(&[b"sim-validator".as_slice(), &index.to_le_bytes()].concat()).as_bytes()
 }
 
+/// Record `p` as the proposal at its height unless one is recorded already; returns the
+/// recorded one if it differs (a safety violation).
+fn first_at_height(seen: &mut BTreeMap<u64, Digest>, p: &Proposal) -> Option<Digest> {
+    let digest = p.digest();
+    let first = *seen.entry(p.height).or_insert(digest);
+    (first != digest).then_some(first)
+}
+
 /// The engine configuration the simulator uses.
 pub fn sim_engine_config(disabled_rule: Option<Rule>) -> Config {
     Config {
@@ -710,18 +718,12 @@ impl Sim {
     /// Any finalization certificate an engine formed must agree with every other one at its
     /// height, even if no node output both blocks (a node ignores a conflicting finalization).
     fn check_final_certificate(&mut self, node: usize, p: Proposal) {
-        let digest = p.digest();
-        match self.certified.get(&p.height) {
-            Some(d) if *d != digest => {
-                self.violation = Some(format!(
-                    "safety: conflicting finalization certificates at height {} (node {node} formed one for {:?}, another exists for {:?})",
-                    p.height, digest, d
-                ));
-            }
-            Some(_) => {}
-            None => {
-                self.certified.insert(p.height, digest);
-            }
+        if let Some(other) = first_at_height(&mut self.certified, &p) {
+            self.violation = Some(format!(
+                "safety: conflicting finalization certificates at height {} (node {node} formed one for {:?}, another exists for {other:?})",
+                p.height,
+                p.digest()
+            ));
         }
     }
 
@@ -743,17 +745,11 @@ impl Sim {
         if let Some(t) = self.proposed_at.get(&digest) {
             self.finality_samples.push(self.now - t);
         }
-        match self.finalized.get(&p.height) {
-            Some(d) if *d != digest => {
-                self.violation = Some(format!(
-                    "safety: two different proposals finalized at height {} (node {node} finalized {:?}, another node {:?})",
-                    p.height, digest, d
-                ));
-            }
-            Some(_) => {}
-            None => {
-                self.finalized.insert(p.height, digest);
-            }
+        if let Some(other) = first_at_height(&mut self.finalized, &p) {
+            self.violation = Some(format!(
+                "safety: two different proposals finalized at height {} (node {node} finalized {digest:?}, another node {other:?})",
+                p.height
+            ));
         }
     }
 
