@@ -238,6 +238,22 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         &self.finalized
     }
 
+    /// A proposal known to be notarized or finalized here, by digest (the host maps a
+    /// proposal's parent digest to the parent's payload with it).
+    pub fn known_proposal(&self, digest: &Digest) -> Option<Proposal> {
+        self.notarized.get(digest).copied()
+    }
+
+    /// Whether this engine's epoch is over (it only answers requests now).
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The validator set of this engine's epoch.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.set
+    }
+
     /// The votes this validator has signed (what the host persisted).
     pub fn safety_state(&self) -> &SafetyState {
         &self.safety

@@ -89,3 +89,22 @@ pub fn dev_genesis(
         },
     }
 }
+
+/// The dev accounts with their secrets, one per line, under the insecure warning.
+pub fn dev_accounts_table(accounts: u32) -> String {
+    let mut out = format!("dev accounts ({INSECURE_WARNING}):");
+    for i in 0..accounts {
+        let k = dev_keypair(DevKeyKind::Account, i);
+        let role = if i == 0 {
+            "admin, transact, mine"
+        } else {
+            "transact, mine"
+        };
+        out.push_str(&format!(
+            "\n  [{i}] {}  secret 0x{}  ({role})  INSECURE",
+            k.public(),
+            hex::encode(k.secret())
+        ));
+    }
+    out
+}

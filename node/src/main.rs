@@ -1,17 +1,15 @@
-//! The `palisade` binary: one command for every job (validator, wallet, miner, genesis
-//! tooling, local testnet, benchmark). Today it offers the genesis and key tooling and a
-//! ledger demo; the validator, testnet, wallet and miner subcommands arrive with their
-//! issues. This file parses the command line and hands off; the work lives in the crates.
+//! The `palisade` binary: one command for every job (validator, local testnet, genesis
+//! tooling, keys; wallet and miner arrive with their issues). This file parses the command
+//! line and hands off; the work lives in the crates.
 
 mod demo;
+mod init;
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use genesis::{
-    DevKeyKind, Genesis, INSECURE_WARNING, dev_genesis, dev_keypair, read_key_file, write_key_file,
-};
+use genesis::{DevKeyKind, Genesis, dev_genesis, dev_keypair, read_key_file, write_key_file};
 use ledger::Keypair;
 
 /// Palisade: a permissioned BFT blockchain node.
@@ -30,6 +28,45 @@ enum Command {
     /// Create and inspect key files.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Create a node home: key file (kept if present), config.toml, genesis.json.
+    ///
+    /// Example: palisade init --home ./node --genesis ./genesis.json --set rpc.listen=0.0.0.0:8545
+    Init(init::InitArgs),
+    /// Run a node (validator if its key is in the current validator set, observer otherwise)
+    /// until SIGINT/SIGTERM.
+    ///
+    /// Example: palisade run --home ./node
+    Run {
+        /// The node's home directory (config.toml, genesis.json, key file, data/).
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Start a local testnet of validators on 127.0.0.1, each its own process; print their
+    /// addresses and the dev accounts; Ctrl-C stops all. The next run resumes the chain.
+    ///
+    /// Ports of validator i: p2p BASE+i, JSON-RPC BASE+100+i, metrics BASE+200+i.
+    ///
+    /// Example: palisade testnet --validators 4 --reset
+    Testnet {
+        /// Number of validators.
+        #[arg(long, default_value_t = 4)]
+        validators: u32,
+        /// Number of prefunded dev accounts.
+        #[arg(long, default_value_t = 8)]
+        accounts: u32,
+        /// Directory holding genesis, keys and each validator's home.
+        #[arg(long, default_value = ".palisade-testnet")]
+        home: PathBuf,
+        /// Delete the testnet's directory first (a new chain).
+        #[arg(long)]
+        reset: bool,
+        /// First port (BASE).
+        #[arg(long, default_value_t = 26656)]
+        base_port: u16,
+        /// A config.toml setting for every validator, `section.key=value` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// Run the ledger end to end on a dev chain: genesis, signed transfer blocks executed,
     /// committed to RocksDB and proven. State is kept in --home between runs.
     ///
@@ -58,6 +95,51 @@ enum GenesisCommand {
         /// Chain name.
         #[arg(long, default_value = "palisade-devnet")]
         chain_name: String,
+    },
+    /// Start a genesis.json with no validators and no accounts (add them next).
+    ///
+    /// Example: palisade genesis new --out ./genesis.json --chain-name mychain
+    New {
+        /// The file to write (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Chain name.
+        #[arg(long)]
+        chain_name: String,
+    },
+    /// Add a validator to a genesis.json.
+    ///
+    /// Example: palisade genesis add-validator --genesis ./genesis.json --key 0xab.. --address /ip4/10.0.0.1/tcp/26656
+    AddValidator {
+        /// The genesis file (edited in place).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// The validator's public key (0x hex), e.g. from `palisade keys show`.
+        #[arg(long)]
+        key: String,
+        /// Voting power.
+        #[arg(long, default_value_t = 1)]
+        power: u64,
+        /// Its libp2p address.
+        #[arg(long)]
+        address: String,
+    },
+    /// Add a prefunded account to a genesis.json.
+    ///
+    /// Example: palisade genesis add-account --genesis ./genesis.json --key 0xab.. --balance 1000 --roles admin,transact
+    AddAccount {
+        /// The genesis file (edited in place).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// The account's public key (0x hex).
+        #[arg(long)]
+        key: String,
+        /// Balance (decimal).
+        #[arg(long, default_value = "0")]
+        balance: String,
+        /// Roles, comma-separated: admin, transact, mine.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
     },
     /// Validate a genesis.json and print its chain id.
     ///
@@ -104,6 +186,40 @@ fn run(cli: Cli) -> Result<()> {
             base_port,
             chain_name,
         }) => write_dev_genesis(&out, &chain_name, validators, accounts, base_port),
+        Command::Genesis(GenesisCommand::New { out, chain_name }) => {
+            init::genesis_new(&out, &chain_name)
+        }
+        Command::Genesis(GenesisCommand::AddValidator {
+            genesis,
+            key,
+            power,
+            address,
+        }) => init::genesis_add_validator(&genesis, &key, power, &address),
+        Command::Genesis(GenesisCommand::AddAccount {
+            genesis,
+            key,
+            balance,
+            roles,
+        }) => init::genesis_add_account(&genesis, &key, &balance, &roles),
+        Command::Init(args) => init::run(args),
+        Command::Run { home } => init::run_node(home),
+        Command::Testnet {
+            validators,
+            accounts,
+            home,
+            reset,
+            base_port,
+            set,
+        } => {
+            let binary = std::env::current_exe().context("locating the palisade binary")?;
+            let mut opts = testnet::TestnetOptions::new(binary, home);
+            opts.validators = validators;
+            opts.accounts = accounts;
+            opts.reset = reset;
+            opts.base_port = base_port;
+            opts.config = set;
+            tokio::runtime::Runtime::new()?.block_on(testnet::status::run_interactive(opts))
+        }
         Command::Genesis(GenesisCommand::Validate { file }) => {
             let g = Genesis::load(&file)?;
             println!("{}: valid", file.display());
@@ -179,18 +295,10 @@ fn write_dev_genesis(
 
 /// Print the dev accounts with their secrets, and the warning that they are public.
 pub fn print_dev_accounts(accounts: u32) {
-    println!("dev accounts ({INSECURE_WARNING}):");
-    for i in 0..accounts {
-        let k = dev_keypair(DevKeyKind::Account, i);
-        let role = if i == 0 {
-            "admin, transact, mine"
-        } else {
-            "transact, mine"
-        };
-        println!(
-            "  [{i}] {}  secret 0x{}  ({role})  INSECURE",
-            k.public(),
-            hex::encode(k.secret())
-        );
-    }
+    println!("{}", genesis::dev::dev_accounts_table(accounts));
+}
+
+/// The wall clock in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    node::node::now_ms()
 }

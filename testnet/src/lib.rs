@@ -1,7 +1,10 @@
-//! The local testnet: launches and drives real `palisade` processes on loopback, the load
-//! generator and benchmark, and process-level fault tests.
+//! The local testnet: launches and drives real `palisade` processes on loopback (the
+//! `palisade testnet` command and the process-level tests both use it).
 //!
-//! Must not reach into a node's internals: it talks to nodes the way users do (CLI,
-//! JSON-RPC, signals).
-//!
-//! Empty until the node and testnet issue lands.
+//! Must not reach into a node's internals: it talks to nodes the way users do (the CLI,
+//! JSON-RPC, signals, log files).
+
+pub mod launcher;
+pub mod status;
+
+pub use launcher::{NodeSpec, Testnet, TestnetOptions};

@@ -1,0 +1,245 @@
+//! `config.toml`: everything an operator may set, each key with its default. Unknown keys
+//! are an error (a typo must not silently fall back to a default).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// The whole file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// This node's keys and files.
+    pub node: NodeSection,
+    /// Peer-to-peer networking.
+    pub p2p: P2pSection,
+    /// JSON-RPC server.
+    pub rpc: RpcSection,
+    /// Prometheus metrics and readiness.
+    pub metrics: MetricsSection,
+    /// Block production and sync timing.
+    pub consensus: ConsensusSection,
+    /// The transaction pool.
+    pub mempool: MempoolSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+/// `[node]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeSection {
+    /// Key file (relative to the home directory): the validator key, also the libp2p
+    /// identity. Default `node.key.json`.
+    pub key_file: PathBuf,
+    /// Genesis file (relative to home). Default `genesis.json`.
+    pub genesis_file: PathBuf,
+    /// Data directory (relative to home). Default `data`.
+    pub data_dir: PathBuf,
+}
+
+impl Default for NodeSection {
+    fn default() -> Self {
+        NodeSection {
+            key_file: "node.key.json".into(),
+            genesis_file: "genesis.json".into(),
+            data_dir: "data".into(),
+        }
+    }
+}
+
+/// `[p2p]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct P2pSection {
+    /// libp2p listen address. Default `/ip4/127.0.0.1/tcp/26656`.
+    pub listen: String,
+    /// Extra peers to dial, as multiaddrs ending in `/p2p/<peer id>` (validators' addresses
+    /// come from the validator set). Default none.
+    pub peers: Vec<String>,
+    /// Accept connections from non-validator nodes (observers that sync blocks). Their
+    /// consensus messages are refused either way. Default `true`.
+    pub allow_observers: bool,
+    /// A peer whose score falls below this is disconnected and banned. Default `-100`.
+    pub ban_score: i64,
+    /// How long a banned peer stays banned, in seconds. Default `60`.
+    pub ban_seconds: u64,
+}
+
+impl Default for P2pSection {
+    fn default() -> Self {
+        P2pSection {
+            listen: "/ip4/127.0.0.1/tcp/26656".into(),
+            peers: Vec::new(),
+            allow_observers: true,
+            ban_score: -100,
+            ban_seconds: 60,
+        }
+    }
+}
+
+/// `[rpc]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpcSection {
+    /// HTTP and WebSocket listen address. Default `127.0.0.1:8545`.
+    pub listen: SocketAddr,
+    /// Largest request body in bytes. Default 1 MiB.
+    pub max_request_bytes: u32,
+    /// Most simultaneous connections. Default 1024.
+    pub max_connections: u32,
+    /// Most calls in one batch request. Default 100.
+    pub max_batch: u32,
+}
+
+impl Default for RpcSection {
+    fn default() -> Self {
+        RpcSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8545)),
+            max_request_bytes: 1 << 20,
+            max_connections: 1024,
+            max_batch: 100,
+        }
+    }
+}
+
+/// `[metrics]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Serves `/metrics` (Prometheus), `/ready` (200 once synced) and `/health`.
+    /// Default `127.0.0.1:9615`.
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9615)),
+        }
+    }
+}
+
+/// `[consensus]` (protocol timeouts are in genesis; these are local pacing choices)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusSection {
+    /// A leader waits until this long after its parent block before proposing, unless the
+    /// mempool already holds a full block. Default `200`.
+    pub min_block_interval_ms: u64,
+    /// Most transactions a proposal takes from the mempool. Default `10000`.
+    pub max_block_txs: usize,
+    /// How often a node tells its peers its finalized height. Default `1000`.
+    pub status_interval_ms: u64,
+    /// A sync request unanswered this long is sent to another peer. Default `5000`.
+    pub sync_timeout_ms: u64,
+}
+
+impl Default for ConsensusSection {
+    fn default() -> Self {
+        ConsensusSection {
+            min_block_interval_ms: 200,
+            max_block_txs: 10_000,
+            status_interval_ms: 1000,
+            sync_timeout_ms: 5000,
+        }
+    }
+}
+
+/// `[mempool]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MempoolSection {
+    /// Most transactions held. Default `200000`.
+    pub max_txs: usize,
+    /// Nonce window: a transaction's nonce may be at most this far above its sender's next
+    /// nonce (also the most one sender may have pending). Default `1000`.
+    pub max_per_sender: u64,
+    /// How often admitted transactions are sent to the other validators, in ms. Default `20`.
+    pub gossip_interval_ms: u64,
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        MempoolSection {
+            max_txs: 200_000,
+            max_per_sender: 1000,
+            gossip_interval_ms: 20,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// `plain` or `json`. Default `plain`.
+    pub format: LogFormat,
+    /// A `tracing` filter (`info`, `debug`, `node=debug,libp2p=warn`). Default `info`.
+    /// The `RUST_LOG` environment variable overrides it.
+    pub filter: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            format: LogFormat::Plain,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// Read `home/config.toml`.
+    pub fn load(home: &Path) -> Result<Config> {
+        let path = home.join("config.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// The file's text, with a header comment.
+    pub fn to_toml(&self) -> Result<String> {
+        Ok(format!(
+            "# Palisade node configuration. Every key and its default: docs/operations.md\n{}",
+            toml::to_string(self).context("serializing config")?
+        ))
+    }
+
+    /// Resolve a path from the config against the home directory.
+    pub fn path(home: &Path, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            home.join(p)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_and_unknown_keys_fail() {
+        let c = Config::default();
+        let text = c.to_toml().unwrap();
+        assert_eq!(toml::from_str::<Config>(&text).unwrap(), c);
+        assert!(toml::from_str::<Config>("[p2p]\nlisten_addr = \"x\"\n").is_err());
+        let partial: Config = toml::from_str("[rpc]\nmax_batch = 5\n").unwrap();
+        assert_eq!(partial.rpc.max_batch, 5);
+        assert_eq!(partial.p2p, P2pSection::default());
+    }
+}

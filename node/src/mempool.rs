@@ -1,0 +1,507 @@
+//! The transaction pool: admission checks against the last finalized state, dedupe,
+//! per-sender nonce ordering, a bound with eviction, and a record of recent refusals so
+//! `tx_getStatus` can say why a transaction is not coming.
+//!
+//! Admission mirrors the ledger's authentication stage (signature, chain id, expiry, nonce,
+//! sender) and the cheap operation checks (role, balance). It is a filter, not the rule:
+//! execution decides, and a transaction admitted here may still be rejected in its block.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use ledger::{Hash, LedgerState, PublicKey, RejectReason, Role, SignedTransaction, TxKind};
+
+/// Why the mempool refused a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AdmitError {
+    /// A ledger rule it would fail.
+    #[error("{0}")]
+    Rule(RejectReason),
+    /// Already in the pool.
+    #[error("already in the mempool")]
+    AlreadyKnown,
+    /// Another transaction of this sender holds this nonce.
+    #[error("another pending transaction has nonce {0}")]
+    NonceTaken(u64),
+    /// Already finalized.
+    #[error("already finalized")]
+    AlreadyFinalized,
+    /// The pool is full and nothing may be evicted for it.
+    #[error("mempool full ({0} transactions)")]
+    Full(usize),
+}
+
+impl AdmitError {
+    /// A stable, machine-readable name.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AdmitError::Rule(r) => r.name(),
+            AdmitError::AlreadyKnown => "already_known",
+            AdmitError::NonceTaken(_) => "nonce_taken",
+            AdmitError::AlreadyFinalized => "already_finalized",
+            AdmitError::Full(_) => "mempool_full",
+        }
+    }
+}
+
+struct Entry {
+    tx: SignedTransaction,
+}
+
+/// The pool.
+pub struct Mempool {
+    max_txs: usize,
+    window: u64,
+    by_id: HashMap<Hash, Entry>,
+    by_sender: HashMap<PublicKey, BTreeMap<u64, Hash>>,
+    /// Admitted here, not yet sent to the other validators.
+    outbox: Vec<SignedTransaction>,
+    rejected: HashMap<Hash, String>,
+    rejected_order: VecDeque<Hash>,
+}
+
+const REJECTED_KEPT: usize = 100_000;
+
+/// The role a transaction kind needs (for admission; execution has the final word).
+fn role_for(kind: &TxKind) -> Option<Role> {
+    match kind {
+        TxKind::Transfer { .. } => Some(Role::Transact),
+        TxKind::Burn { .. } => None,
+        TxKind::Mint { .. }
+        | TxKind::SetRole { .. }
+        | TxKind::AddValidator { .. }
+        | TxKind::RemoveValidator { .. } => Some(Role::Admin),
+        TxKind::ClaimMiningReward { .. } => Some(Role::Mine),
+    }
+}
+
+impl Mempool {
+    /// A pool of at most `max_txs`, with a nonce window of `window` per sender.
+    pub fn new(max_txs: usize, window: u64) -> Mempool {
+        Mempool {
+            max_txs,
+            window: window.max(1),
+            by_id: HashMap::new(),
+            by_sender: HashMap::new(),
+            outbox: Vec::new(),
+            rejected: HashMap::new(),
+            rejected_order: VecDeque::new(),
+        }
+    }
+
+    /// How many transactions are held.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Whether `id` is pending here.
+    pub fn contains(&self, id: &Hash) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Why `id` was refused or dropped, if it was recently.
+    pub fn rejection(&self, id: &Hash) -> Option<&str> {
+        self.rejected.get(id).map(String::as_str)
+    }
+
+    /// Remember why `id` was refused (bounded).
+    pub fn record_rejection(&mut self, id: Hash, reason: String) {
+        if self.rejected.insert(id, reason).is_none() {
+            self.rejected_order.push_back(id);
+            while self.rejected_order.len() > REJECTED_KEPT {
+                if let Some(old) = self.rejected_order.pop_front() {
+                    self.rejected.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Check `tx` against `state` (the last finalized state; `chain_id` this chain) and add
+    /// it. `sig_ok`: whether its signature verified. `gossip`: whether to pass it on to the
+    /// other validators.
+    pub fn admit(
+        &mut self,
+        tx: SignedTransaction,
+        sig_ok: bool,
+        chain_id: &Hash,
+        state: &LedgerState,
+        gossip: bool,
+    ) -> Result<Hash, AdmitError> {
+        let id = tx.id();
+        let result = self.check(&tx, sig_ok, chain_id, state);
+        match result {
+            Ok(()) => {}
+            Err(AdmitError::AlreadyKnown) => return Err(AdmitError::AlreadyKnown),
+            Err(e) => {
+                self.record_rejection(id, e.reason().to_owned());
+                return Err(e);
+            }
+        }
+        if self.by_id.len() >= self.max_txs && !self.evict_for(&tx.tx().sender) {
+            let e = AdmitError::Full(self.by_id.len());
+            self.record_rejection(id, e.reason().to_owned());
+            return Err(e);
+        }
+        self.rejected.remove(&id);
+        let t = tx.tx();
+        self.by_sender
+            .entry(t.sender)
+            .or_default()
+            .insert(t.nonce, id);
+        if gossip {
+            self.outbox.push(tx.clone());
+        }
+        self.by_id.insert(id, Entry { tx });
+        Ok(id)
+    }
+
+    fn check(
+        &self,
+        stx: &SignedTransaction,
+        sig_ok: bool,
+        chain_id: &Hash,
+        state: &LedgerState,
+    ) -> Result<(), AdmitError> {
+        let id = stx.id();
+        if self.by_id.contains_key(&id) {
+            return Err(AdmitError::AlreadyKnown);
+        }
+        let tx = stx.tx();
+        let rule = |r| Err(AdmitError::Rule(r));
+        if !sig_ok {
+            return rule(RejectReason::BadSignature);
+        }
+        if tx.chain_id != *chain_id {
+            return rule(RejectReason::WrongChain {
+                expected: *chain_id,
+            });
+        }
+        let next_height = state.height + 1;
+        if next_height > tx.expiry_height {
+            return rule(RejectReason::Expired {
+                expiry_height: tx.expiry_height,
+                height: next_height,
+            });
+        }
+        let sender = state.account(&tx.sender);
+        if sender.is_empty() {
+            return rule(RejectReason::UnknownSender);
+        }
+        if tx.nonce < sender.nonce {
+            return rule(RejectReason::NonceTooLow {
+                expected: sender.nonce,
+                got: tx.nonce,
+            });
+        }
+        if tx.nonce >= sender.nonce.saturating_add(self.window) {
+            return rule(RejectReason::NonceTooHigh {
+                expected: sender.nonce,
+                got: tx.nonce,
+            });
+        }
+        if let Some(role) = role_for(&tx.kind)
+            && !sender.has_role(role)
+        {
+            return rule(RejectReason::MissingRole { role });
+        }
+        if let TxKind::Burn { .. } = tx.kind
+            && !sender.has_role(Role::Transact)
+            && !sender.has_role(Role::Admin)
+        {
+            return rule(RejectReason::MissingRole {
+                role: Role::Transact,
+            });
+        }
+        if let TxKind::Transfer { amount, .. } | TxKind::Burn { amount } = tx.kind
+            && sender.balance < amount
+        {
+            return rule(RejectReason::InsufficientBalance {
+                have: sender.balance,
+                need: amount,
+            });
+        }
+        if self
+            .by_sender
+            .get(&tx.sender)
+            .is_some_and(|m| m.contains_key(&tx.nonce))
+        {
+            return Err(AdmitError::NonceTaken(tx.nonce));
+        }
+        Ok(())
+    }
+
+    /// Make room for one transaction of `sender`: drop the highest-nonce transaction of the
+    /// sender holding the most, if that is someone holding more than `sender` does.
+    fn evict_for(&mut self, sender: &PublicKey) -> bool {
+        let mine = self.by_sender.get(sender).map_or(0, BTreeMap::len);
+        let Some((victim, count)) = self
+            .by_sender
+            .iter()
+            .map(|(k, m)| (*k, m.len()))
+            .max_by_key(|(k, n)| (*n, *k))
+        else {
+            return false;
+        };
+        if count <= mine + 1 {
+            return false;
+        }
+        let Some(id) = self
+            .by_sender
+            .get_mut(&victim)
+            .and_then(|m| m.pop_last().map(|(_, id)| id))
+        else {
+            return false;
+        };
+        self.by_id.remove(&id);
+        self.record_rejection(id, "evicted".to_owned());
+        true
+    }
+
+    /// Up to `max` transactions that execute in order on `state`: per sender, consecutive
+    /// nonces from the sender's next nonce, senders interleaved round by round.
+    pub fn select(&self, state: &LedgerState, max: usize) -> Vec<SignedTransaction> {
+        let mut runs: Vec<Vec<&Hash>> = Vec::new();
+        for (sender, by_nonce) in &self.by_sender {
+            let mut next = state.account(sender).nonce;
+            let mut run = Vec::new();
+            for (nonce, id) in by_nonce.range(next..) {
+                if *nonce != next {
+                    break;
+                }
+                run.push(id);
+                next += 1;
+            }
+            if !run.is_empty() {
+                runs.push(run);
+            }
+        }
+        let mut out = Vec::with_capacity(max.min(self.by_id.len()));
+        let mut round = 0;
+        while out.len() < max {
+            let mut any = false;
+            for run in &runs {
+                if let Some(id) = run.get(round) {
+                    any = true;
+                    if let Some(e) = self.by_id.get(*id) {
+                        out.push(e.tx.clone());
+                        if out.len() >= max {
+                            break;
+                        }
+                    }
+                }
+            }
+            if !any {
+                break;
+            }
+            round += 1;
+        }
+        out
+    }
+
+    /// A block was finalized: drop its transactions, and every pending transaction that
+    /// can no longer execute on `state` (nonce used, or expired).
+    pub fn finalized(&mut self, txs: &[SignedTransaction], state: &LedgerState) {
+        let mut senders: Vec<PublicKey> = Vec::new();
+        for t in txs {
+            if self.by_id.remove(&t.id()).is_some() {
+                senders.push(t.tx().sender);
+            }
+            if let Some(m) = self.by_sender.get_mut(&t.tx().sender) {
+                m.retain(|_, id| *id != t.id());
+            }
+            senders.push(t.tx().sender);
+        }
+        senders.sort();
+        senders.dedup();
+        for s in senders {
+            let next = state.account(&s).nonce;
+            let mut dropped = Vec::new();
+            if let Some(m) = self.by_sender.get_mut(&s) {
+                let stale: Vec<u64> = m.range(..next).map(|(n, _)| *n).collect();
+                for n in stale {
+                    if let Some(id) = m.remove(&n) {
+                        dropped.push(id);
+                    }
+                }
+                if m.is_empty() {
+                    self.by_sender.remove(&s);
+                }
+            }
+            for id in dropped {
+                // finalized ones were removed above; these lost their nonce to another tx
+                if self.by_id.remove(&id).is_some() {
+                    self.record_rejection(id, "nonce_too_low".to_owned());
+                }
+            }
+        }
+        // expiry sweep, cheap enough at block rate for bounded pools
+        let height = state.height + 1;
+        let expired: Vec<Hash> = self
+            .by_id
+            .iter()
+            .filter(|(_, e)| e.tx.tx().expiry_height < height)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some(e) = self.by_id.remove(&id) {
+                let t = e.tx.tx();
+                if let Some(m) = self.by_sender.get_mut(&t.sender) {
+                    m.remove(&t.nonce);
+                    if m.is_empty() {
+                        self.by_sender.remove(&t.sender);
+                    }
+                }
+                self.record_rejection(id, "expired".to_owned());
+            }
+        }
+    }
+
+    /// Take what must be gossiped.
+    pub fn take_outbox(&mut self) -> Vec<SignedTransaction> {
+        std::mem::take(&mut self.outbox)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::{Account, Keypair, Transaction};
+
+    fn setup(n: usize) -> (Vec<Keypair>, LedgerState, Hash) {
+        let keys: Vec<Keypair> = (0..n as u8)
+            .map(|i| Keypair::from_secret([i + 1; 32]))
+            .collect();
+        let mut accounts: Vec<(PublicKey, Account)> = keys
+            .iter()
+            .map(|k| {
+                let mut a = Account {
+                    balance: 1000,
+                    nonce: 0,
+                    roles: 0,
+                };
+                a.set_role(Role::Transact, true);
+                (k.public(), a)
+            })
+            .collect();
+        accounts.sort_by_key(|a| a.0);
+        let state = LedgerState {
+            accounts: ledger::state::AccountTree::from_sorted(&accounts),
+            system: ledger::SystemState::default(),
+            height: 0,
+        };
+        (keys, state, Hash([7; 32]))
+    }
+
+    fn transfer(k: &Keypair, nonce: u64, amount: u128, chain: Hash) -> SignedTransaction {
+        Transaction {
+            chain_id: chain,
+            sender: k.public(),
+            nonce,
+            expiry_height: 100,
+            kind: TxKind::Transfer {
+                to: PublicKey([9; 32]),
+                amount,
+            },
+        }
+        .sign(k)
+    }
+
+    #[test]
+    fn admission_orders_dedupes_and_refuses() {
+        let (keys, state, chain) = setup(2);
+        let mut mp = Mempool::new(10, 5);
+        // out of order nonces are held and selected in order
+        for n in [2, 0, 1] {
+            mp.admit(transfer(&keys[0], n, 1, chain), true, &chain, &state, true)
+                .unwrap();
+        }
+        let t = transfer(&keys[0], 0, 1, chain);
+        assert_eq!(
+            mp.admit(t, true, &chain, &state, true),
+            Err(AdmitError::AlreadyKnown)
+        );
+        assert_eq!(
+            mp.admit(transfer(&keys[0], 0, 2, chain), true, &chain, &state, true),
+            Err(AdmitError::NonceTaken(0))
+        );
+        let bad = [
+            (transfer(&keys[1], 0, 1, chain), false, "bad_signature"),
+            (transfer(&keys[1], 0, 1, Hash([1; 32])), true, "wrong_chain"),
+            (transfer(&keys[1], 5, 1, chain), true, "nonce_too_high"),
+            (
+                transfer(&keys[1], 0, 5000, chain),
+                true,
+                "insufficient_balance",
+            ),
+            (
+                transfer(&Keypair::from_secret([99; 32]), 0, 1, chain),
+                true,
+                "unknown_sender",
+            ),
+        ];
+        for (tx, sig, reason) in bad {
+            let id = tx.id();
+            let e = mp.admit(tx, sig, &chain, &state, true).unwrap_err();
+            assert_eq!(e.reason(), reason);
+            assert_eq!(mp.rejection(&id), Some(reason));
+        }
+        // a gap stops the sender's run
+        mp.admit(transfer(&keys[1], 1, 1, chain), true, &chain, &state, true)
+            .unwrap();
+        let sel = mp.select(&state, 100);
+        assert_eq!(sel.len(), 3);
+        assert!(sel.iter().all(|t| t.tx().sender == keys[0].public()));
+        assert_eq!(
+            sel.iter().map(|t| t.tx().nonce).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert_eq!(mp.take_outbox().len(), 4);
+    }
+
+    #[test]
+    fn full_pool_evicts_the_largest_sender_only() {
+        let (keys, state, chain) = setup(2);
+        let mut mp = Mempool::new(3, 10);
+        for n in 0..3 {
+            mp.admit(transfer(&keys[0], n, 1, chain), true, &chain, &state, false)
+                .unwrap();
+        }
+        // sender 1 holds nothing: sender 0's highest nonce makes room
+        mp.admit(transfer(&keys[1], 0, 1, chain), true, &chain, &state, false)
+            .unwrap();
+        assert_eq!(mp.len(), 3);
+        let evicted = transfer(&keys[0], 2, 1, chain).id();
+        assert_eq!(mp.rejection(&evicted), Some("evicted"));
+        // sender 0 (2 pending) cannot push out sender 1 (1 pending) nor itself
+        assert_eq!(
+            mp.admit(transfer(&keys[0], 2, 1, chain), true, &chain, &state, false)
+                .unwrap_err()
+                .reason(),
+            "mempool_full"
+        );
+    }
+
+    #[test]
+    fn finalized_transactions_leave() {
+        let (keys, state, chain) = setup(1);
+        let mut mp = Mempool::new(10, 10);
+        let txs: Vec<_> = (0..3).map(|n| transfer(&keys[0], n, 1, chain)).collect();
+        for t in &txs {
+            mp.admit(t.clone(), true, &chain, &state, false).unwrap();
+        }
+        let params = ledger::ChainParams {
+            chain_id: chain,
+            epoch_length: 100,
+            limits: ledger::Limits::default(),
+        };
+        let out = ledger::execute::execute_block(&params, &state, &txs[..2], &[true, true]);
+        mp.finalized(&txs[..2], &out.state);
+        assert_eq!(mp.len(), 1);
+        assert!(mp.contains(&txs[2].id()));
+        assert_eq!(mp.select(&out.state, 10).len(), 1);
+    }
+}

@@ -1,0 +1,195 @@
+//! Prometheus metrics and the HTTP endpoints `/metrics`, `/ready` (200 once synced, 503
+//! before) and `/health` (200 while the process serves).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Every metric the node exports (cheap to clone: shared handles).
+#[derive(Clone)]
+pub struct Metrics {
+    /// Highest block height seen (proposed or finalized).
+    pub height: Gauge,
+    /// Current consensus view.
+    pub view: Gauge,
+    /// Last finalized height.
+    pub finalized_height: Gauge,
+    /// Current epoch.
+    pub epoch: Gauge,
+    /// Connected peers.
+    pub peers: Gauge,
+    /// Transactions in the mempool.
+    pub mempool_size: Gauge,
+    /// Transactions in finalized blocks.
+    pub txs_finalized: Counter,
+    /// Finalized blocks committed.
+    pub blocks_finalized: Counter,
+    /// Seconds to commit one finalized block to RocksDB.
+    pub commit_seconds: Histogram,
+    /// Seconds to verify (execute) a proposed block.
+    pub verify_seconds: Histogram,
+    /// Connections and messages refused from peers that are not validators.
+    pub p2p_refused: Counter,
+    /// Peers banned for misbehaving.
+    pub peers_banned: Counter,
+    /// Transactions admitted to the mempool.
+    pub mempool_admitted: Counter,
+    /// Transactions the mempool refused.
+    pub mempool_rejected: Counter,
+    /// 1 when synced and ready.
+    pub ready: Gauge,
+    registry: Arc<Registry>,
+}
+
+impl Metrics {
+    /// All metrics, registered.
+    pub fn new() -> Metrics {
+        let mut r = Registry::default();
+        let m = Metrics {
+            height: Gauge::default(),
+            view: Gauge::default(),
+            finalized_height: Gauge::default(),
+            epoch: Gauge::default(),
+            peers: Gauge::default(),
+            mempool_size: Gauge::default(),
+            txs_finalized: Counter::default(),
+            blocks_finalized: Counter::default(),
+            commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            verify_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            p2p_refused: Counter::default(),
+            peers_banned: Counter::default(),
+            mempool_admitted: Counter::default(),
+            mempool_rejected: Counter::default(),
+            ready: Gauge::default(),
+            registry: Arc::new(Registry::default()),
+        };
+        r.register(
+            "palisade_height",
+            "Highest block height seen",
+            m.height.clone(),
+        );
+        r.register("palisade_view", "Current consensus view", m.view.clone());
+        r.register(
+            "palisade_finalized_height",
+            "Last finalized height",
+            m.finalized_height.clone(),
+        );
+        r.register("palisade_epoch", "Current epoch", m.epoch.clone());
+        r.register("palisade_peers", "Connected peers", m.peers.clone());
+        r.register(
+            "palisade_mempool_size",
+            "Transactions in the mempool",
+            m.mempool_size.clone(),
+        );
+        r.register(
+            "palisade_txs_finalized",
+            "Transactions in finalized blocks",
+            m.txs_finalized.clone(),
+        );
+        r.register(
+            "palisade_blocks_finalized",
+            "Finalized blocks committed",
+            m.blocks_finalized.clone(),
+        );
+        r.register(
+            "palisade_commit_latency_seconds",
+            "Time to commit a finalized block to RocksDB",
+            m.commit_seconds.clone(),
+        );
+        r.register(
+            "palisade_verify_latency_seconds",
+            "Time to verify (execute) a proposed block",
+            m.verify_seconds.clone(),
+        );
+        r.register(
+            "palisade_p2p_refused",
+            "Connections and consensus messages refused from non-validators",
+            m.p2p_refused.clone(),
+        );
+        r.register(
+            "palisade_peers_banned",
+            "Peers banned for misbehaving",
+            m.peers_banned.clone(),
+        );
+        r.register(
+            "palisade_mempool_admitted",
+            "Transactions admitted to the mempool",
+            m.mempool_admitted.clone(),
+        );
+        r.register(
+            "palisade_mempool_rejected",
+            "Transactions the mempool refused",
+            m.mempool_rejected.clone(),
+        );
+        r.register("palisade_ready", "1 when synced and ready", m.ready.clone());
+        Metrics {
+            registry: Arc::new(r),
+            ..m
+        }
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[derive(Clone)]
+struct HttpState {
+    metrics: Metrics,
+    ready: Arc<AtomicBool>,
+}
+
+/// Serve `/metrics`, `/ready`, `/health` until `shutdown` completes.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Metrics,
+    ready: Arc<AtomicBool>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(|State(s): State<HttpState>| async move { s.metrics.render() }),
+        )
+        .route(
+            "/ready",
+            get(|State(s): State<HttpState>| async move {
+                if s.ready.load(Ordering::Relaxed) {
+                    (StatusCode::OK, "ready\n")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "syncing\n")
+                }
+            }),
+        )
+        .route("/health", get(|| async { "ok\n" }))
+        .with_state(HttpState { metrics, ready });
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("metrics listener on {addr}"))?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("metrics server")
+}

@@ -1,0 +1,1389 @@
+//! The validator: wires the consensus engine to the network, the mempool, execution and
+//! the store. One task (the core) owns the engine and every piece of chain state; the
+//! network, RPC and metrics run beside it and talk to it through channels and `Shared`.
+//!
+//! Flow of a block: the leader's engine asks for a payload → the core takes transactions
+//! from the mempool, builds and executes the block on its parent's state, broadcasts it and
+//! answers with its hash → other validators' engines ask to verify the proposal → the core
+//! checks the header against the proposal and executes the block → votes → the engine
+//! reports the block final → the core commits it (one synced RocksDB batch) with its
+//! finality proof. Votes are appended to the safety log and fsynced before they leave.
+//!
+//! Sync: every node tells its peers its finalized height; a node that is behind fetches
+//! finalized blocks with their finality proofs, checks the proof chain and certificates,
+//! executes and commits them, then (re)starts its engine from the new head.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use consensus::{
+    Action, Certificate, Certified, Digest, Ed25519Signer, Ed25519Verifier, Engine, Input, Message,
+    Proposal, TimerKind, ValidatorInfo, ValidatorSet, View,
+};
+use genesis::Genesis;
+use ledger::store::Commit;
+use ledger::{
+    Block, BlockHeader, ChainParams, Hash, Keypair, LedgerState, PublicKey, Receipt, Store,
+    Validator,
+};
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+use crate::config::Config;
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+use crate::p2p::{self, Command, Inbound, NetInfo};
+use crate::safety_log::SafetyLog;
+use crate::wire::{
+    FinalityProof, FinalizedBlock, MAX_SYNC_BLOCKS, Request, Response, SYNC_RESPONSE_SOFT_BYTES,
+};
+
+/// The longest a timeout may grow to with backoff.
+const MAX_TIMEOUT_MS: u64 = 30_000;
+/// Proposed blocks kept at most this far above the finalized height.
+const MAX_BLOCKS_AHEAD: u64 = 512;
+/// Blocks asked for in one sync request.
+const SYNC_BATCH: u32 = 128;
+
+/// What RPC and metrics read: the last finalized state and a few live figures.
+#[derive(Clone)]
+pub struct ChainView {
+    /// State after the last finalized block.
+    pub state: LedgerState,
+    /// The last finalized header.
+    pub header: BlockHeader,
+    /// Highest block seen (proposed or finalized).
+    pub head_height: u64,
+    /// The engine's view.
+    pub view: View,
+    /// The current epoch.
+    pub epoch: u64,
+    /// The current epoch's validators.
+    pub validators: Vec<Validator>,
+    /// Whether this node votes in the current epoch.
+    pub is_validator: bool,
+    /// Highest finalized height a peer reported.
+    pub best_peer_height: u64,
+}
+
+/// State shared between the core, RPC and metrics.
+pub struct Shared {
+    /// The chain name from genesis.
+    pub chain_name: String,
+    /// Chain parameters (chain id, limits).
+    pub params: ChainParams,
+    /// The store (RocksDB is safe to read from any thread).
+    pub store: Arc<Store>,
+    /// The finalized view of the chain.
+    pub chain: RwLock<ChainView>,
+    /// The mempool.
+    pub mempool: Mutex<Mempool>,
+    /// Synced and serving.
+    pub ready: Arc<AtomicBool>,
+    /// Network facts.
+    pub net: Arc<NetInfo>,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    /// A snapshot of the chain view (cheap: the state tree is shared).
+    pub fn chain(&self) -> ChainView {
+        match self.chain.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Lock the mempool (a poisoned lock is still usable: the pool has no invariants a
+    /// panic mid-call could break beyond one entry).
+    pub fn mempool(&self) -> std::sync::MutexGuard<'_, Mempool> {
+        match self.mempool.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
+/// The current wall clock in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The consensus namespace of an epoch: binds votes to one chain and one epoch.
+pub fn namespace(chain_id: &Hash, epoch: u64) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_derive_key("palisade/v1/consensus-namespace");
+    h.update(chain_id.as_bytes());
+    h.update(&epoch.to_le_bytes());
+    *h.finalize().as_bytes()
+}
+
+fn digest(h: &Hash) -> Digest {
+    Digest(h.0)
+}
+
+fn hash(d: &Digest) -> Hash {
+    Hash(d.0)
+}
+
+/// The consensus validator set of ledger validators.
+pub fn validator_set(validators: &[Validator]) -> Result<ValidatorSet> {
+    ValidatorSet::new(
+        validators
+            .iter()
+            .map(|v| ValidatorInfo {
+                key: consensus::PublicKey(v.key.0),
+                power: v.power,
+            })
+            .collect(),
+    )
+    .map_err(|e| anyhow!("validator set: {e}"))
+}
+
+/// A block executed on its parent's state.
+struct Executed {
+    block: Arc<Block>,
+    state: LedgerState,
+    receipts: Vec<Receipt>,
+    changes: Vec<ledger::state::Change>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Engine {
+        epoch: u64,
+        view: View,
+        kind: TimerKind,
+    },
+    Propose {
+        epoch: u64,
+        view: View,
+    },
+}
+
+/// Results of background work, delivered to the core.
+enum Event {
+    Synced {
+        peer: PeerId,
+        result: Result<Vec<u8>, String>,
+    },
+    Fetched {
+        hash: Hash,
+        result: Result<Vec<u8>, String>,
+    },
+}
+
+type NodeEngine = Engine<Ed25519Signer, Ed25519Verifier>;
+
+struct Epoch {
+    number: u64,
+    engine: NodeEngine,
+    set: ValidatorSet,
+    validators: Vec<Validator>,
+    peers: Vec<PeerId>,
+    namespace: [u8; 32],
+    log: SafetyLog,
+}
+
+/// Everything the core task owns.
+struct Core {
+    cfg: Config,
+    genesis: Genesis,
+    params: ChainParams,
+    key: Keypair,
+    my_peer: PeerId,
+    data_dir: PathBuf,
+    shared: Arc<Shared>,
+    net: mpsc::Sender<Command>,
+    events_tx: mpsc::Sender<Event>,
+    // finalized chain
+    state: LedgerState,
+    header: BlockHeader,
+    proposal: Proposal,
+    // consensus
+    epoch: Epoch,
+    previous: Option<Epoch>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    pending_payload: Option<(u64, View, Proposal)>,
+    pending_verify: Vec<Proposal>,
+    finalize_queue: VecDeque<(Proposal, Certificate)>,
+    pending_inputs: Vec<Input>,
+    // blocks not yet final
+    blocks: HashMap<Hash, Arc<Block>>,
+    executed: HashMap<Hash, Executed>,
+    invalid: HashSet<Hash>,
+    fetching: HashMap<Hash, Instant>,
+    // sync
+    peer_heights: HashMap<PeerId, u64>,
+    heard_status: bool,
+    sync_inflight: Option<Instant>,
+    head_height: u64,
+}
+
+/// Run a node from its home directory until SIGINT/SIGTERM.
+pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
+    let genesis_path = Config::path(&home, &cfg.node.genesis_file);
+    let genesis = Genesis::load(&genesis_path)
+        .with_context(|| format!("loading genesis {}", genesis_path.display()))?;
+    let key_path = Config::path(&home, &cfg.node.key_file);
+    let key = genesis::read_key_file(&key_path)
+        .with_context(|| format!("loading key {}", key_path.display()))?;
+    let data_dir = Config::path(&home, &cfg.node.data_dir);
+    let params = genesis.chain_params();
+    let store = Arc::new(
+        Store::open(&data_dir.join("db"), params.limits)
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?,
+    );
+    match store.chain_id()? {
+        None => {
+            store.init_genesis(&genesis.genesis_block(), &genesis.initial_state())?;
+            info!(chain_id = %params.chain_id, "store initialized from genesis");
+        }
+        Some(id) if id != params.chain_id => bail!(
+            "the store in {} belongs to chain {id}, genesis says {}",
+            data_dir.display(),
+            params.chain_id
+        ),
+        Some(_) => {}
+    }
+    let (state, header) = store.load_state().context("loading the finalized state")?;
+    let proposal = if header.height == 0 {
+        Proposal::genesis(digest(&header.id()))
+    } else {
+        let raw = store
+            .certificate(header.height)?
+            .ok_or_else(|| anyhow!("no finality proof stored for height {}", header.height))?;
+        FinalityProof::decode(&raw)
+            .map_err(|e| anyhow!("finality proof at height {}: {e}", header.height))?
+            .proposal
+    };
+    info!(height = header.height, state_root = %header.state_root, key = %key.public().to_hex(), "node starting");
+
+    let metrics = Metrics::new();
+    let net_info = Arc::new(NetInfo::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let my_peer =
+        p2p::peer_id_of(&key.public()).ok_or_else(|| anyhow!("node key is not ed25519"))?;
+    let listen: Multiaddr = cfg
+        .p2p
+        .listen
+        .parse()
+        .with_context(|| format!("p2p.listen {:?}", cfg.p2p.listen))?;
+    let mut extra = Vec::new();
+    for p in &cfg.p2p.peers {
+        extra.push(
+            p.parse::<Multiaddr>()
+                .with_context(|| format!("p2p.peers entry {p:?}"))?,
+        );
+    }
+    let (net, inbound) = p2p::spawn(
+        p2p::P2pConfig {
+            secret: key.secret(),
+            listen,
+            peers: extra,
+            allow_observers: cfg.p2p.allow_observers,
+            ban_score: cfg.p2p.ban_score,
+            ban: Duration::from_secs(cfg.p2p.ban_seconds),
+        },
+        metrics.clone(),
+        net_info.clone(),
+    )?;
+
+    let shared = Arc::new(Shared {
+        chain_name: genesis.chain_name.clone(),
+        params: params.clone(),
+        store: store.clone(),
+        chain: RwLock::new(ChainView {
+            state: state.clone(),
+            header: header.clone(),
+            head_height: header.height,
+            view: 0,
+            epoch: 0,
+            validators: state.system.validators.clone(),
+            is_validator: false,
+            best_peer_height: 0,
+        }),
+        mempool: Mutex::new(Mempool::new(
+            cfg.mempool.max_txs,
+            cfg.mempool.max_per_sender,
+        )),
+        ready: ready.clone(),
+        net: net_info,
+        metrics: metrics.clone(),
+    });
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let rpc_handle = crate::rpc_server::start(&cfg.rpc, shared.clone()).await?;
+    let metrics_addr = cfg.metrics.listen;
+    let mut stop_metrics = stop_rx.clone();
+    let metrics_task = tokio::spawn(crate::metrics::serve(
+        metrics_addr,
+        metrics.clone(),
+        ready.clone(),
+        async move {
+            let _ = stop_metrics.wait_for(|s| *s).await;
+        },
+    ));
+
+    let (events_tx, events_rx) = mpsc::channel(1024);
+    let epoch = open_epoch(&genesis, &params, &key, &data_dir, &state, proposal, None)?;
+    let mut core = Core {
+        cfg,
+        genesis,
+        params,
+        key,
+        my_peer,
+        data_dir,
+        shared: shared.clone(),
+        net,
+        events_tx,
+        head_height: header.height,
+        state,
+        header,
+        proposal,
+        epoch,
+        previous: None,
+        timers: BinaryHeap::new(),
+        pending_payload: None,
+        pending_verify: Vec::new(),
+        finalize_queue: VecDeque::new(),
+        pending_inputs: Vec::new(),
+        blocks: HashMap::new(),
+        executed: HashMap::new(),
+        invalid: HashSet::new(),
+        fetching: HashMap::new(),
+        peer_heights: HashMap::new(),
+        heard_status: false,
+        sync_inflight: None,
+    };
+    let result = core.run(inbound, events_rx).await;
+    let _ = stop_tx.send(true);
+    let _ = rpc_handle.stop();
+    rpc_handle.stopped().await;
+    match metrics_task.await {
+        Ok(Err(e)) => warn!("metrics server: {e:#}"),
+        Err(e) => warn!("metrics server task: {e}"),
+        Ok(Ok(())) => {}
+    }
+    drop(core);
+    drop(shared);
+    match &result {
+        Ok(()) => info!("node stopped cleanly"),
+        Err(e) => error!("node stopped: {e:#}"),
+    }
+    result
+}
+
+fn open_epoch(
+    genesis: &Genesis,
+    params: &ChainParams,
+    key: &Keypair,
+    data_dir: &std::path::Path,
+    state: &LedgerState,
+    finalized: Proposal,
+    safety: Option<consensus::SafetyState>,
+) -> Result<Epoch> {
+    let e = genesis.consensus.epoch_length.max(1);
+    let number = state.height / e;
+    let validators = state.system.validators.clone();
+    let set = validator_set(&validators)?;
+    let ns = namespace(&params.chain_id, number);
+    let (log, stored) = SafetyLog::open(&data_dir.join("safety"), number)?;
+    let c = &genesis.consensus;
+    let cfg = consensus::Config {
+        namespace: ns,
+        leader_timeout_ms: c.leader_timeout_ms,
+        notarization_timeout_ms: c.notarization_timeout_ms,
+        nullify_retry_ms: c.nullify_retry_ms,
+        timeout_backoff_percent: c.timeout_backoff_percent,
+        max_timeout_ms: MAX_TIMEOUT_MS,
+        last_height: (number + 1).saturating_mul(e),
+        disabled_rule: None,
+    };
+    let engine = Engine::new(
+        cfg,
+        set.clone(),
+        Ed25519Signer::from_secret(key.secret()),
+        Ed25519Verifier,
+        safety.unwrap_or(stored),
+        finalized,
+    );
+    let peers = validators
+        .iter()
+        .filter_map(|v| p2p::peer_id_of(&v.key))
+        .collect();
+    Ok(Epoch {
+        number,
+        engine,
+        set,
+        validators,
+        peers,
+        namespace: ns,
+        log,
+    })
+}
+
+impl Core {
+    async fn run(
+        &mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut events: mpsc::Receiver<Event>,
+    ) -> Result<()> {
+        self.announce_validators();
+        self.drive(Some(Input::Start))?;
+        self.publish();
+        let mut gossip = tokio::time::interval(Duration::from_millis(
+            self.cfg.mempool.gossip_interval_ms.max(1),
+        ));
+        let mut status = tokio::time::interval(Duration::from_millis(
+            self.cfg.consensus.status_interval_ms.max(50),
+        ));
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            let next_timer = self
+                .timers
+                .peek()
+                .map(|Reverse((at, _))| *at)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                msg = inbound.recv() => match msg {
+                    Some(m) => self.on_inbound(m)?,
+                    None => bail!("network task stopped"),
+                },
+                ev = events.recv() => if let Some(ev) = ev { self.on_event(ev)? },
+                _ = tokio::time::sleep_until(next_timer.into()) => self.fire_timers()?,
+                _ = gossip.tick() => self.gossip(),
+                _ = status.tick() => self.status_tick()?,
+                _ = tokio::signal::ctrl_c() => { info!("SIGINT: shutting down"); return Ok(()); }
+                _ = sigterm.recv() => { info!("SIGTERM: shutting down"); return Ok(()); }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- engine driving
+
+    fn drive(&mut self, first: Option<Input>) -> Result<()> {
+        let mut queue: VecDeque<Input> = first.into_iter().collect();
+        loop {
+            while let Some(input) = queue.pop_front() {
+                let actions = self.epoch.engine.handle(input);
+                for a in actions {
+                    self.act(a, &mut queue)?;
+                }
+            }
+            let more = self.progress()?;
+            if more.is_empty() {
+                break;
+            }
+            queue.extend(more);
+        }
+        let view = self.epoch.engine.view();
+        self.shared.metrics.view.set(view as i64);
+        Ok(())
+    }
+
+    fn act(&mut self, action: Action, queue: &mut VecDeque<Input>) -> Result<()> {
+        let epoch = self.epoch.number;
+        match action {
+            Action::Persist(vote) => {
+                self.epoch.log.append(&vote)?;
+                queue.push_back(Input::Persisted(vote));
+            }
+            Action::Broadcast(message) => {
+                let bytes = Request::Consensus { epoch, message }.encode();
+                let to: Vec<PeerId> = self
+                    .epoch
+                    .peers
+                    .iter()
+                    .filter(|p| **p != self.my_peer)
+                    .copied()
+                    .collect();
+                self.send(Command::Broadcast { to, bytes });
+            }
+            Action::Send { to, message } => {
+                if let Some(peer) = self.epoch.peers.get(to as usize).copied() {
+                    let bytes = Request::Consensus { epoch, message }.encode();
+                    self.send(Command::Send { to: peer, bytes });
+                }
+            }
+            Action::SetTimer {
+                view,
+                kind,
+                after_ms,
+            } => self.timers.push(Reverse((
+                Instant::now() + Duration::from_millis(after_ms),
+                Timer::Engine { epoch, view, kind },
+            ))),
+            Action::RequestPayload { view, parent } => {
+                self.pending_payload = Some((epoch, view, parent));
+                let parent_ts = self
+                    .block_header(&hash(&parent.payload))
+                    .map_or(0, |h| h.timestamp_ms);
+                let full = self.shared.mempool().len() >= self.cfg.consensus.max_block_txs;
+                let at_ms = if full {
+                    0
+                } else {
+                    parent_ts + self.cfg.consensus.min_block_interval_ms
+                };
+                let wait = at_ms.saturating_sub(now_ms());
+                self.timers.push(Reverse((
+                    Instant::now() + Duration::from_millis(wait),
+                    Timer::Propose { epoch, view },
+                )));
+            }
+            Action::Verify(p) => self.pending_verify.push(p),
+            Action::Finalized {
+                proposal,
+                certificate,
+            } => self.finalize_queue.push_back((proposal, certificate)),
+            Action::EpochEnded { last } => {
+                debug!(
+                    height = last.height,
+                    "engine reports the epoch's last block final"
+                );
+            }
+            Action::Fetch { view } => {
+                let bytes = Request::Consensus {
+                    epoch,
+                    message: Message::Request { view },
+                }
+                .encode();
+                let to = self.epoch.peers.clone();
+                self.send(Command::Broadcast { to, bytes });
+            }
+        }
+        Ok(())
+    }
+
+    /// Work that may have become possible: verifications, commits, an epoch change.
+    /// Returns inputs for the engine.
+    fn progress(&mut self) -> Result<Vec<Input>> {
+        let mut out = std::mem::take(&mut self.pending_inputs);
+        let pending = std::mem::take(&mut self.pending_verify);
+        for p in pending {
+            match self.check_proposal(&p) {
+                Some(valid) => out.push(Input::Verified { proposal: p, valid }),
+                None => self.pending_verify.push(p),
+            }
+        }
+        self.try_commit()?;
+        out.append(&mut self.pending_inputs);
+        Ok(out)
+    }
+
+    fn fire_timers(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let mut inputs = Vec::new();
+        while let Some(Reverse((at, t))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match t {
+                Timer::Engine { epoch, view, kind } if epoch == self.epoch.number => {
+                    inputs.push(Input::Timeout { view, kind });
+                }
+                Timer::Propose { epoch, view } if epoch == self.epoch.number => {
+                    if let Some(input) = self.propose(view)? {
+                        inputs.push(input);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for i in inputs {
+            self.drive(Some(i))?;
+        }
+        // retry block fetches that got no answer
+        let stale: Vec<Hash> = self
+            .fetching
+            .iter()
+            .filter(|(_, t)| t.elapsed() > Duration::from_millis(1000))
+            .map(|(h, _)| *h)
+            .collect();
+        for h in stale {
+            self.fetching.remove(&h);
+            self.request_block(h);
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- blocks
+
+    fn block_header(&self, h: &Hash) -> Option<BlockHeader> {
+        if *h == self.header.id() {
+            return Some(self.header.clone());
+        }
+        self.blocks.get(h).map(|b| b.header.clone())
+    }
+
+    /// The state after block `h` and its header, executing it (and unexecuted ancestors)
+    /// if needed; `None` if a block is missing (it is requested) or invalid.
+    fn ensure_executed(&mut self, h: Hash) -> Option<(LedgerState, BlockHeader)> {
+        if h == self.header.id() {
+            return Some((self.state.clone(), self.header.clone()));
+        }
+        if let Some(e) = self.executed.get(&h) {
+            return Some((e.state.clone(), e.block.header.clone()));
+        }
+        if self.invalid.contains(&h) {
+            return None;
+        }
+        let Some(block) = self.blocks.get(&h).cloned() else {
+            self.request_block(h);
+            return None;
+        };
+        if block.header.height <= self.header.height {
+            return None; // on a branch below the finalized head
+        }
+        let (prev, parent) = self.ensure_executed(block.header.parent)?;
+        let t = Instant::now();
+        match ledger::verify_block(&self.params, &prev, &parent, &block) {
+            Ok(outcome) => {
+                self.shared
+                    .metrics
+                    .verify_seconds
+                    .observe(t.elapsed().as_secs_f64());
+                let state = outcome.state.clone();
+                self.executed.insert(
+                    h,
+                    Executed {
+                        block: block.clone(),
+                        state: outcome.state,
+                        receipts: outcome.receipts,
+                        changes: outcome.changes,
+                    },
+                );
+                Some((state, block.header.clone()))
+            }
+            Err(e) => {
+                warn!(block = %h, height = block.header.height, "invalid block: {e}");
+                self.invalid.insert(h);
+                None
+            }
+        }
+    }
+
+    /// `Some(valid)` once decidable, `None` while a block is missing.
+    fn check_proposal(&mut self, p: &Proposal) -> Option<bool> {
+        let h = hash(&p.payload);
+        if self.invalid.contains(&h) {
+            return Some(false);
+        }
+        let Some(block) = self.blocks.get(&h).cloned() else {
+            self.request_block(h);
+            return None;
+        };
+        let Some(parent) = self.epoch.engine.known_proposal(&p.parent) else {
+            return Some(false);
+        };
+        let leader = self.epoch.set.leader(p.view);
+        let leader_key = self.epoch.set.get(leader).map(|v| PublicKey(v.key.0));
+        let hd = &block.header;
+        let problem = if hd.height != p.height {
+            Some("height differs from the proposal's")
+        } else if hd.parent != hash(&parent.payload) {
+            Some("parent differs from the proposal's parent")
+        } else if Some(hd.proposer) != leader_key {
+            Some("proposer is not the view's leader")
+        } else if hd.timestamp_ms > now_ms() + 10_000 {
+            Some("timestamp more than 10 s in the future")
+        } else {
+            None
+        };
+        if let Some(why) = problem {
+            warn!(block = %h, view = p.view, "refusing proposal: {why}");
+            self.invalid.insert(h);
+            return Some(false);
+        }
+        if let Some(ph) = self.block_header(&hd.parent)
+            && hd.timestamp_ms <= ph.timestamp_ms
+        {
+            warn!(block = %h, "refusing proposal: timestamp not after its parent's");
+            self.invalid.insert(h);
+            return Some(false);
+        }
+        match self.ensure_executed(h) {
+            Some(_) => Some(true),
+            None if self.invalid.contains(&h) => Some(false),
+            None => None,
+        }
+    }
+
+    fn propose(&mut self, view: View) -> Result<Option<Input>> {
+        let Some((epoch, v, parent)) = self.pending_payload else {
+            return Ok(None);
+        };
+        if epoch != self.epoch.number || v != view || self.epoch.engine.view() != view {
+            return Ok(None);
+        }
+        let parent_hash = hash(&parent.payload);
+        let Some((prev, parent_header)) = self.ensure_executed(parent_hash) else {
+            // missing parent: try again shortly
+            self.timers.push(Reverse((
+                Instant::now() + Duration::from_millis(100),
+                Timer::Propose { epoch, view },
+            )));
+            return Ok(None);
+        };
+        self.pending_payload = None;
+        let txs = self
+            .shared
+            .mempool()
+            .select(&prev, self.cfg.consensus.max_block_txs);
+        let ts = now_ms().max(parent_header.timestamp_ms + 1);
+        let (block, outcome) = ledger::build_block(
+            &self.params,
+            &prev,
+            &parent_header,
+            ts,
+            self.key.public(),
+            txs,
+        );
+        let block = Arc::new(block);
+        let id = block.id();
+        debug!(
+            height = block.header.height,
+            view,
+            txs = block.txs.len(),
+            "proposing"
+        );
+        self.head_height = self.head_height.max(block.header.height);
+        self.blocks.insert(id, block.clone());
+        self.executed.insert(
+            id,
+            Executed {
+                block: block.clone(),
+                state: outcome.state,
+                receipts: outcome.receipts,
+                changes: outcome.changes,
+            },
+        );
+        let bytes = Request::Block(Box::new((*block).clone())).encode();
+        let to: Vec<PeerId> = self
+            .epoch
+            .peers
+            .iter()
+            .filter(|p| **p != self.my_peer)
+            .copied()
+            .collect();
+        self.send(Command::Broadcast { to, bytes });
+        Ok(Some(Input::Payload {
+            view,
+            payload: digest(&id),
+        }))
+    }
+
+    fn request_block(&mut self, h: Hash) {
+        if self.fetching.contains_key(&h) {
+            return;
+        }
+        self.fetching.insert(h, Instant::now());
+        let bytes = Request::GetBlock { hash: h }.encode();
+        let peers: Vec<PeerId> = self
+            .epoch
+            .peers
+            .iter()
+            .filter(|p| **p != self.my_peer)
+            .copied()
+            .collect();
+        for peer in peers {
+            let (tx, rx) = oneshot::channel();
+            self.send(Command::Request {
+                to: peer,
+                bytes: bytes.clone(),
+                reply: tx,
+            });
+            let events = self.events_tx.clone();
+            tokio::spawn(async move {
+                let result = rx.await.unwrap_or_else(|_| Err("network stopped".into()));
+                let _ = events.send(Event::Fetched { hash: h, result }).await;
+            });
+        }
+    }
+
+    fn add_block(&mut self, block: Block) -> bool {
+        let h = block.id();
+        let height = block.header.height;
+        if height <= self.header.height
+            || height > self.header.height + MAX_BLOCKS_AHEAD
+            || self.blocks.contains_key(&h)
+        {
+            return false;
+        }
+        self.head_height = self.head_height.max(height);
+        self.fetching.remove(&h);
+        self.blocks.insert(h, Arc::new(block));
+        true
+    }
+
+    // ---------------------------------------------------------------- commit
+
+    fn try_commit(&mut self) -> Result<()> {
+        while let Some((p, _)) = self.finalize_queue.front() {
+            let p = *p;
+            if p.height <= self.header.height {
+                self.finalize_queue.pop_front();
+                continue;
+            }
+            let h = hash(&p.payload);
+            if self.ensure_executed(h).is_none() {
+                if self.invalid.contains(&h) {
+                    bail!(
+                        "a quorum finalized block {h} at height {} that this node finds invalid; \
+                         refusing to continue (check the binary version and the genesis)",
+                        p.height
+                    );
+                }
+                break;
+            }
+            let Some(ex) = self.executed.remove(&h) else {
+                break;
+            };
+            if ex.block.header.parent != self.header.id() {
+                bail!(
+                    "finalized block {h} at height {} does not extend the finalized head",
+                    p.height
+                );
+            }
+            let Some((p, cert)) = self.finalize_queue.pop_front() else {
+                break;
+            };
+            self.commit(
+                ex,
+                FinalityProof {
+                    proposal: p,
+                    certificate: cert,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, ex: Executed, proof: FinalityProof) -> Result<()> {
+        let t = Instant::now();
+        let proof_bytes = proof.encode();
+        self.shared
+            .store
+            .commit(&Commit {
+                block: &ex.block,
+                receipts: &ex.receipts,
+                changes: &ex.changes,
+                system: &ex.state.system,
+                certificate: &proof_bytes,
+            })
+            .context("committing a finalized block")?;
+        let m = &self.shared.metrics;
+        m.commit_seconds.observe(t.elapsed().as_secs_f64());
+        m.blocks_finalized.inc();
+        m.txs_finalized.inc_by(ex.block.txs.len() as u64);
+        let height = ex.block.header.height;
+        let ok = ex.receipts.iter().filter(|r| r.outcome.is_ok()).count();
+        info!(height, txs = ex.block.txs.len(), ok, view = proof.proposal.view, hash = %ex.block.id(), "finalized");
+        self.shared.mempool().finalized(&ex.block.txs, &ex.state);
+        self.state = ex.state;
+        self.header = ex.block.header.clone();
+        self.proposal = proof.proposal;
+        self.head_height = self.head_height.max(height);
+        self.blocks.retain(|_, b| b.header.height > height);
+        self.executed.retain(|_, e| e.block.header.height > height);
+        if self.invalid.len() > 10_000 {
+            self.invalid.clear();
+        }
+        let e = self.genesis.consensus.epoch_length.max(1);
+        if height.is_multiple_of(e) {
+            self.next_epoch()?;
+        }
+        self.publish();
+        Ok(())
+    }
+
+    fn next_epoch(&mut self) -> Result<()> {
+        let epoch = open_epoch(
+            &self.genesis,
+            &self.params,
+            &self.key,
+            &self.data_dir,
+            &self.state,
+            self.proposal,
+            None,
+        )?;
+        info!(
+            epoch = epoch.number,
+            validators = epoch.validators.len(),
+            member = epoch
+                .set
+                .index_of(&consensus::PublicKey(self.key.public().0))
+                .is_some(),
+            "new epoch"
+        );
+        let old = std::mem::replace(&mut self.epoch, epoch);
+        // the epoch before the previous one is over for everyone: drop its log
+        if let Some(prev) = self.previous.replace(old) {
+            let _ = std::fs::remove_file(
+                self.data_dir
+                    .join("safety")
+                    .join(format!("epoch-{}.log", prev.number.saturating_sub(1))),
+            );
+        }
+        self.pending_payload = None;
+        self.pending_verify.clear();
+        self.finalize_queue.clear();
+        self.announce_validators();
+        // the drive loop starts it
+        self.pending_inputs.push(Input::Start);
+        Ok(())
+    }
+
+    /// Tell the network whom to stay connected to: this epoch's validators and those of
+    /// the next (pending changes), with their addresses.
+    fn announce_validators(&self) {
+        let mut list: Vec<(PeerId, Option<Multiaddr>)> = Vec::new();
+        let mut seen = HashSet::new();
+        for v in self
+            .epoch
+            .validators
+            .iter()
+            .chain(self.state.system.validators_after_pending().iter())
+        {
+            if let Some(p) = p2p::peer_id_of(&v.key)
+                && seen.insert(p)
+            {
+                list.push((p, v.address.parse().ok()));
+            }
+        }
+        self.send(Command::SetValidators(list));
+    }
+
+    /// Update what RPC and metrics read.
+    fn publish(&self) {
+        let m = &self.shared.metrics;
+        m.finalized_height.set(self.header.height as i64);
+        m.height.set(self.head_height as i64);
+        m.epoch.set(self.epoch.number as i64);
+        let best = self.peer_heights.values().copied().max().unwrap_or(0);
+        let view = ChainView {
+            state: self.state.clone(),
+            header: self.header.clone(),
+            head_height: self.head_height,
+            view: self.epoch.engine.view(),
+            epoch: self.epoch.number,
+            validators: self.epoch.validators.clone(),
+            is_validator: self.is_validator(),
+            best_peer_height: best,
+        };
+        match self.shared.chain.write() {
+            Ok(mut c) => *c = view,
+            Err(p) => *p.into_inner() = view,
+        }
+    }
+
+    fn is_validator(&self) -> bool {
+        self.epoch
+            .set
+            .index_of(&consensus::PublicKey(self.key.public().0))
+            .is_some()
+    }
+
+    fn send(&self, cmd: Command) {
+        if self.net.try_send(cmd).is_err() {
+            warn!("network command queue full: message dropped");
+        }
+    }
+
+    fn penalize(&self, peer: PeerId, points: i64, reason: impl Into<String>) {
+        self.send(Command::Penalize {
+            peer,
+            points,
+            reason: reason.into(),
+        });
+    }
+
+    // ---------------------------------------------------------------- inbound
+
+    fn on_inbound(&mut self, m: Inbound) -> Result<()> {
+        let req = match Request::decode(&m.bytes, self.params.limits) {
+            Ok(r) => r,
+            Err(e) => {
+                self.penalize(m.peer, 20, format!("malformed message: {e}"));
+                if let Some(id) = m.respond {
+                    self.respond(id, Response::Refused(format!("malformed: {e}")));
+                }
+                return Ok(());
+            }
+        };
+        match req {
+            Request::Consensus { epoch, message } => self.on_consensus(m.peer, epoch, message)?,
+            Request::Block(block) => {
+                if !self.epoch.peers.contains(&m.peer) {
+                    self.refuse(m.peer, "block proposal from a non-validator");
+                } else if self.add_block(*block) {
+                    self.drive(None)?;
+                }
+            }
+            Request::Txs(txs) => self.on_txs(txs),
+            Request::Status { finalized_height } => {
+                self.heard_status = true;
+                self.peer_heights.insert(m.peer, finalized_height);
+                self.maybe_sync();
+            }
+            Request::GetBlocks { from, max } => {
+                if let Some(id) = m.respond {
+                    self.serve_blocks(id, from, max);
+                }
+            }
+            Request::GetBlock { hash } => {
+                if let Some(id) = m.respond {
+                    let block = match self.blocks.get(&hash) {
+                        Some(b) => Some(Box::new((**b).clone())),
+                        None => self.shared.store.block_by_hash(&hash)?.map(Box::new),
+                    };
+                    self.respond(id, Response::Block(block));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn refuse(&self, peer: PeerId, what: &str) {
+        self.shared.metrics.p2p_refused.inc();
+        warn!(%peer, "refused {what}");
+        self.penalize(peer, 25, what.to_owned());
+    }
+
+    fn on_consensus(&mut self, peer: PeerId, epoch: u64, message: Message) -> Result<()> {
+        if epoch == self.epoch.number {
+            let Some(from) = self.epoch.peers.iter().position(|p| *p == peer) else {
+                self.refuse(
+                    peer,
+                    "consensus message from a peer that is not a validator",
+                );
+                return Ok(());
+            };
+            self.drive(Some(Input::Message {
+                from: from as u32,
+                message,
+            }))?;
+        } else if let Some(prev) = self.previous.as_mut()
+            && prev.number == epoch
+        {
+            let Some(from) = prev.peers.iter().position(|p| *p == peer) else {
+                self.refuse(
+                    peer,
+                    "consensus message from a peer that is not a validator",
+                );
+                return Ok(());
+            };
+            // the previous epoch's engine only answers requests
+            let actions = prev.engine.handle(Input::Message {
+                from: from as u32,
+                message,
+            });
+            let mut sends = Vec::new();
+            for a in actions {
+                if let Action::Send { to, message } = a
+                    && let Some(p) = prev.peers.get(to as usize).copied()
+                {
+                    let bytes = Request::Consensus { epoch, message }.encode();
+                    sends.push(Command::Send { to: p, bytes });
+                }
+            }
+            for c in sends {
+                self.send(c);
+            }
+        } else if epoch > self.epoch.number {
+            debug!(%peer, epoch, "message from a later epoch: syncing");
+            self.maybe_sync();
+        }
+        Ok(())
+    }
+
+    fn on_txs(&mut self, txs: Vec<ledger::SignedTransaction>) {
+        let sig_ok = ledger::tx::verify_signatures(&txs);
+        let chain = self.shared.chain();
+        let mut mp = self.shared.mempool();
+        for (tx, ok) in txs.into_iter().zip(sig_ok) {
+            if mp.contains(&tx.id()) {
+                continue;
+            }
+            match mp.admit(tx, ok, &self.params.chain_id, &chain.state, false) {
+                Ok(_) => {
+                    self.shared.metrics.mempool_admitted.inc();
+                }
+                Err(_) => {
+                    self.shared.metrics.mempool_rejected.inc();
+                }
+            }
+        }
+    }
+
+    fn gossip(&mut self) {
+        let (txs, size) = {
+            let mut mp = self.shared.mempool();
+            (mp.take_outbox(), mp.len())
+        };
+        self.shared.metrics.mempool_size.set(size as i64);
+        if txs.is_empty() {
+            return;
+        }
+        // validators of this and the next epoch build blocks from their own pools
+        let mut to: Vec<PeerId> = self
+            .epoch
+            .peers
+            .iter()
+            .filter(|p| **p != self.my_peer)
+            .copied()
+            .collect();
+        for v in self.state.system.validators_after_pending() {
+            if let Some(p) = p2p::peer_id_of(&v.key)
+                && p != self.my_peer
+                && !to.contains(&p)
+            {
+                to.push(p);
+            }
+        }
+        for chunk in txs.chunks(crate::wire::MAX_TX_BATCH) {
+            let bytes = Request::Txs(chunk.to_vec()).encode();
+            self.send(Command::Broadcast {
+                to: to.clone(),
+                bytes,
+            });
+        }
+    }
+
+    fn respond(&self, id: u64, r: Response) {
+        self.send(Command::Respond {
+            id,
+            bytes: r.encode(),
+        });
+    }
+
+    fn serve_blocks(&self, id: u64, from: u64, max: u32) {
+        let store = self.shared.store.clone();
+        let net = self.net.clone();
+        let last = self.header.height;
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let mut size = 0usize;
+            let end = last.min(from.saturating_add(u64::from(max.clamp(1, MAX_SYNC_BLOCKS))) - 1);
+            for h in from.max(1)..=end {
+                let (Ok(Some(block)), Ok(Some(proof))) =
+                    (store.block_by_height(h), store.certificate(h))
+                else {
+                    break;
+                };
+                size += block.txs.len() * 200 + proof.len();
+                out.push(FinalizedBlock { block, proof });
+                if size > SYNC_RESPONSE_SOFT_BYTES {
+                    break;
+                }
+            }
+            let _ = net.try_send(Command::Respond {
+                id,
+                bytes: Response::Blocks(out).encode(),
+            });
+        });
+    }
+
+    // ---------------------------------------------------------------- sync
+
+    fn status_tick(&mut self) -> Result<()> {
+        let bytes = Request::Status {
+            finalized_height: self.header.height,
+        }
+        .encode();
+        self.send(Command::BroadcastConnected { bytes });
+        self.maybe_sync();
+        let best = self.peer_heights.values().copied().max().unwrap_or(0);
+        let alone = self.epoch.validators.len() == 1 && self.is_validator();
+        let ready = alone || (self.heard_status && best <= self.header.height + 2);
+        self.shared.ready.store(ready, Ordering::Relaxed);
+        self.shared.metrics.ready.set(i64::from(ready));
+        self.publish();
+        Ok(())
+    }
+
+    fn maybe_sync(&mut self) {
+        if self.sync_inflight.is_some_and(|t| {
+            t.elapsed() < Duration::from_millis(self.cfg.consensus.sync_timeout_ms)
+        }) {
+            return;
+        }
+        let me = self.header.height;
+        let Some((peer, best)) = self
+            .peer_heights
+            .iter()
+            .max_by_key(|(p, h)| (**h, **p))
+            .map(|(p, h)| (*p, *h))
+        else {
+            return;
+        };
+        // a gap the engine closes by itself is one or two blocks; more needs sync
+        if best <= me + 2 {
+            return;
+        }
+        debug!(%peer, from = me + 1, best, "syncing");
+        self.sync_inflight = Some(Instant::now());
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Request {
+            to: peer,
+            bytes: Request::GetBlocks {
+                from: me + 1,
+                max: SYNC_BATCH,
+            }
+            .encode(),
+            reply: tx,
+        });
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            let result = rx.await.unwrap_or_else(|_| Err("network stopped".into()));
+            let _ = events.send(Event::Synced { peer, result }).await;
+        });
+    }
+
+    fn on_event(&mut self, ev: Event) -> Result<()> {
+        match ev {
+            Event::Fetched { hash, result } => {
+                let Ok(bytes) = result else { return Ok(()) };
+                if let Ok(Response::Block(Some(b))) = Response::decode(&bytes, self.params.limits)
+                    && b.id() == hash
+                    && self.add_block(*b)
+                {
+                    self.drive(None)?;
+                }
+            }
+            Event::Synced { peer, result } => {
+                self.sync_inflight = None;
+                let bytes = match result {
+                    Ok(b) => b,
+                    Err(e) => {
+                        debug!(%peer, "sync request failed: {e}");
+                        self.peer_heights.remove(&peer);
+                        return Ok(());
+                    }
+                };
+                match Response::decode(&bytes, self.params.limits) {
+                    Ok(Response::Blocks(blocks)) => {
+                        let n = blocks.len();
+                        let before = self.header.height;
+                        if let Err(e) = self.apply_synced(blocks) {
+                            self.penalize(peer, 50, format!("bad sync response: {e:#}"));
+                        }
+                        if self.header.height > before {
+                            info!(
+                                from = before + 1,
+                                to = self.header.height,
+                                received = n,
+                                "synced blocks"
+                            );
+                            self.restart_engine()?;
+                            self.drive(None)?;
+                            self.maybe_sync();
+                        }
+                    }
+                    Ok(_) => self.penalize(peer, 20, "unexpected sync response"),
+                    Err(e) => self.penalize(peer, 20, format!("malformed sync response: {e}")),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Check and commit synced blocks: each must carry the proposal that links it to the
+    /// previous one, and a run of them must end in a block whose certificate finalizes it
+    /// (verified against its epoch's validators); the run is then executed and committed.
+    fn apply_synced(&mut self, blocks: Vec<FinalizedBlock>) -> Result<()> {
+        let mut run: Vec<(Block, FinalityProof)> = Vec::new();
+        let mut parent = self.proposal;
+        for fb in blocks {
+            let proof = FinalityProof::decode(&fb.proof).map_err(|e| anyhow!("proof: {e}"))?;
+            let h = fb.block.header.height;
+            if h <= self.header.height && run.is_empty() {
+                continue;
+            }
+            let expected = self.header.height + 1 + run.len() as u64;
+            if h != expected
+                || proof.proposal.height != h
+                || proof.proposal.payload != digest(&fb.block.id())
+                || proof.proposal.parent != parent.digest()
+            {
+                bail!("block at height {h} does not link to the chain");
+            }
+            parent = proof.proposal;
+            let Certified::Finalization(q) = proof.certificate.certified else {
+                bail!("certificate at height {h} is not a finalization");
+            };
+            let closes = q == proof.proposal;
+            if !closes && q.height <= h {
+                bail!("certificate at height {h} finalizes neither it nor a descendant");
+            }
+            run.push((fb.block, proof));
+            if closes {
+                let cert = &run[run.len() - 1].1.certificate;
+                cert.verify(&self.epoch.set, &self.epoch.namespace, &Ed25519Verifier)
+                    .map_err(|e| anyhow!("certificate at height {h}: {e}"))?;
+                for (block, proof) in run.drain(..) {
+                    let outcome =
+                        ledger::verify_block(&self.params, &self.state, &self.header, &block)
+                            .map_err(|e| anyhow!("synced block {}: {e}", block.header.height))?;
+                    self.commit(
+                        Executed {
+                            block: Arc::new(block),
+                            state: outcome.state,
+                            receipts: outcome.receipts,
+                            changes: outcome.changes,
+                        },
+                        proof,
+                    )?;
+                }
+                parent = self.proposal;
+            }
+        }
+        Ok(())
+    }
+
+    /// After sync moved the finalized head past the engine: a fresh engine from the new
+    /// head, keeping every vote signed in this epoch.
+    fn restart_engine(&mut self) -> Result<()> {
+        if self.epoch.engine.finalized().height >= self.header.height {
+            return Ok(());
+        }
+        let safety = self.epoch.engine.safety_state().clone();
+        let e = self.genesis.consensus.epoch_length.max(1);
+        let c = &self.genesis.consensus;
+        let cfg = consensus::Config {
+            namespace: self.epoch.namespace,
+            leader_timeout_ms: c.leader_timeout_ms,
+            notarization_timeout_ms: c.notarization_timeout_ms,
+            nullify_retry_ms: c.nullify_retry_ms,
+            timeout_backoff_percent: c.timeout_backoff_percent,
+            max_timeout_ms: MAX_TIMEOUT_MS,
+            last_height: (self.epoch.number + 1).saturating_mul(e),
+            disabled_rule: None,
+        };
+        self.epoch.engine = Engine::new(
+            cfg,
+            self.epoch.set.clone(),
+            Ed25519Signer::from_secret(self.key.secret()),
+            Ed25519Verifier,
+            safety,
+            self.proposal,
+        );
+        self.pending_payload = None;
+        self.pending_verify.clear();
+        self.finalize_queue.clear();
+        self.drive(Some(Input::Start))?;
+        self.publish();
+        Ok(())
+    }
+}

@@ -1,0 +1,541 @@
+//! Wire messages between nodes: canonical bytes with a size limit per message type.
+//!
+//! Every request is one frame: a type tag and its body, encoded with the ledger's bounded
+//! codec (the whole frame must be consumed). A frame over its type's limit, or that does not
+//! decode, is malformed: the sender's score drops (see `p2p`).
+
+use consensus::{Certificate, Certified, Message, Proposal, Signature, Vote, VoteKind};
+use ledger::codec::{DecodeError, Encode, Limits, Reader, put_len};
+use ledger::{Block, Hash, SignedTransaction};
+
+/// Largest consensus message (a certificate of up to [`MAX_VALIDATORS`] signatures).
+pub const MAX_CONSENSUS_BYTES: usize = 16 + 1 + 88 + 4 + MAX_VALIDATORS * 68;
+/// The most validators a certificate may list.
+pub const MAX_VALIDATORS: usize = 1024;
+/// Largest transaction batch frame.
+pub const MAX_TX_BATCH_BYTES: usize = 8 << 20;
+/// Most transactions in one batch.
+pub const MAX_TX_BATCH: usize = 16_384;
+/// Largest frame of any kind (a sync response of several blocks).
+pub const MAX_FRAME_BYTES: usize = 64 << 20;
+/// Most blocks in one sync response.
+pub const MAX_SYNC_BLOCKS: u32 = 256;
+/// A sync response stops adding blocks past this many bytes.
+pub const SYNC_RESPONSE_SOFT_BYTES: usize = 16 << 20;
+
+/// A request from one node to another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A consensus message for an epoch.
+    Consensus {
+        /// The epoch it belongs to.
+        epoch: u64,
+        /// The message.
+        message: Message,
+    },
+    /// A proposed (not yet finalized) block, broadcast by its leader.
+    Block(Box<Block>),
+    /// Transactions for the mempool.
+    Txs(Vec<SignedTransaction>),
+    /// "My last finalized height is this."
+    Status {
+        /// The sender's last finalized height.
+        finalized_height: u64,
+    },
+    /// Finalized blocks with their finality proofs, from `from` up.
+    GetBlocks {
+        /// First height.
+        from: u64,
+        /// At most this many.
+        max: u32,
+    },
+    /// A block by hash (finalized or proposed).
+    GetBlock {
+        /// Its hash.
+        hash: Hash,
+    },
+}
+
+/// A finalized block as served to syncing nodes: the block, the proposal that carried it,
+/// and the finalization certificate of that proposal or of a descendant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinalizedBlock {
+    /// The block.
+    pub block: Block,
+    /// The finality proof bytes as stored ([`FinalityProof::encode`]).
+    pub proof: Vec<u8>,
+}
+
+/// The answer to a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Response {
+    /// Received (fire-and-forget messages).
+    Ack,
+    /// Not accepted from this peer (with why).
+    Refused(String),
+    /// Finalized blocks, in height order.
+    Blocks(Vec<FinalizedBlock>),
+    /// The block asked for, if known.
+    Block(Option<Box<Block>>),
+}
+
+/// Why a frame was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// Too large for its type.
+    #[error("{what} of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Message type.
+        what: &'static str,
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Did not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+const T_CONSENSUS: u8 = 1;
+const T_BLOCK: u8 = 2;
+const T_TXS: u8 = 3;
+const T_STATUS: u8 = 4;
+const T_GET_BLOCKS: u8 = 5;
+const T_GET_BLOCK: u8 = 6;
+
+const R_ACK: u8 = 1;
+const R_REFUSED: u8 = 2;
+const R_BLOCKS: u8 = 3;
+const R_BLOCK: u8 = 4;
+
+/// The limit for a request type tag.
+fn request_limit(tag: u8, limits: &Limits) -> (&'static str, usize) {
+    match tag {
+        T_CONSENSUS => ("consensus message", MAX_CONSENSUS_BYTES),
+        T_BLOCK => ("block", limits.max_block_bytes + 16),
+        T_TXS => ("transaction batch", MAX_TX_BATCH_BYTES),
+        T_STATUS => ("status", 16),
+        T_GET_BLOCKS => ("block range request", 16),
+        T_GET_BLOCK => ("block request", 40),
+        _ => ("unknown message", 1),
+    }
+}
+
+impl Request {
+    /// The frame bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Request::Consensus { epoch, message } => {
+                out.push(T_CONSENSUS);
+                out.extend_from_slice(&epoch.to_le_bytes());
+                encode_message(message, &mut out);
+            }
+            Request::Block(b) => {
+                out.push(T_BLOCK);
+                b.encode_to(&mut out);
+            }
+            Request::Txs(txs) => {
+                out.push(T_TXS);
+                put_len(&mut out, txs.len());
+                for t in txs {
+                    t.encode_to(&mut out);
+                }
+            }
+            Request::Status { finalized_height } => {
+                out.push(T_STATUS);
+                out.extend_from_slice(&finalized_height.to_le_bytes());
+            }
+            Request::GetBlocks { from, max } => {
+                out.push(T_GET_BLOCKS);
+                out.extend_from_slice(&from.to_le_bytes());
+                out.extend_from_slice(&max.to_le_bytes());
+            }
+            Request::GetBlock { hash } => {
+                out.push(T_GET_BLOCK);
+                out.extend_from_slice(hash.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// Decode a frame, enforcing its type's size limit.
+    pub fn decode(bytes: &[u8], limits: Limits) -> Result<Request, WireError> {
+        let tag = bytes.first().copied().unwrap_or(0);
+        let (what, max) = request_limit(tag, &limits);
+        if bytes.len() > max {
+            return Err(WireError::TooLarge {
+                what,
+                len: bytes.len(),
+                max,
+            });
+        }
+        let mut r = Reader::new(bytes, limits);
+        let tag = r.u8("message type")?;
+        let req = match tag {
+            T_CONSENSUS => Request::Consensus {
+                epoch: r.u64("epoch")?,
+                message: decode_message(&mut r)?,
+            },
+            T_BLOCK => Request::Block(Box::new(<Block as ledger::codec::Decode>::decode(&mut r)?)),
+            T_TXS => {
+                let n = r.len(MAX_TX_BATCH, "transaction batch")?;
+                let mut txs = Vec::with_capacity(n.min(r.remaining() / 64 + 1));
+                for _ in 0..n {
+                    txs.push(<SignedTransaction as ledger::codec::Decode>::decode(
+                        &mut r,
+                    )?);
+                }
+                Request::Txs(txs)
+            }
+            T_STATUS => Request::Status {
+                finalized_height: r.u64("height")?,
+            },
+            T_GET_BLOCKS => Request::GetBlocks {
+                from: r.u64("from")?,
+                max: r.u32("max")?,
+            },
+            T_GET_BLOCK => Request::GetBlock {
+                hash: Hash(r.array("hash")?),
+            },
+            tag => {
+                return Err(DecodeError::InvalidTag {
+                    what: "message type",
+                    tag,
+                }
+                .into());
+            }
+        };
+        r.finish()?;
+        Ok(req)
+    }
+}
+
+impl Response {
+    /// The frame bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Response::Ack => out.push(R_ACK),
+            Response::Refused(why) => {
+                out.push(R_REFUSED);
+                let why: String = why.chars().take(200).collect();
+                ledger::codec::put_string(&mut out, &why);
+            }
+            Response::Blocks(blocks) => {
+                out.push(R_BLOCKS);
+                put_len(&mut out, blocks.len());
+                for b in blocks {
+                    b.block.encode_to(&mut out);
+                    put_len(&mut out, b.proof.len());
+                    out.extend_from_slice(&b.proof);
+                }
+            }
+            Response::Block(b) => {
+                out.push(R_BLOCK);
+                match b {
+                    None => out.push(0),
+                    Some(b) => {
+                        out.push(1);
+                        b.encode_to(&mut out);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Decode a response frame.
+    pub fn decode(bytes: &[u8], limits: Limits) -> Result<Response, WireError> {
+        if bytes.len() > MAX_FRAME_BYTES {
+            return Err(WireError::TooLarge {
+                what: "response",
+                len: bytes.len(),
+                max: MAX_FRAME_BYTES,
+            });
+        }
+        let mut r = Reader::new(bytes, limits);
+        let resp = match r.u8("response type")? {
+            R_ACK => Response::Ack,
+            R_REFUSED => Response::Refused(r.string("reason")?),
+            R_BLOCKS => {
+                let n = r.len(MAX_SYNC_BLOCKS as usize, "blocks")?;
+                let mut blocks = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let block = <Block as ledger::codec::Decode>::decode(&mut r)?;
+                    let len = r.len(MAX_CONSENSUS_BYTES, "finality proof")?;
+                    let proof = r.bytes(len, "finality proof")?.to_vec();
+                    blocks.push(FinalizedBlock { block, proof });
+                }
+                Response::Blocks(blocks)
+            }
+            R_BLOCK => match r.u8("block option")? {
+                0 => Response::Block(None),
+                1 => Response::Block(Some(Box::new(<Block as ledger::codec::Decode>::decode(
+                    &mut r,
+                )?))),
+                tag => {
+                    return Err(DecodeError::InvalidTag {
+                        what: "block option",
+                        tag,
+                    }
+                    .into());
+                }
+            },
+            tag => {
+                return Err(DecodeError::InvalidTag {
+                    what: "response type",
+                    tag,
+                }
+                .into());
+            }
+        };
+        r.finish()?;
+        Ok(resp)
+    }
+}
+
+/// What makes a finalized block final: the proposal that carried it and a finalization of
+/// that proposal or of a descendant. Stored with every committed block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinalityProof {
+    /// The block's proposal.
+    pub proposal: Proposal,
+    /// The finalization covering it.
+    pub certificate: Certificate,
+}
+
+impl FinalityProof {
+    /// Canonical bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(88 + 100 + self.certificate.signatures.len() * 68);
+        out.extend_from_slice(&self.proposal.encode());
+        encode_certificate(&self.certificate, &mut out);
+        out
+    }
+
+    /// Decode (the whole input).
+    pub fn decode(bytes: &[u8]) -> Result<FinalityProof, WireError> {
+        let mut r = Reader::new(bytes, Limits::default());
+        let proposal = decode_proposal(&mut r)?;
+        let certificate = decode_certificate(&mut r)?;
+        r.finish()?;
+        Ok(FinalityProof {
+            proposal,
+            certificate,
+        })
+    }
+}
+
+fn decode_proposal(r: &mut Reader<'_>) -> Result<Proposal, DecodeError> {
+    Ok(Proposal::decode(&r.array::<88>("proposal")?))
+}
+
+fn encode_kind(kind: &VoteKind, out: &mut Vec<u8>) {
+    match kind {
+        VoteKind::Notarize(p) => {
+            out.push(1);
+            out.extend_from_slice(&p.encode());
+        }
+        VoteKind::Nullify(v) => {
+            out.push(2);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        VoteKind::Finalize(p) => {
+            out.push(3);
+            out.extend_from_slice(&p.encode());
+        }
+    }
+}
+
+fn decode_kind(r: &mut Reader<'_>) -> Result<VoteKind, DecodeError> {
+    Ok(match r.u8("vote kind")? {
+        1 => VoteKind::Notarize(decode_proposal(r)?),
+        2 => VoteKind::Nullify(r.u64("view")?),
+        3 => VoteKind::Finalize(decode_proposal(r)?),
+        tag => {
+            return Err(DecodeError::InvalidTag {
+                what: "vote kind",
+                tag,
+            });
+        }
+    })
+}
+
+/// Append a vote's bytes (also the safety log's record format).
+pub fn encode_vote(v: &Vote, out: &mut Vec<u8>) {
+    encode_kind(&v.kind, out);
+    out.extend_from_slice(&v.signer.to_le_bytes());
+    out.extend_from_slice(&v.signature.0);
+}
+
+/// Read a vote.
+pub fn decode_vote(r: &mut Reader<'_>) -> Result<Vote, DecodeError> {
+    Ok(Vote {
+        kind: decode_kind(r)?,
+        signer: r.u32("signer")?,
+        signature: Signature(r.array("signature")?),
+    })
+}
+
+fn encode_certificate(c: &Certificate, out: &mut Vec<u8>) {
+    let kind = c.certified.vote_kind();
+    encode_kind(&kind, out);
+    put_len(out, c.signatures.len());
+    for (i, s) in &c.signatures {
+        out.extend_from_slice(&i.to_le_bytes());
+        out.extend_from_slice(&s.0);
+    }
+}
+
+fn decode_certificate(r: &mut Reader<'_>) -> Result<Certificate, DecodeError> {
+    let certified = match decode_kind(r)? {
+        VoteKind::Notarize(p) => Certified::Notarization(p),
+        VoteKind::Nullify(v) => Certified::Nullification(v),
+        VoteKind::Finalize(p) => Certified::Finalization(p),
+    };
+    let n = r.len(MAX_VALIDATORS, "signatures")?;
+    let mut signatures = Vec::with_capacity(n);
+    for _ in 0..n {
+        signatures.push((r.u32("signer")?, Signature(r.array("signature")?)));
+    }
+    Ok(Certificate {
+        certified,
+        signatures,
+    })
+}
+
+fn encode_message(m: &Message, out: &mut Vec<u8>) {
+    match m {
+        Message::Vote(v) => {
+            out.push(1);
+            encode_vote(v, out);
+        }
+        Message::Certificate(c) => {
+            out.push(2);
+            encode_certificate(c, out);
+        }
+        Message::Request { view } => {
+            out.push(3);
+            out.extend_from_slice(&view.to_le_bytes());
+        }
+    }
+}
+
+fn decode_message(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
+    Ok(match r.u8("consensus message type")? {
+        1 => Message::Vote(decode_vote(r)?),
+        2 => Message::Certificate(decode_certificate(r)?),
+        3 => Message::Request {
+            view: r.u64("view")?,
+        },
+        tag => {
+            return Err(DecodeError::InvalidTag {
+                what: "consensus message type",
+                tag,
+            });
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use consensus::Digest;
+
+    fn proposal() -> Proposal {
+        Proposal {
+            view: 7,
+            height: 5,
+            parent_view: 4,
+            parent: Digest([1; 32]),
+            payload: Digest([2; 32]),
+        }
+    }
+
+    #[test]
+    fn consensus_messages_round_trip() {
+        let p = proposal();
+        let msgs = [
+            Message::Vote(Vote {
+                kind: VoteKind::Notarize(p),
+                signer: 3,
+                signature: Signature([9; 64]),
+            }),
+            Message::Vote(Vote {
+                kind: VoteKind::Nullify(11),
+                signer: 0,
+                signature: Signature([8; 64]),
+            }),
+            Message::Certificate(Certificate {
+                certified: Certified::Finalization(p),
+                signatures: vec![(0, Signature([1; 64])), (2, Signature([3; 64]))],
+            }),
+            Message::Request { view: 99 },
+        ];
+        for m in msgs {
+            let req = Request::Consensus {
+                epoch: 2,
+                message: m,
+            };
+            let bytes = req.encode();
+            assert_eq!(Request::decode(&bytes, Limits::default()).unwrap(), req);
+            // every truncation fails cleanly, and so does a trailing byte
+            for cut in 0..bytes.len() {
+                assert!(Request::decode(&bytes[..cut], Limits::default()).is_err());
+            }
+            let mut long = bytes.clone();
+            long.push(0);
+            assert!(Request::decode(&long, Limits::default()).is_err());
+        }
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_by_type() {
+        let mut status = Request::Status {
+            finalized_height: 1,
+        }
+        .encode();
+        status.extend_from_slice(&[0; 64]);
+        assert!(matches!(
+            Request::decode(&status, Limits::default()),
+            Err(WireError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn finality_proof_round_trips() {
+        let proof = FinalityProof {
+            proposal: proposal(),
+            certificate: Certificate {
+                certified: Certified::Finalization(proposal()),
+                signatures: vec![(1, Signature([5; 64]))],
+            },
+        };
+        assert_eq!(FinalityProof::decode(&proof.encode()).unwrap(), proof);
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut seed = 1u64;
+        for len in 0..600 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (seed >> 56) as u8
+                })
+                .collect();
+            for tag in 1..=6u8 {
+                let mut b = bytes.clone();
+                if !b.is_empty() {
+                    b[0] = tag;
+                }
+                let _ = Request::decode(&b, Limits::default());
+                let _ = Response::decode(&b, Limits::default());
+            }
+        }
+    }
+}
