@@ -9,7 +9,7 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use ledger::{Hash, PublicKey, RejectReason, SignedTransaction};
 use rpc::{
-    AccountApiServer, AccountInfo, ChainApiServer, ChainInfo, NodeApiServer, NodeHealth,
+    AccountApiServer, AccountInfo, BlockInfo, ChainApiServer, ChainInfo, NodeApiServer, NodeHealth,
     ServerError, TxApiServer, TxState, TxStatus, error_codes,
 };
 use serde_json::json;
@@ -92,7 +92,7 @@ pub fn admit_error(e: &AdmitError) -> ServerError {
 
 #[async_trait]
 impl ChainApiServer for Api {
-    async fn get_info(&self) -> RpcResult<ChainInfo> {
+    async fn chain_info(&self) -> RpcResult<ChainInfo> {
         let c = self.shared.chain();
         Ok(ChainInfo {
             chain_name: self.shared.chain_name.clone(),
@@ -106,11 +106,35 @@ impl ChainApiServer for Api {
             validators: c.validators.iter().map(|v| v.key.to_hex()).collect(),
         })
     }
+
+    async fn get_block_by_height(&self, height: u64) -> RpcResult<Option<BlockInfo>> {
+        let Some(b) = self
+            .shared
+            .store
+            .block_by_height(height)
+            .map_err(ServerError::internal)?
+        else {
+            return Ok(None);
+        };
+        let h = &b.header;
+        Ok(Some(BlockInfo {
+            height: h.height,
+            hash: h.id().to_hex(),
+            parent: h.parent.to_hex(),
+            timestamp_ms: h.timestamp_ms,
+            proposer: h.proposer.to_hex(),
+            tx_root: h.tx_root.to_hex(),
+            receipts_root: h.receipts_root.to_hex(),
+            state_root: h.state_root.to_hex(),
+            validators_hash: h.validators_hash.to_hex(),
+            txs: b.txs.iter().map(|t| t.id().to_hex()).collect(),
+        }))
+    }
 }
 
 #[async_trait]
 impl AccountApiServer for Api {
-    async fn get_info(&self, public_key: String) -> RpcResult<AccountInfo> {
+    async fn account_info(&self, public_key: String) -> RpcResult<AccountInfo> {
         let key = parse_key(&public_key)?;
         let c = self.shared.chain();
         let a = c.state.account(&key);

@@ -15,14 +15,18 @@ use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
 pub use errors::{ServerError, error_codes};
-pub use types::{AccountInfo, ChainInfo, NodeHealth, TxState, TxStatus};
+pub use types::{AccountInfo, BlockInfo, ChainInfo, NodeHealth, TxState, TxStatus};
 
 /// Chain-level queries.
 #[rpc(server, client, namespace = "chain")]
 pub trait ChainApi {
     /// Chain id, genesis hash, head and finalized heights, current view and epoch.
     #[method(name = "getInfo")]
-    async fn get_info(&self) -> RpcResult<ChainInfo>;
+    async fn chain_info(&self) -> RpcResult<ChainInfo>;
+
+    /// The finalized block at `height` (header fields and transaction hashes), or null.
+    #[method(name = "getBlockByHeight")]
+    async fn get_block_by_height(&self, height: u64) -> RpcResult<Option<BlockInfo>>;
 }
 
 /// Account state.
@@ -31,7 +35,7 @@ pub trait AccountApi {
     /// Balance, next nonce and roles of an account at the last finalized block (an account
     /// never seen has balance 0, nonce 0 and no roles).
     #[method(name = "getInfo")]
-    async fn get_info(&self, public_key: String) -> RpcResult<AccountInfo>;
+    async fn account_info(&self, public_key: String) -> RpcResult<AccountInfo>;
 }
 
 /// Transactions.

@@ -97,3 +97,29 @@ pub struct NodeHealth {
     /// Transactions finalized since this node started (for rates).
     pub txs_finalized: u64,
 }
+
+/// `chain_getBlockByHeight`: a finalized block's header and transaction hashes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockInfo {
+    /// Height.
+    pub height: u64,
+    /// Block hash.
+    pub hash: String,
+    /// Parent block hash.
+    pub parent: String,
+    /// Proposer's timestamp, ms since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Proposer's public key.
+    pub proposer: String,
+    /// Merkle root of the transactions.
+    pub tx_root: String,
+    /// Merkle root of the receipts.
+    pub receipts_root: String,
+    /// State root after the block.
+    pub state_root: String,
+    /// Hash of the validator set for the next height.
+    pub validators_hash: String,
+    /// Transaction hashes, in order.
+    pub txs: Vec<String>,
+}

@@ -105,7 +105,7 @@ async fn status_loop(net: &mut Testnet) -> Result<()> {
                 continue;
             }
             let Ok(c) = net.client(i) else { continue };
-            if let Ok(info) = c.get_info().await {
+            if let Ok(info) = c.chain_info().await {
                 height = height.max(info.head_height);
                 finalized = finalized.max(info.finalized_height);
                 view = view.max(info.view);
