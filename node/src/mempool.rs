@@ -266,15 +266,12 @@ impl Mempool {
     pub fn select(&self, state: &LedgerState, max: usize) -> Vec<SignedTransaction> {
         let mut runs: Vec<Vec<&Hash>> = Vec::new();
         for (sender, by_nonce) in &self.by_sender {
-            let mut next = state.account(sender).nonce;
-            let mut run = Vec::new();
-            for (nonce, id) in by_nonce.range(next..) {
-                if *nonce != next {
-                    break;
-                }
-                run.push(id);
-                next += 1;
-            }
+            let first = state.account(sender).nonce;
+            let run: Vec<&Hash> = (first..)
+                .zip(by_nonce.range(first..))
+                .take_while(|(want, (nonce, _))| *want == **nonce)
+                .map(|(_, (_, id))| id)
+                .collect();
             if !run.is_empty() {
                 runs.push(run);
             }

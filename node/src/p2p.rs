@@ -413,13 +413,11 @@ impl Net {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
-            } => {
-                if num_established == 0 && self.connected.remove(&peer_id) {
-                    info!(peer = %peer_id, "peer disconnected");
-                    self.update_peers();
-                }
+            } if self.connected.remove(&peer_id) => {
+                info!(peer = %peer_id, "peer disconnected");
+                self.update_peers();
             }
             SwarmEvent::Behaviour(BehaviourEvent::Rr(ev)) => self.rr_event(ev),
             SwarmEvent::NewListenAddr { address, .. } => debug!(%address, "listening"),
