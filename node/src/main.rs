@@ -67,6 +67,37 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Benchmark a fresh local testnet: open-loop load of pre-signed transfers at --rate
+    /// for --duration over every validator's JSON-RPC; prints finalized tx/s, submit to
+    /// finalized latency, block time, peak RSS per node and lost transactions.
+    ///
+    /// Example: palisade bench --validators 4 --rate 2000 --duration 30 --json
+    Bench {
+        /// Number of validators.
+        #[arg(long, default_value_t = 4)]
+        validators: u32,
+        /// Offered load, transactions per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Sending accounts.
+        #[arg(long, default_value_t = 32)]
+        senders: u32,
+        /// Directory for the benchmark testnet (wiped first).
+        #[arg(long, default_value = ".palisade-bench")]
+        home: PathBuf,
+        /// First port.
+        #[arg(long, default_value_t = 27656)]
+        base_port: u16,
+        /// A config.toml setting for every validator, `section.key=value` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the ledger end to end on a dev chain: genesis, signed transfer blocks executed,
     /// committed to RocksDB and proven. State is kept in --home between runs.
     ///
@@ -219,6 +250,36 @@ fn run(cli: Cli) -> Result<()> {
             opts.base_port = base_port;
             opts.config = set;
             tokio::runtime::Runtime::new()?.block_on(testnet::status::run_interactive(opts))
+        }
+        Command::Bench {
+            validators,
+            rate,
+            duration,
+            senders,
+            home,
+            base_port,
+            set,
+            json,
+        } => {
+            let binary = std::env::current_exe().context("locating the palisade binary")?;
+            let mut t = testnet::TestnetOptions::new(binary, home);
+            t.validators = validators;
+            t.base_port = base_port;
+            t.reset = true;
+            t.config = set;
+            let opts = testnet::bench::BenchOptions {
+                testnet: t,
+                rate,
+                duration_s: duration,
+                senders,
+            };
+            let report = tokio::runtime::Runtime::new()?.block_on(testnet::bench::run(opts))?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                println!("{}", report.table());
+            }
+            Ok(())
         }
         Command::Genesis(GenesisCommand::Validate { file }) => {
             let g = Genesis::load(&file)?;

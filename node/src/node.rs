@@ -891,6 +891,7 @@ impl Core {
         let ok = ex.receipts.iter().filter(|r| r.outcome.is_ok()).count();
         info!(height, txs = ex.block.txs.len(), ok, view = proof.proposal.view, hash = %ex.block.id(), "finalized");
         self.shared.mempool().finalized(&ex.block.txs, &ex.state);
+        let governance = ex.state.system.pending_changes != self.state.system.pending_changes;
         self.state = ex.state;
         self.header = ex.block.header.clone();
         self.proposal = proof.proposal;
@@ -903,6 +904,9 @@ impl Core {
         let e = self.genesis.consensus.epoch_length.max(1);
         if height.is_multiple_of(e) {
             self.next_epoch()?;
+        } else if governance {
+            // connect to validators joining at the next boundary before they must vote
+            self.announce_validators();
         }
         self.publish();
         Ok(())

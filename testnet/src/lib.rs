@@ -4,6 +4,7 @@
 //! Must not reach into a node's internals: it talks to nodes the way users do (the CLI,
 //! JSON-RPC, signals, log files).
 
+pub mod bench;
 pub mod launcher;
 pub mod status;
 
