@@ -48,6 +48,8 @@ use crate::wire::{
 const MAX_TIMEOUT_MS: u64 = 30_000;
 /// Proposed blocks kept at most this far above the finalized height.
 const MAX_BLOCKS_AHEAD: u64 = 512;
+/// Unfinalized blocks held at most (a byzantine leader cannot fill memory with proposals).
+const MAX_PENDING_BLOCKS: usize = 4096;
 /// Blocks asked for in one sync request.
 const SYNC_BATCH: u32 = 128;
 
@@ -818,6 +820,7 @@ impl Core {
         if height <= self.header.height
             || height > self.header.height + MAX_BLOCKS_AHEAD
             || self.blocks.contains_key(&h)
+            || self.blocks.len() >= MAX_PENDING_BLOCKS
         {
             return false;
         }
