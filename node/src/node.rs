@@ -496,6 +496,14 @@ impl Core {
 
     fn act(&mut self, action: Action, queue: &mut VecDeque<Input>) -> Result<()> {
         let epoch = self.epoch.number;
+        if matches!(
+            action,
+            Action::Broadcast(_) | Action::Send { .. } | Action::Fetch { .. }
+        ) && !self.is_validator()
+        {
+            // an observer's engine has nothing to say: validators refuse its messages
+            return Ok(());
+        }
         match action {
             Action::Persist(vote) => {
                 self.epoch.log.append(&vote)?;
