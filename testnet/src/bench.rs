@@ -10,12 +10,16 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use futures::StreamExt;
 use genesis::{DevKeyKind, dev_keypair};
 use ledger::{Encode, Hash, PublicKey, Transaction, TxKind};
 use rpc::{ChainApiClient, TxApiClient};
 use serde_json::json;
 
 use crate::launcher::{Testnet, TestnetOptions};
+
+/// Most submissions in flight at once.
+const MAX_IN_FLIGHT: usize = 256;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -229,7 +233,12 @@ async fn drive(net: &mut Testnet, opts: &BenchOptions) -> Result<BenchReport> {
             let (id, hex) = &txs[k];
             async move { (*id, c.submit(hex.clone()).await.is_ok(), Instant::now()) }
         });
-        for (id, ok, at) in futures::future::join_all(futs).await {
+        // bounded concurrency: the client must not run out of sockets (an fd limit of 1024)
+        let results: Vec<_> = futures::stream::iter(futs)
+            .buffer_unordered(MAX_IN_FLIGHT)
+            .collect()
+            .await;
+        for (id, ok, at) in results {
             if ok {
                 accepted += 1;
                 submit_at.insert(id, at);
