@@ -159,6 +159,17 @@ struct Executed {
     changes: Vec<ledger::state::Change>,
 }
 
+impl Executed {
+    fn new(block: Arc<Block>, outcome: ledger::BlockOutcome) -> Executed {
+        Executed {
+            block,
+            state: outcome.state,
+            receipts: outcome.receipts,
+            changes: outcome.changes,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Engine {
@@ -385,6 +396,21 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
     result
 }
 
+/// The engine settings of epoch `number` (timeouts from genesis).
+fn engine_config(genesis: &Genesis, namespace: [u8; 32], number: u64) -> consensus::Config {
+    let c = &genesis.consensus;
+    consensus::Config {
+        namespace,
+        leader_timeout_ms: c.leader_timeout_ms,
+        notarization_timeout_ms: c.notarization_timeout_ms,
+        nullify_retry_ms: c.nullify_retry_ms,
+        timeout_backoff_percent: c.timeout_backoff_percent,
+        max_timeout_ms: MAX_TIMEOUT_MS,
+        last_height: (number + 1).saturating_mul(c.epoch_length.max(1)),
+        disabled_rule: None,
+    }
+}
+
 fn open_epoch(
     genesis: &Genesis,
     params: &ChainParams,
@@ -400,17 +426,7 @@ fn open_epoch(
     let set = validator_set(&validators)?;
     let ns = namespace(&params.chain_id, number);
     let (log, stored) = SafetyLog::open(&data_dir.join("safety"), number)?;
-    let c = &genesis.consensus;
-    let cfg = consensus::Config {
-        namespace: ns,
-        leader_timeout_ms: c.leader_timeout_ms,
-        notarization_timeout_ms: c.notarization_timeout_ms,
-        nullify_retry_ms: c.nullify_retry_ms,
-        timeout_backoff_percent: c.timeout_backoff_percent,
-        max_timeout_ms: MAX_TIMEOUT_MS,
-        last_height: (number + 1).saturating_mul(e),
-        disabled_rule: None,
-    };
+    let cfg = engine_config(genesis, ns, number);
     let engine = Engine::new(
         cfg,
         set.clone(),
@@ -511,13 +527,7 @@ impl Core {
             }
             Action::Broadcast(message) => {
                 let bytes = Request::Consensus { epoch, message }.encode();
-                let to: Vec<PeerId> = self
-                    .epoch
-                    .peers
-                    .iter()
-                    .filter(|p| **p != self.my_peer)
-                    .copied()
-                    .collect();
+                let to: Vec<PeerId> = self.other_validators();
                 self.send(Command::Broadcast { to, bytes });
             }
             Action::Send { to, message } => {
@@ -665,15 +675,8 @@ impl Core {
                     .verify_seconds
                     .observe(t.elapsed().as_secs_f64());
                 let state = outcome.state.clone();
-                self.executed.insert(
-                    h,
-                    Executed {
-                        block: block.clone(),
-                        state: outcome.state,
-                        receipts: outcome.receipts,
-                        changes: outcome.changes,
-                    },
-                );
+                self.executed
+                    .insert(h, Executed::new(block.clone(), outcome));
                 Some((state, block.header.clone()))
             }
             Err(e) => {
@@ -770,23 +773,10 @@ impl Core {
         );
         self.head_height = self.head_height.max(block.header.height);
         self.blocks.insert(id, block.clone());
-        self.executed.insert(
-            id,
-            Executed {
-                block: block.clone(),
-                state: outcome.state,
-                receipts: outcome.receipts,
-                changes: outcome.changes,
-            },
-        );
+        self.executed
+            .insert(id, Executed::new(block.clone(), outcome));
         let bytes = Request::Block(Box::new((*block).clone())).encode();
-        let to: Vec<PeerId> = self
-            .epoch
-            .peers
-            .iter()
-            .filter(|p| **p != self.my_peer)
-            .copied()
-            .collect();
+        let to: Vec<PeerId> = self.other_validators();
         self.send(Command::Broadcast { to, bytes });
         Ok(Some(Input::Payload {
             view,
@@ -800,13 +790,7 @@ impl Core {
         }
         self.fetching.insert(h, Instant::now());
         let bytes = Request::GetBlock { hash: h }.encode();
-        let peers: Vec<PeerId> = self
-            .epoch
-            .peers
-            .iter()
-            .filter(|p| **p != self.my_peer)
-            .copied()
-            .collect();
+        let peers: Vec<PeerId> = self.other_validators();
         for peer in peers {
             let (tx, rx) = oneshot::channel();
             self.send(Command::Request {
@@ -1003,6 +987,16 @@ impl Core {
         }
     }
 
+    /// This epoch's validators but this node.
+    fn other_validators(&self) -> Vec<PeerId> {
+        self.epoch
+            .peers
+            .iter()
+            .filter(|p| **p != self.my_peer)
+            .copied()
+            .collect()
+    }
+
     fn is_validator(&self) -> bool {
         self.epoch
             .set
@@ -1152,13 +1146,7 @@ impl Core {
             return;
         }
         // validators of this and the next epoch build blocks from their own pools
-        let mut to: Vec<PeerId> = self
-            .epoch
-            .peers
-            .iter()
-            .filter(|p| **p != self.my_peer)
-            .copied()
-            .collect();
+        let mut to: Vec<PeerId> = self.other_validators();
         for v in self.state.system.validators_after_pending() {
             if let Some(p) = p2p::peer_id_of(&v.key)
                 && p != self.my_peer
@@ -1351,15 +1339,7 @@ impl Core {
                     let outcome =
                         ledger::verify_block(&self.params, &self.state, &self.header, &block)
                             .map_err(|e| anyhow!("synced block {}: {e}", block.header.height))?;
-                    self.commit(
-                        Executed {
-                            block: Arc::new(block),
-                            state: outcome.state,
-                            receipts: outcome.receipts,
-                            changes: outcome.changes,
-                        },
-                        proof,
-                    )?;
+                    self.commit(Executed::new(Arc::new(block), outcome), proof)?;
                 }
                 parent = self.proposal;
             }
@@ -1374,18 +1354,7 @@ impl Core {
             return Ok(());
         }
         let safety = self.epoch.engine.safety_state().clone();
-        let e = self.genesis.consensus.epoch_length.max(1);
-        let c = &self.genesis.consensus;
-        let cfg = consensus::Config {
-            namespace: self.epoch.namespace,
-            leader_timeout_ms: c.leader_timeout_ms,
-            notarization_timeout_ms: c.notarization_timeout_ms,
-            nullify_retry_ms: c.nullify_retry_ms,
-            timeout_backoff_percent: c.timeout_backoff_percent,
-            max_timeout_ms: MAX_TIMEOUT_MS,
-            last_height: (self.epoch.number + 1).saturating_mul(e),
-            disabled_rule: None,
-        };
+        let cfg = engine_config(&self.genesis, self.epoch.namespace, self.epoch.number);
         self.epoch.engine = Engine::new(
             cfg,
             self.epoch.set.clone(),
