@@ -92,6 +92,16 @@ pub struct RpcSection {
     pub max_connections: u32,
     /// Most calls in one batch request. Default 100.
     pub max_batch: u32,
+    /// Most subscriptions one WebSocket connection may hold. Default 1024.
+    pub max_subscriptions_per_connection: u32,
+    /// Calls per second one client IP may make, over HTTP and WebSocket together (each
+    /// call of a batch counts); 0 = unlimited. Default 0.
+    pub rate_limit_per_ip: u32,
+    /// Calls one IP may make in a burst above the rate. Default 1000.
+    pub rate_limit_burst: u32,
+    /// Origins a browser may call from (CORS), e.g. `["http://localhost:3000"]`; `["*"]`
+    /// allows any. Default empty: no CORS headers, browsers refuse cross-origin calls.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for RpcSection {
@@ -101,6 +111,10 @@ impl Default for RpcSection {
             max_request_bytes: 1 << 20,
             max_connections: 1024,
             max_batch: 100,
+            max_subscriptions_per_connection: 1024,
+            rate_limit_per_ip: 0,
+            rate_limit_burst: 1000,
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod demo;
 mod init;
+mod wallet;
 
 use std::path::PathBuf;
 
@@ -98,6 +99,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Keys, balances and signed transactions over JSON-RPC (default: the local testnet).
+    ///
+    /// Example: palisade wallet --key alice.key.json transfer --to 0x1f… --amount 25 --wait
+    Wallet(wallet::WalletArgs),
     /// Run the ledger end to end on a dev chain: genesis, signed transfer blocks executed,
     /// committed to RocksDB and proven. State is kept in --home between runs.
     ///
@@ -304,6 +309,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo::run(args),
+        Command::Wallet(args) => wallet::run(args),
     }
 }
 

@@ -103,6 +103,11 @@ impl Mempool {
         self.by_id.contains_key(id)
     }
 
+    /// The pending transaction `id`.
+    pub fn get(&self, id: &Hash) -> Option<&SignedTransaction> {
+        self.by_id.get(id).map(|e| &e.tx)
+    }
+
     /// Why `id` was refused or dropped, if it was recently.
     pub fn rejection(&self, id: &Hash) -> Option<&str> {
         self.rejected.get(id).map(String::as_str)

@@ -92,7 +92,25 @@ pub struct Shared {
     pub net: Arc<NetInfo>,
     /// Metrics.
     pub metrics: Metrics,
+    /// The hash of block 0.
+    pub genesis_hash: Hash,
+    /// New and finalized blocks, for RPC subscriptions.
+    pub events: tokio::sync::broadcast::Sender<ChainEvent>,
+    /// Transactions in executed blocks that are not finalized yet: id → (height, block, index).
+    pub included: Mutex<HashMap<Hash, (u64, Hash, u32)>>,
 }
+
+/// What the core tells RPC subscribers.
+#[derive(Clone, Debug)]
+pub enum ChainEvent {
+    /// A block was executed for the first time at a height above every earlier one.
+    NewHead(Arc<Block>),
+    /// A block was finalized (in height order).
+    Finalized(Arc<Block>),
+}
+
+/// Subscribers may fall this many events behind before they skip (they then re-read).
+const EVENT_BUFFER: usize = 1024;
 
 impl Shared {
     /// A snapshot of the chain view (cheap: the state tree is shared).
@@ -100,6 +118,21 @@ impl Shared {
         match self.chain.read() {
             Ok(c) => c.clone(),
             Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Where a transaction sits in an executed, unfinalized block.
+    pub fn included_at(&self, id: &Hash) -> Option<(u64, Hash, u32)> {
+        match self.included.lock() {
+            Ok(m) => m.get(id).copied(),
+            Err(p) => p.into_inner().get(id).copied(),
+        }
+    }
+
+    fn with_included(&self, f: impl FnOnce(&mut HashMap<Hash, (u64, Hash, u32)>)) {
+        match self.included.lock() {
+            Ok(mut m) => f(&mut m),
+            Err(p) => f(&mut p.into_inner()),
         }
     }
 
@@ -240,6 +273,8 @@ struct Core {
     heard_status: bool,
     sync_inflight: Option<Instant>,
     head_height: u64,
+    /// The highest block announced to subscribers.
+    announced_head: u64,
 }
 
 /// Run a node from its home directory until SIGINT/SIGTERM.
@@ -332,6 +367,12 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         ready: ready.clone(),
         net: net_info,
         metrics: metrics.clone(),
+        genesis_hash: store
+            .header_by_height(0)?
+            .ok_or_else(|| anyhow!("no genesis block in the store"))?
+            .id(),
+        events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
+        included: Mutex::new(HashMap::new()),
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -360,6 +401,7 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         net,
         events_tx,
         head_height: header.height,
+        announced_head: header.height,
         state,
         header,
         proposal,
@@ -677,6 +719,7 @@ impl Core {
                 let state = outcome.state.clone();
                 self.executed
                     .insert(h, Executed::new(block.clone(), outcome));
+                self.announce_head(&block);
                 Some((state, block.header.clone()))
             }
             Err(e) => {
@@ -775,6 +818,7 @@ impl Core {
         self.blocks.insert(id, block.clone());
         self.executed
             .insert(id, Executed::new(block.clone(), outcome));
+        self.announce_head(&block);
         let bytes = Request::Block(Box::new((*block).clone())).encode();
         let to: Vec<PeerId> = self.other_validators();
         self.send(Command::Broadcast { to, bytes });
@@ -782,6 +826,22 @@ impl Core {
             view,
             payload: digest(&id),
         }))
+    }
+
+    /// A block was executed: its transactions are now `included`, and a block above every
+    /// earlier one is a new head for subscribers.
+    fn announce_head(&mut self, block: &Arc<Block>) {
+        let id = block.id();
+        let height = block.header.height;
+        self.shared.with_included(|m| {
+            for (i, t) in block.txs.iter().enumerate() {
+                m.insert(t.id(), (height, id, i as u32));
+            }
+        });
+        if height > self.announced_head {
+            self.announced_head = height;
+            let _ = self.shared.events.send(ChainEvent::NewHead(block.clone()));
+        }
     }
 
     fn request_block(&mut self, h: Hash) {
@@ -886,6 +946,23 @@ impl Core {
         let ok = ex.receipts.iter().filter(|r| r.outcome.is_ok()).count();
         info!(height, txs = ex.block.txs.len(), ok, view = proof.proposal.view, hash = %ex.block.id(), "finalized");
         self.shared.mempool().finalized(&ex.block.txs, &ex.state);
+        self.shared.with_included(|m| {
+            for t in &ex.block.txs {
+                m.remove(&t.id());
+            }
+            m.retain(|_, (h, _, _)| *h > height);
+        });
+        if height > self.announced_head {
+            self.announced_head = height;
+            let _ = self
+                .shared
+                .events
+                .send(ChainEvent::NewHead(ex.block.clone()));
+        }
+        let _ = self
+            .shared
+            .events
+            .send(ChainEvent::Finalized(ex.block.clone()));
         let governance = ex.state.system.pending_changes != self.state.system.pending_changes;
         self.state = ex.state;
         self.header = ex.block.header.clone();

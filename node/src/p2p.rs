@@ -181,6 +181,26 @@ pub struct Inbound {
 pub struct NetInfo {
     /// Connected peers.
     pub peers: AtomicUsize,
+    /// The connected peers, for `node_peers`.
+    pub list: std::sync::Mutex<Vec<PeerEntry>>,
+}
+
+/// A connected peer.
+#[derive(Clone, Debug)]
+pub struct PeerEntry {
+    /// Its id.
+    pub peer: PeerId,
+    /// The connection's remote address.
+    pub address: Multiaddr,
+    /// Whether it is a validator of the current or next epoch.
+    pub validator: bool,
+}
+
+/// The ed25519 key inside a peer id, if it has one.
+pub fn public_key_of(peer: &PeerId) -> Option<ledger::PublicKey> {
+    let pk = identity::PublicKey::try_decode_protobuf(peer.as_ref().digest()).ok()?;
+    let bytes = pk.try_into_ed25519().ok()?.to_bytes();
+    Some(ledger::PublicKey(bytes))
 }
 
 /// Settings for [`spawn`].
@@ -250,6 +270,7 @@ pub fn spawn(
         validators: HashMap::new(),
         extra,
         connected: HashSet::new(),
+        addresses: HashMap::new(),
         scores: HashMap::new(),
         banned: HashMap::new(),
         pending_out: HashMap::new(),
@@ -269,6 +290,7 @@ struct Net {
     validators: HashMap<PeerId, Option<Multiaddr>>,
     extra: Vec<(PeerId, Multiaddr)>,
     connected: HashSet<PeerId>,
+    addresses: HashMap<PeerId, Multiaddr>,
     scores: HashMap<PeerId, i64>,
     banned: HashMap<PeerId, Instant>,
     pending_out: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>>,
@@ -406,6 +428,8 @@ impl Net {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return;
                 }
+                self.addresses
+                    .insert(peer_id, endpoint.get_remote_address().clone());
                 if self.connected.insert(peer_id) {
                     info!(peer = %peer_id, validator = self.validators.contains_key(&peer_id), "peer connected");
                 }
@@ -417,6 +441,7 @@ impl Net {
                 ..
             } if self.connected.remove(&peer_id) => {
                 info!(peer = %peer_id, "peer disconnected");
+                self.addresses.remove(&peer_id);
                 self.update_peers();
             }
             SwarmEvent::Behaviour(BehaviourEvent::Rr(ev)) => self.rr_event(ev),
@@ -430,6 +455,21 @@ impl Net {
             .peers
             .store(self.connected.len(), Ordering::Relaxed);
         self.metrics.peers.set(self.connected.len() as i64);
+        let list: Vec<PeerEntry> = self
+            .connected
+            .iter()
+            .filter_map(|p| {
+                Some(PeerEntry {
+                    peer: *p,
+                    address: self.addresses.get(p)?.clone(),
+                    validator: self.validators.contains_key(p),
+                })
+            })
+            .collect();
+        match self.info.list.lock() {
+            Ok(mut l) => *l = list,
+            Err(e) => *e.into_inner() = list,
+        }
     }
 
     fn rr_event(&mut self, ev: request_response::Event<Vec<u8>, Vec<u8>>) {

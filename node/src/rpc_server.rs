@@ -1,52 +1,243 @@
-//! The JSON-RPC server: the `rpc` crate's traits implemented over `Shared`. Reads come
-//! from the last finalized state and the store; `tx_submit` goes through mempool admission.
+//! The JSON-RPC server: the `rpc` crate's traits implemented over `Shared`, served over
+//! HTTP and WebSocket on one port. Reads come from the last finalized state and the store;
+//! `tx_submit` goes through mempool admission; subscriptions follow the core's events.
+//!
+//! Limits (all in `[rpc]`): request body size, batch size, connections, subscriptions per
+//! connection, a per-IP call rate (token bucket, `governor`), and CORS origins.
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
-use jsonrpsee::RpcModule;
-use jsonrpsee::core::{RpcResult, async_trait};
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
-use ledger::{Hash, PublicKey, RejectReason, SignedTransaction};
+use anyhow::{Context, Result, bail};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceBuilder, RpcServiceT};
+use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait, to_json_raw_value};
+use jsonrpsee::server::{
+    BatchRequestConfig, MethodResponse, PendingSubscriptionSink, Server, ServerConfig,
+    ServerHandle, SubscriptionSink, serve_with_graceful_shutdown, stop_channel,
+};
+use jsonrpsee::types::{ErrorObjectOwned, Id, Request};
+use jsonrpsee::{Methods, RpcModule};
+use ledger::{Encode, Hash, PublicKey, RejectReason, SignedTransaction};
 use rpc::{
-    AccountApiServer, AccountInfo, BlockInfo, ChainApiServer, ChainInfo, NodeApiServer, NodeHealth,
-    ServerError, TxApiServer, TxState, TxStatus, error_codes,
+    AccountApiServer, AccountInfo, AccountProofInfo, AccountState, BlockInfo, ChainApiServer,
+    ChainInfo, DiscoverApiServer, HeaderInfo, MAX_STATUS_HASHES, NodeApiServer, NodeHealth,
+    NodeVersion, PeerInfo, RpcMethods, ServerError, SimulateResult, StateApiServer, SyncState,
+    TxApiServer, TxInfo, TxKindInfo, TxState, TxStatus, ValidatorInfo, ValidatorsInfo, error_codes,
 };
 use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+use tower::Service;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::config::RpcSection;
 use crate::mempool::AdmitError;
-use crate::node::Shared;
+use crate::node::{ChainEvent, Shared};
 
-/// Most hashes in one `tx_getStatus` call.
-const MAX_STATUS_HASHES: usize = 1000;
+/// The client's IP, put into each request's extensions by the accept loop.
+#[derive(Clone, Copy, Debug)]
+struct RemoteIp(IpAddr);
 
 #[derive(Clone)]
 struct Api {
     shared: Arc<Shared>,
 }
 
+#[derive(Clone)]
+struct Discover {
+    document: Arc<serde_json::Value>,
+    methods: Arc<Vec<String>>,
+}
+
+/// Every method served, in one module; fails if the OpenRPC document and the module
+/// disagree on the method names.
+pub fn module(shared: Arc<Shared>, url: Option<&str>) -> Result<RpcModule<()>> {
+    let api = Api { shared };
+    let mut module = RpcModule::new(());
+    module.merge(NodeApiServer::into_rpc(api.clone()))?;
+    module.merge(ChainApiServer::into_rpc(api.clone()))?;
+    module.merge(AccountApiServer::into_rpc(api.clone()))?;
+    module.merge(StateApiServer::into_rpc(api.clone()))?;
+    module.merge(TxApiServer::into_rpc(api))?;
+    let mut names: Vec<String> = module.method_names().map(str::to_owned).collect();
+    names.extend(["rpc.discover".to_owned(), "rpc_methods".to_owned()]);
+    names.sort();
+    rpc::openrpc::check_served(names.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
+    module.merge(DiscoverApiServer::into_rpc(Discover {
+        document: Arc::new(rpc::openrpc::document(url)),
+        methods: Arc::new(names),
+    }))?;
+    Ok(module)
+}
+
+fn cors(origins: &[String]) -> Result<Option<CorsLayer>> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([http::Method::POST, http::Method::GET, http::Method::OPTIONS])
+        .allow_headers([http::header::CONTENT_TYPE]);
+    if origins.iter().any(|o| o == "*") {
+        return Ok(Some(layer.allow_origin(Any)));
+    }
+    let mut list = Vec::new();
+    for o in origins {
+        list.push(
+            http::HeaderValue::from_str(o)
+                .with_context(|| format!("rpc.cors_origins entry {o:?}"))?,
+        );
+    }
+    Ok(Some(layer.allow_origin(AllowOrigin::list(list))))
+}
+
 /// Start serving on `cfg.listen`.
 pub async fn start(cfg: &RpcSection, shared: Arc<Shared>) -> Result<ServerHandle> {
+    if cfg.max_batch == 0 {
+        bail!("rpc.max_batch must be at least 1");
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding the RPC server to {}", cfg.listen))?;
+    let local = listener.local_addr()?;
+    let methods: Methods = module(shared, Some(&format!("http://{local}")))?.into();
     let config = ServerConfig::builder()
         .max_request_body_size(cfg.max_request_bytes)
         .max_response_body_size(64 << 20)
         .max_connections(cfg.max_connections)
+        .max_subscriptions_per_connection(cfg.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(cfg.max_batch))
         .build();
-    let server = Server::builder()
+    let limiter = NonZeroU32::new(cfg.rate_limit_per_ip).map(|rate| {
+        let burst = NonZeroU32::new(cfg.rate_limit_burst).unwrap_or(rate);
+        Arc::new(RateLimiter::keyed(
+            Quota::per_second(rate).allow_burst(burst),
+        ))
+    });
+    let rpc_middleware = RpcServiceBuilder::new().layer_fn(move |inner| RateLimit {
+        inner,
+        limiter: limiter.clone(),
+    });
+    let http_middleware = tower::ServiceBuilder::new().option_layer(cors(&cfg.cors_origins)?);
+    let builder = Server::builder()
         .set_config(config)
-        .build(cfg.listen)
-        .await
-        .with_context(|| format!("binding the RPC server to {}", cfg.listen))?;
-    let api = Api { shared };
-    let mut module = RpcModule::new(());
-    module.merge(ChainApiServer::into_rpc(api.clone()))?;
-    module.merge(AccountApiServer::into_rpc(api.clone()))?;
-    module.merge(TxApiServer::into_rpc(api.clone()))?;
-    module.merge(NodeApiServer::into_rpc(api))?;
-    tracing::info!(addr = %cfg.listen, "JSON-RPC listening (HTTP and WebSocket)");
-    Ok(server.start(module))
+        .set_http_middleware(http_middleware)
+        .set_rpc_middleware(rpc_middleware)
+        .to_service_builder();
+    let (stop, handle) = stop_channel();
+    tokio::spawn(async move {
+        loop {
+            let (sock, remote) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!("RPC accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = stop.clone().shutdown() => break,
+            };
+            let ip = RemoteIp(remote.ip());
+            let methods = methods.clone();
+            let stop2 = stop.clone();
+            let builder = builder.clone();
+            let svc = tower::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ip);
+                let mut svc = builder.clone().build(methods.clone(), stop2.clone());
+                async move { svc.call(req).await }
+            });
+            tokio::spawn(serve_with_graceful_shutdown(
+                sock,
+                svc,
+                stop.clone().shutdown(),
+            ));
+        }
+    });
+    tracing::info!(addr = %local, "JSON-RPC listening (HTTP and WebSocket)");
+    Ok(handle)
+}
+
+/// Per-IP call rate limit, as an RPC middleware so it covers HTTP and WebSocket alike.
+#[derive(Clone)]
+struct RateLimit<S> {
+    inner: S,
+    limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+}
+
+impl<S> RateLimit<S> {
+    fn allow(&self, ext: &http::Extensions, calls: usize) -> bool {
+        let (Some(limiter), Some(RemoteIp(ip))) = (&self.limiter, ext.get::<RemoteIp>()) else {
+            return true;
+        };
+        let n = NonZeroU32::new(u32::try_from(calls.max(1)).unwrap_or(u32::MAX))
+            .unwrap_or(NonZeroU32::MIN);
+        matches!(limiter.check_key_n(ip, n), Ok(Ok(())))
+    }
+}
+
+fn rate_limited(id: Id<'_>) -> MethodResponse {
+    MethodResponse::error(id, ErrorObjectOwned::from(ServerError::rate_limited()))
+}
+
+impl<S> RpcServiceT for RateLimit<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+
+    fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        let allowed = self.allow(req.extensions(), 1);
+        let inner = self.inner.clone();
+        async move {
+            if allowed {
+                inner.call(req).await
+            } else {
+                rate_limited(req.id)
+            }
+        }
+    }
+
+    fn batch<'a>(
+        &self,
+        mut batch: Batch<'a>,
+    ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        let calls = batch.len();
+        let allowed = self.allow(batch.extensions(), calls);
+        let inner = self.inner.clone();
+        async move {
+            if allowed {
+                inner.batch(batch).await
+            } else {
+                rate_limited(Id::Null)
+            }
+        }
+    }
+
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        let allowed = self.allow(n.extensions(), 1);
+        let inner = self.inner.clone();
+        async move {
+            if allowed {
+                inner.notification(n).await
+            } else {
+                MethodResponse::notification()
+            }
+        }
+    }
 }
 
 fn parse_key(s: &str) -> Result<PublicKey, ServerError> {
@@ -76,6 +267,7 @@ pub fn admit_error(e: &AdmitError) -> ServerError {
         }
         AdmitError::Rule(RejectReason::MissingRole { role }) => json!({ "role": role.name() }),
         AdmitError::NonceTaken(n) => json!({ "nonce": n }),
+        AdmitError::Full(max) => json!({ "max": max }),
         _ => serde_json::Value::Null,
     };
     let code = match e {
@@ -90,78 +282,22 @@ pub fn admit_error(e: &AdmitError) -> ServerError {
     )
 }
 
-#[async_trait]
-impl ChainApiServer for Api {
-    async fn chain_info(&self) -> RpcResult<ChainInfo> {
-        let c = self.shared.chain();
-        Ok(ChainInfo {
-            chain_name: self.shared.chain_name.clone(),
-            chain_id: self.shared.params.chain_id.to_hex(),
-            head_height: c.head_height,
-            finalized_height: c.header.height,
-            finalized_hash: c.header.id().to_hex(),
-            state_root: c.header.state_root.to_hex(),
-            view: c.view,
-            epoch: c.epoch,
-            validators: c.validators.iter().map(|v| v.key.to_hex()).collect(),
-        })
-    }
-
-    async fn get_block_by_height(&self, height: u64) -> RpcResult<Option<BlockInfo>> {
-        let Some(b) = self
-            .shared
-            .store
-            .block_by_height(height)
-            .map_err(ServerError::internal)?
-        else {
-            return Ok(None);
-        };
-        let h = &b.header;
-        Ok(Some(BlockInfo {
-            height: h.height,
-            hash: h.id().to_hex(),
-            parent: h.parent.to_hex(),
-            timestamp_ms: h.timestamp_ms,
-            proposer: h.proposer.to_hex(),
-            tx_root: h.tx_root.to_hex(),
-            receipts_root: h.receipts_root.to_hex(),
-            state_root: h.state_root.to_hex(),
-            validators_hash: h.validators_hash.to_hex(),
-            txs: b.txs.iter().map(|t| t.id().to_hex()).collect(),
-        }))
-    }
-}
-
-#[async_trait]
-impl AccountApiServer for Api {
-    async fn account_info(&self, public_key: String) -> RpcResult<AccountInfo> {
-        let key = parse_key(&public_key)?;
-        let c = self.shared.chain();
-        let a = c.state.account(&key);
-        Ok(AccountInfo {
-            public_key: key.to_hex(),
-            balance: a.balance.to_string(),
-            nonce: a.nonce,
-            roles: a.role_list().iter().map(|r| r.name().to_owned()).collect(),
-            height: c.header.height,
-        })
-    }
-}
-
-#[async_trait]
-impl TxApiServer for Api {
-    async fn submit(&self, tx: String) -> RpcResult<String> {
-        let raw = hex::decode(tx.strip_prefix("0x").unwrap_or(&tx))
+impl Api {
+    fn decode_tx(&self, hex_tx: &str) -> Result<SignedTransaction, ServerError> {
+        let raw = hex::decode(hex_tx.strip_prefix("0x").unwrap_or(hex_tx))
             .map_err(|e| ServerError::invalid_value("transaction hex", e))?;
-        let stx =
-            SignedTransaction::decode_bytes(&raw, self.shared.params.limits).map_err(|e| {
-                ServerError::new(
-                    error_codes::TX_REJECTED,
-                    "malformed",
-                    format!("transaction does not decode: {e}"),
-                    serde_json::Value::Null,
-                )
-            })?;
+        SignedTransaction::decode_bytes(&raw, self.shared.params.limits).map_err(|e| {
+            ServerError::new(
+                error_codes::TX_REJECTED,
+                "malformed",
+                format!("transaction does not decode: {e}"),
+                serde_json::Value::Null,
+            )
+        })
+    }
+
+    /// Admit `stx` to the mempool (and gossip it), counting the outcome.
+    fn admit(&self, stx: SignedTransaction) -> Result<Hash, ServerError> {
         let sig_ok = stx.verify_signature();
         let state = self.shared.chain().state;
         let result =
@@ -171,59 +307,73 @@ impl TxApiServer for Api {
         match result {
             Ok(id) => {
                 self.shared.metrics.mempool_admitted.inc();
-                Ok(id.to_hex())
+                Ok(id)
             }
             Err(e) => {
                 self.shared.metrics.mempool_rejected.inc();
-                Err(admit_error(&e).into())
+                Err(admit_error(&e))
             }
         }
     }
 
-    async fn get_status(&self, hashes: Vec<String>) -> RpcResult<Vec<TxStatus>> {
-        if hashes.len() > MAX_STATUS_HASHES {
-            return Err(ServerError::invalid_value(
-                "hashes",
-                format!("at most {MAX_STATUS_HASHES} per call"),
-            )
-            .into());
-        }
-        let mut out = Vec::with_capacity(hashes.len());
-        for h in hashes {
-            let id = parse_hash(&h)?;
-            let mut st = TxStatus {
-                hash: id.to_hex(),
-                status: TxState::Unknown,
-                height: None,
-                index: None,
-                success: None,
-                reason: None,
-            };
-            let store = &self.shared.store;
-            if let Some(loc) = store.tx_location(&id).map_err(ServerError::internal)? {
-                let receipt = store
-                    .receipts(loc.height)
-                    .map_err(ServerError::internal)?
-                    .and_then(|r| r.get(loc.index as usize).cloned());
-                st.status = TxState::Finalized;
-                st.height = Some(loc.height);
-                st.index = Some(loc.index);
-                if let Some(r) = receipt {
-                    st.success = Some(r.outcome.is_ok());
-                    st.reason = r.outcome.err().map(|e| e.name().to_owned());
-                }
-            } else {
-                let mp = self.shared.mempool();
-                if mp.contains(&id) {
-                    st.status = TxState::Pending;
-                } else if let Some(r) = mp.rejection(&id) {
-                    st.status = TxState::Rejected;
-                    st.reason = Some(r.to_owned());
-                }
+    /// Where `id` is: finalized (store), included (executed block), pending or rejected
+    /// (mempool), or unknown.
+    fn status_of(&self, id: &Hash) -> Result<TxStatus, ServerError> {
+        let mut st = TxStatus::new(id.to_hex(), TxState::Unknown);
+        let store = &self.shared.store;
+        if let Some(loc) = store.tx_location(id).map_err(ServerError::internal)? {
+            st.status = TxState::Finalized;
+            st.height = Some(loc.height);
+            st.index = Some(loc.index);
+            if let Some(h) = store
+                .header_by_height(loc.height)
+                .map_err(ServerError::internal)?
+            {
+                st.block_hash = Some(h.id().to_hex());
             }
-            out.push(st);
+            let receipt = store
+                .receipts(loc.height)
+                .map_err(ServerError::internal)?
+                .and_then(|r| r.get(loc.index as usize).cloned());
+            if let Some(r) = receipt {
+                let (ok, reason) = rpc::types::outcome(&r);
+                st.success = Some(ok);
+                st.reason = reason;
+            }
+            return Ok(st);
         }
-        Ok(out)
+        if let Some((height, block, index)) = self.shared.included_at(id) {
+            st.status = TxState::Included;
+            st.height = Some(height);
+            st.block_hash = Some(block.to_hex());
+            st.index = Some(index);
+            return Ok(st);
+        }
+        let mp = self.shared.mempool();
+        if mp.contains(id) {
+            st.status = TxState::Pending;
+        } else if let Some(r) = mp.rejection(id) {
+            st.status = TxState::Rejected;
+            st.reason = Some(r.to_owned());
+        }
+        Ok(st)
+    }
+
+    fn block_info(&self, b: Option<ledger::Block>) -> Option<BlockInfo> {
+        b.as_ref().map(BlockInfo::from)
+    }
+}
+
+#[async_trait]
+impl DiscoverApiServer for Discover {
+    async fn discover(&self) -> RpcResult<serde_json::Value> {
+        Ok((*self.document).clone())
+    }
+
+    async fn methods(&self) -> RpcResult<RpcMethods> {
+        Ok(RpcMethods {
+            methods: (*self.methods).clone(),
+        })
     }
 }
 
@@ -240,9 +390,330 @@ impl NodeApiServer for Api {
                 .shared
                 .net
                 .peers
-                .load(std::sync::atomic::Ordering::Relaxed),
-            mempool_size: self.shared.mempool().len(),
+                .load(std::sync::atomic::Ordering::Relaxed) as u64,
+            mempool_size: self.shared.mempool().len() as u64,
             txs_finalized: self.shared.metrics.txs_finalized.get(),
         })
+    }
+
+    async fn syncing(&self) -> RpcResult<SyncState> {
+        let c = self.shared.chain();
+        let ready = self.shared.ready.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(SyncState {
+            syncing: !ready || c.best_peer_height > c.header.height + 2,
+            finalized_height: c.header.height,
+            best_peer_height: c.best_peer_height,
+            head_height: c.head_height,
+        })
+    }
+
+    async fn peers(&self) -> RpcResult<Vec<PeerInfo>> {
+        let list = match self.shared.net.list.lock() {
+            Ok(l) => l.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        Ok(list
+            .into_iter()
+            .map(|p| PeerInfo {
+                peer_id: p.peer.to_string(),
+                public_key: crate::p2p::public_key_of(&p.peer).map(|k| k.to_hex()),
+                address: p.address.to_string(),
+                validator: p.validator,
+            })
+            .collect())
+    }
+
+    async fn version(&self) -> RpcResult<NodeVersion> {
+        Ok(NodeVersion {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            tx_version: ledger::tx::TX_VERSION,
+            block_version: ledger::block::BLOCK_VERSION,
+            chain_name: self.shared.chain_name.clone(),
+            chain_id: self.shared.params.chain_id.to_hex(),
+        })
+    }
+}
+
+/// Send `item` on `sink`; `false` once the subscriber is gone.
+async fn send<T: serde::Serialize>(sink: &SubscriptionSink, item: &T) -> bool {
+    match to_json_raw_value(item) {
+        Ok(v) => sink.send(v).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[async_trait]
+impl ChainApiServer for Api {
+    async fn chain_info(&self) -> RpcResult<ChainInfo> {
+        let c = self.shared.chain();
+        Ok(ChainInfo {
+            chain_name: self.shared.chain_name.clone(),
+            chain_id: self.shared.params.chain_id.to_hex(),
+            genesis_hash: self.shared.genesis_hash.to_hex(),
+            head_height: c.head_height,
+            finalized_height: c.header.height,
+            finalized_hash: c.header.id().to_hex(),
+            state_root: c.header.state_root.to_hex(),
+            view: c.view,
+            epoch: c.epoch,
+            validators: c.validators.iter().map(|v| v.key.to_hex()).collect(),
+        })
+    }
+
+    async fn get_block_by_height(&self, height: u64) -> RpcResult<Option<BlockInfo>> {
+        let b = self
+            .shared
+            .store
+            .block_by_height(height)
+            .map_err(ServerError::internal)?;
+        Ok(self.block_info(b))
+    }
+
+    async fn get_block_by_hash(&self, hash: String) -> RpcResult<Option<BlockInfo>> {
+        let h = parse_hash(&hash)?;
+        let b = self
+            .shared
+            .store
+            .block_by_hash(&h)
+            .map_err(ServerError::internal)?;
+        Ok(self.block_info(b))
+    }
+
+    async fn get_validators(&self) -> RpcResult<ValidatorsInfo> {
+        let c = self.shared.chain();
+        let set = crate::node::validator_set(&c.validators).map_err(ServerError::internal)?;
+        let pending = !c.state.system.pending_changes.is_empty();
+        Ok(ValidatorsInfo {
+            epoch: c.epoch,
+            validators: c.validators.iter().map(ValidatorInfo::from).collect(),
+            total_power: set.total_power(),
+            quorum_power: set.quorum(),
+            next: pending.then(|| {
+                c.state
+                    .system
+                    .validators_after_pending()
+                    .iter()
+                    .map(ValidatorInfo::from)
+                    .collect()
+            }),
+        })
+    }
+
+    async fn subscribe_new_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        let mut rx = self.shared.events.subscribe();
+        let sink = pending.accept().await?;
+        loop {
+            tokio::select! {
+                _ = sink.closed() => break,
+                ev = rx.recv() => match ev {
+                    Ok(ChainEvent::NewHead(b)) => {
+                        if !send(&sink, &HeaderInfo::new(&b.header, b.txs.len())).await {
+                            break;
+                        }
+                    }
+                    Ok(ChainEvent::Finalized(_)) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                },
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe_finalized_heads(
+        &self,
+        pending: PendingSubscriptionSink,
+    ) -> SubscriptionResult {
+        let mut rx = self.shared.events.subscribe();
+        let mut last = self.shared.chain().header.height;
+        let sink = pending.accept().await?;
+        loop {
+            let ev = tokio::select! {
+                _ = sink.closed() => break,
+                ev = rx.recv() => ev,
+            };
+            let upto = match ev {
+                Ok(ChainEvent::Finalized(b)) => b.header.height,
+                Ok(ChainEvent::NewHead(_)) => continue,
+                // fell behind: catch up from the store below
+                Err(RecvError::Lagged(_)) => self.shared.chain().header.height,
+                Err(RecvError::Closed) => break,
+            };
+            // every height in order, even if events were skipped
+            while last < upto {
+                let Ok(Some(b)) = self.shared.store.block_by_height(last + 1) else {
+                    break;
+                };
+                if !send(&sink, &HeaderInfo::new(&b.header, b.txs.len())).await {
+                    return Ok(());
+                }
+                last += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccountApiServer for Api {
+    async fn account_info(&self, public_key: String) -> RpcResult<AccountInfo> {
+        let key = parse_key(&public_key)?;
+        let c = self.shared.chain();
+        Ok(AccountInfo::new(
+            &key,
+            &c.state.account(&key),
+            c.header.height,
+        ))
+    }
+
+    async fn balance(&self, public_key: String) -> RpcResult<String> {
+        let key = parse_key(&public_key)?;
+        Ok(self.shared.chain().state.account(&key).balance.to_string())
+    }
+
+    async fn nonce(&self, public_key: String) -> RpcResult<u64> {
+        let key = parse_key(&public_key)?;
+        Ok(self.shared.chain().state.account(&key).nonce)
+    }
+}
+
+#[async_trait]
+impl StateApiServer for Api {
+    async fn get_proof(&self, public_key: String) -> RpcResult<AccountProofInfo> {
+        let key = parse_key(&public_key)?;
+        let c = self.shared.chain();
+        let proof = c.state.prove(&key);
+        // never hand out a proof that does not verify
+        let account = ledger::light::verify_account_proof(&c.header, &key, &proof)
+            .map_err(ServerError::internal)?;
+        Ok(AccountProofInfo {
+            public_key: key.to_hex(),
+            height: c.header.height,
+            block_hash: c.header.id().to_hex(),
+            state_root: c.header.state_root.to_hex(),
+            header: format!("0x{}", hex::encode(c.header.encode())),
+            account: account.map(|a| AccountState::new(&key, &a)),
+            proof: format!("0x{}", hex::encode(proof.encode())),
+        })
+    }
+}
+
+#[async_trait]
+impl TxApiServer for Api {
+    async fn submit(&self, tx: String) -> RpcResult<String> {
+        let stx = self.decode_tx(&tx)?;
+        Ok(self.admit(stx)?.to_hex())
+    }
+
+    async fn get_status(&self, hashes: Vec<String>) -> RpcResult<Vec<TxStatus>> {
+        if hashes.len() > MAX_STATUS_HASHES {
+            return Err(ServerError::invalid_value(
+                "hashes",
+                format!("at most {MAX_STATUS_HASHES} per call"),
+            )
+            .into());
+        }
+        let mut out = Vec::with_capacity(hashes.len());
+        for h in hashes {
+            out.push(self.status_of(&parse_hash(&h)?)?);
+        }
+        Ok(out)
+    }
+
+    async fn get(&self, hash: String) -> RpcResult<Option<TxInfo>> {
+        let id = parse_hash(&hash)?;
+        let status = self.status_of(&id)?;
+        let stx = match status.status {
+            TxState::Finalized => self
+                .shared
+                .store
+                .tx(&id)
+                .map_err(ServerError::internal)?
+                .map(|t| t.tx),
+            TxState::Included | TxState::Pending => self.shared.mempool().get(&id).cloned(),
+            TxState::Rejected | TxState::Unknown => None,
+        };
+        Ok(stx.map(|stx| {
+            let t = stx.tx();
+            TxInfo {
+                status,
+                sender: t.sender.to_hex(),
+                nonce: t.nonce,
+                expiry_height: t.expiry_height,
+                kind: TxKindInfo::from(&t.kind),
+                raw: format!("0x{}", hex::encode(stx.encode())),
+            }
+        }))
+    }
+
+    async fn simulate(&self, tx: String) -> RpcResult<SimulateResult> {
+        let stx = self.decode_tx(&tx)?;
+        let sig_ok = stx.verify_signature();
+        let c = self.shared.chain();
+        let id = stx.id();
+        let out = ledger::execute_block(&self.shared.params, &c.state, &[stx], &[sig_ok]);
+        let (success, reason) = out
+            .receipts
+            .first()
+            .map(rpc::types::outcome)
+            .unwrap_or((false, Some("internal".into())));
+        Ok(SimulateResult {
+            hash: id.to_hex(),
+            success,
+            reason,
+            height: out.state.height,
+            changes: out
+                .changes
+                .iter()
+                .map(|(k, a)| AccountState::new(k, &a.unwrap_or_default()))
+                .collect(),
+        })
+    }
+
+    async fn submit_and_watch(
+        &self,
+        pending: PendingSubscriptionSink,
+        tx: String,
+    ) -> SubscriptionResult {
+        let stx = match self.decode_tx(&tx) {
+            Ok(t) => t,
+            Err(e) => {
+                pending.reject(ErrorObjectOwned::from(e)).await;
+                return Ok(());
+            }
+        };
+        // subscribe before admission so no event about it can be missed
+        let mut rx = self.shared.events.subscribe();
+        let id = match self.admit(stx) {
+            Ok(id) => id,
+            Err(e) => {
+                pending.reject(ErrorObjectOwned::from(e)).await;
+                return Ok(());
+            }
+        };
+        let sink = pending.accept().await?;
+        let mut last: Option<TxStatus> = None;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            let mut st = self.status_of(&id)?;
+            if st.status == TxState::Unknown {
+                // it left the pool without a refusal on record
+                st.status = TxState::Rejected;
+                st.reason = Some("dropped".into());
+            }
+            if last.as_ref() != Some(&st) {
+                if !send(&sink, &st).await {
+                    return Ok(());
+                }
+                if st.is_final() {
+                    return Ok(());
+                }
+                last = Some(st);
+            }
+            tokio::select! {
+                _ = sink.closed() => return Ok(()),
+                ev = rx.recv() => if matches!(ev, Err(RecvError::Closed)) { return Ok(()); },
+                _ = tick.tick() => {}
+            }
+        }
     }
 }

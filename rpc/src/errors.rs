@@ -4,18 +4,32 @@
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::{Value, json};
 
-/// The server error codes.
+/// The server error codes. jsonrpsee itself answers −32005..−32011 for transport limits
+/// (oversized request −32007, too many subscriptions −32006, batch too large −32010, …), so
+/// Palisade's own codes start at −32020.
 pub mod error_codes {
-    /// The transaction was refused by the mempool (`data.reason` says why).
-    pub const TX_REJECTED: i32 = -32001;
-    /// A parameter parsed as JSON but is not a valid value (bad hex, wrong length).
-    pub const INVALID_VALUE: i32 = -32002;
-    /// The mempool is full.
-    pub const MEMPOOL_FULL: i32 = -32003;
-    /// The node failed internally (storage); try another node.
-    pub const INTERNAL: i32 = -32010;
+    /// The transaction was refused (`data.reason` says why, see `docs/rpc.md`).
+    pub const TX_REJECTED: i32 = -32020;
+    /// The mempool is full; retry later.
+    pub const MEMPOOL_FULL: i32 = -32021;
+    /// A parameter parsed as JSON but is not a valid value (bad hex, wrong length, too many).
+    pub const INVALID_VALUE: i32 = -32022;
+    /// This client sent more requests than the per-IP rate limit allows.
+    pub const RATE_LIMITED: i32 = -32023;
     /// The node is not ready (still syncing).
-    pub const NOT_READY: i32 = -32011;
+    pub const NOT_READY: i32 = -32024;
+    /// The node failed internally (storage); try another node.
+    pub const INTERNAL: i32 = -32025;
+
+    /// Every code with its name, for documentation and tests.
+    pub const ALL: [(i32, &str); 6] = [
+        (TX_REJECTED, "tx_rejected"),
+        (MEMPOOL_FULL, "mempool_full"),
+        (INVALID_VALUE, "invalid_value"),
+        (RATE_LIMITED, "rate_limited"),
+        (NOT_READY, "not_ready"),
+        (INTERNAL, "internal"),
+    ];
 }
 
 /// A server error: code, message and `data` with a `reason`.
@@ -53,6 +67,16 @@ impl ServerError {
         )
     }
 
+    /// A refusal by the per-IP rate limit.
+    pub fn rate_limited() -> Self {
+        ServerError::new(
+            error_codes::RATE_LIMITED,
+            "rate_limited",
+            "too many requests from this address; slow down",
+            Value::Null,
+        )
+    }
+
     /// An internal failure.
     pub fn internal(why: impl std::fmt::Display) -> Self {
         ServerError::new(
@@ -61,6 +85,12 @@ impl ServerError {
             format!("internal error: {why}"),
             Value::Null,
         )
+    }
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 

@@ -1,23 +1,65 @@
 //! The JSON-RPC API: jsonrpsee `#[rpc]` traits (server and client from one definition),
-//! their parameter and result types, and the server error codes.
+//! their parameter and result types, the server error codes, and the OpenRPC document.
 //!
 //! Owns method names, parameter and result types and their JSON forms. Must not hold node
 //! state or talk to the network itself: the node implements the server traits, the wallet,
 //! testnet and miner use the generated clients.
 //!
 //! Conventions: `namespace_camelCase` method names; hashes and keys as `0x` hex; amounts as
-//! decimal strings (u128 does not fit a JSON number).
+//! decimal strings (u128 does not fit a JSON number). Mining methods (`mining_getWork`,
+//! `mining_submitWork`, `mining_submitHashrate`, `mining_getStats`) are reserved names for
+//! the mining work and are not served yet.
 
 pub mod errors;
+pub mod openrpc;
 pub mod types;
 
-use jsonrpsee::core::RpcResult;
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 
 pub use errors::{ServerError, error_codes};
-pub use types::{AccountInfo, BlockInfo, ChainInfo, NodeHealth, TxState, TxStatus};
+pub use types::{
+    AccountInfo, AccountProofInfo, AccountState, BlockInfo, ChainInfo, HeaderInfo, NodeHealth,
+    NodeVersion, PeerInfo, RpcMethods, SimulateResult, SyncState, TxInfo, TxKindInfo, TxState,
+    TxStatus, ValidatorInfo, ValidatorsInfo,
+};
 
-/// Chain-level queries.
+/// Most hashes in one `tx_getStatus` call.
+pub const MAX_STATUS_HASHES: usize = 1000;
+
+/// Discovery: what this server serves.
+#[rpc(server, client)]
+pub trait DiscoverApi {
+    /// The OpenRPC document of this server (generated from these definitions).
+    #[method(name = "rpc.discover")]
+    async fn discover(&self) -> RpcResult<serde_json::Value>;
+
+    /// The names of every method served.
+    #[method(name = "rpc_methods")]
+    async fn methods(&self) -> RpcResult<RpcMethods>;
+}
+
+/// Node operations.
+#[rpc(server, client, namespace = "node")]
+pub trait NodeApi {
+    /// Whether the node is ready (synced and connected), with its heights and peer count.
+    #[method(name = "health")]
+    async fn health(&self) -> RpcResult<NodeHealth>;
+
+    /// Whether the node is catching up, and how far.
+    #[method(name = "syncing")]
+    async fn syncing(&self) -> RpcResult<SyncState>;
+
+    /// The connected peers.
+    #[method(name = "peers")]
+    async fn peers(&self) -> RpcResult<Vec<PeerInfo>>;
+
+    /// The software and format versions, and the chain served.
+    #[method(name = "version")]
+    async fn version(&self) -> RpcResult<NodeVersion>;
+}
+
+/// Chain-level queries and head subscriptions.
 #[rpc(server, client, namespace = "chain")]
 pub trait ChainApi {
     /// Chain id, genesis hash, head and finalized heights, current view and epoch.
@@ -27,35 +69,75 @@ pub trait ChainApi {
     /// The finalized block at `height` (header fields and transaction hashes), or null.
     #[method(name = "getBlockByHeight")]
     async fn get_block_by_height(&self, height: u64) -> RpcResult<Option<BlockInfo>>;
+
+    /// The finalized block with this hash, or null.
+    #[method(name = "getBlockByHash")]
+    async fn get_block_by_hash(&self, hash: String) -> RpcResult<Option<BlockInfo>>;
+
+    /// The current epoch's validators, their power and the quorum.
+    #[method(name = "getValidators")]
+    async fn get_validators(&self) -> RpcResult<ValidatorsInfo>;
+
+    /// Every new block this node executes (before finality), as a header.
+    #[subscription(name = "subscribeNewHeads" => "newHead", unsubscribe = "unsubscribeNewHeads", item = HeaderInfo)]
+    async fn subscribe_new_heads(&self) -> SubscriptionResult;
+
+    /// Every finalized block, as a header, in height order.
+    #[subscription(name = "subscribeFinalizedHeads" => "finalizedHead", unsubscribe = "unsubscribeFinalizedHeads", item = HeaderInfo)]
+    async fn subscribe_finalized_heads(&self) -> SubscriptionResult;
 }
 
-/// Account state.
+/// Account state at the last finalized block.
 #[rpc(server, client, namespace = "account")]
 pub trait AccountApi {
-    /// Balance, next nonce and roles of an account at the last finalized block (an account
-    /// never seen has balance 0, nonce 0 and no roles).
+    /// Balance, next nonce and roles of an account (an account never seen has balance 0,
+    /// nonce 0 and no roles).
     #[method(name = "getInfo")]
     async fn account_info(&self, public_key: String) -> RpcResult<AccountInfo>;
+
+    /// The balance, as a decimal string.
+    #[method(name = "getBalance")]
+    async fn balance(&self, public_key: String) -> RpcResult<String>;
+
+    /// The nonce the account's next transaction must carry.
+    #[method(name = "getNonce")]
+    async fn nonce(&self, public_key: String) -> RpcResult<u64>;
+}
+
+/// Authenticated state.
+#[rpc(server, client, namespace = "state")]
+pub trait StateApi {
+    /// A Merkle proof of the account (or of its absence) against the last finalized header.
+    #[method(name = "getProof")]
+    async fn get_proof(&self, public_key: String) -> RpcResult<AccountProofInfo>;
 }
 
 /// Transactions.
 #[rpc(server, client, namespace = "tx")]
 pub trait TxApi {
     /// Submit a signed transaction (canonical bytes as 0x hex). Returns its hash once the
-    /// mempool has admitted it; a rejected transaction gets a server error with the reason.
+    /// mempool has admitted it; a refused transaction gets a server error with the reason.
     #[method(name = "submit")]
     async fn submit(&self, tx: String) -> RpcResult<String>;
 
-    /// The status of each hash: pending, finalized (with height, index and outcome),
-    /// rejected (with the reason) or unknown.
+    /// The status of each hash (at most 1,000): pending, included, finalized (with height,
+    /// index and outcome), rejected (with the reason) or unknown.
     #[method(name = "getStatus")]
     async fn get_status(&self, hashes: Vec<String>) -> RpcResult<Vec<TxStatus>>;
-}
 
-/// Node operations.
-#[rpc(server, client, namespace = "node")]
-pub trait NodeApi {
-    /// Whether the node is ready (synced and connected), with its heights and peer count.
-    #[method(name = "health")]
-    async fn health(&self) -> RpcResult<NodeHealth>;
+    /// A transaction this node knows (finalized, included or pending) with its status and,
+    /// once finalized, its outcome; null if unknown.
+    #[method(name = "get")]
+    async fn get(&self, hash: String) -> RpcResult<Option<TxInfo>>;
+
+    /// Execute a signed transaction against the last finalized state without committing
+    /// anything: its outcome and the accounts it would change.
+    #[method(name = "simulate")]
+    async fn simulate(&self, tx: String) -> RpcResult<SimulateResult>;
+
+    /// Submit a signed transaction and follow it: `pending`, then `included` (in an
+    /// executed block), then `finalized` or `rejected` with the reason; the subscription
+    /// ends after a final status. A refused submission is an error, as for `tx_submit`.
+    #[subscription(name = "submitAndWatch" => "status", unsubscribe = "unwatch", item = TxStatus)]
+    async fn submit_and_watch(&self, tx: String) -> SubscriptionResult;
 }

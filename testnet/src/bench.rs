@@ -199,7 +199,7 @@ async fn drive(net: &mut Testnet, opts: &BenchOptions) -> Result<BenchReport> {
             while next <= fin {
                 match poll_client.get_block_by_height(next).await {
                     Ok(Some(b)) => {
-                        seen.push((next, Instant::now(), b.timestamp_ms, b.txs));
+                        seen.push((next, Instant::now(), b.header.timestamp_ms, b.txs));
                         next += 1;
                     }
                     _ => break,

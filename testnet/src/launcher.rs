@@ -186,6 +186,9 @@ impl Testnet {
                 format!("rpc.listen={rpc}"),
                 "--set".into(),
                 format!("metrics.listen={metrics}"),
+                // a local testnet is for development: let browser wallets call it
+                "--set".into(),
+                r#"rpc.cors_origins=["*"]"#.into(),
             ];
             for s in self.opts.config.iter().chain(extra_config) {
                 args.push("--set".into());
