@@ -12,6 +12,9 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # the test suite checks docs/tx-format.md with an independent Python signer in a venv
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# ... and runs @open-rpc/test-coverage (npm) against a live node
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if ((${#need[@]})); then
   SUDO=""

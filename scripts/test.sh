@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine with rustup: installs what it needs,
 # builds once (release profile, so process-level tests reuse the same binaries), runs
-# every Rust test, then checks docs/tx-format.md with an independent Python signer.
+# every Rust test; the outside clients (Python signer, OpenRPC test tool) are installed
+# first and run by node/tests/rpc.rs against a live testnet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
-echo "== cargo test (release) =="
-cargo test --release --workspace --locked
-
-echo "== docs/tx-format.md with PyNaCl + blake3 (independent implementation) =="
+echo "== outside clients: Python (PyNaCl + blake3) and @open-rpc/test-coverage =="
 VENV=target/pyenv
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check pynacl blake3
+npm ci --prefix scripts/openrpc --no-audit --no-fund --loglevel=error
+export PALISADE_TEST_PYTHON="$PWD/$VENV/bin/python"
+export PALISADE_OPENRPC_CLI="$PWD/scripts/openrpc/node_modules/@open-rpc/test-coverage/bin/cli.js"
+
+echo "== docs/tx-format.md with PyNaCl + blake3 (independent implementation) =="
 "$VENV/bin/python" docs/examples/sign_tx.py docs/test-vectors/transactions.json
+
+echo "== cargo test (release) =="
+cargo test --release --workspace --locked

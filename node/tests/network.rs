@@ -77,7 +77,7 @@ async fn assert_agree(net: &Testnet, nodes: &[usize]) -> u64 {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("node {i} has no block {h}"));
-        seen.insert(i, (b.hash, b.state_root));
+        seen.insert(i, (b.header.hash, b.header.state_root));
     }
     let first = seen.values().next().unwrap().clone();
     assert!(
