@@ -15,7 +15,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceBuilder, RpcServiceT};
 use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait, to_json_raw_value};
 use jsonrpsee::server::{
-    BatchRequestConfig, MethodResponse, PendingSubscriptionSink, Server, ServerConfig,
+    BatchRequestConfig, MethodResponse, RandomStringIdProvider, PendingSubscriptionSink, Server, ServerConfig,
     ServerHandle, SubscriptionSink, serve_with_graceful_shutdown, stop_channel,
 };
 use jsonrpsee::types::{ErrorObjectOwned, Id, Request};
@@ -108,6 +108,7 @@ pub async fn start(cfg: &RpcSection, shared: Arc<Shared>) -> Result<ServerHandle
         .max_connections(cfg.max_connections)
         .max_subscriptions_per_connection(cfg.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(cfg.max_batch))
+        .set_id_provider(RandomStringIdProvider::new(16))
         .build();
     let limiter = NonZeroU32::new(cfg.rate_limit_per_ip).map(|rate| {
         let burst = NonZeroU32::new(cfg.rate_limit_burst).unwrap_or(rate);
