@@ -15,8 +15,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceBuilder, RpcServiceT};
 use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait, to_json_raw_value};
 use jsonrpsee::server::{
-    BatchRequestConfig, MethodResponse, RandomStringIdProvider, PendingSubscriptionSink, Server, ServerConfig,
-    ServerHandle, SubscriptionSink, serve_with_graceful_shutdown, stop_channel,
+    BatchRequestConfig, MethodResponse, PendingSubscriptionSink, RandomStringIdProvider, Server,
+    ServerConfig, ServerHandle, SubscriptionSink, serve_with_graceful_shutdown, stop_channel,
 };
 use jsonrpsee::types::{ErrorObjectOwned, Id, Request};
 use jsonrpsee::{Methods, RpcModule};

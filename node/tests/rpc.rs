@@ -428,6 +428,12 @@ async fn subscriptions(net: &Testnet, chain_id: Hash) {
     assert!(obj.data().unwrap().get().contains("nonce_too_low"));
 }
 
+/// Canonical bytes given as 0x hex, decoded.
+fn decode_hex<T: ledger::Decode>(s: &str) -> T {
+    let bytes = hex::decode(s.strip_prefix("0x").unwrap()).unwrap();
+    ledger::codec::decode_exact(&bytes, ledger::Limits::default()).unwrap()
+}
+
 /// `state_getProof` verifies against a finalized header from another node; `tx_get`,
 /// `tx_simulate`, `chain_getBlockByHash`, node queries answer consistently.
 async fn proofs_and_queries(net: &Testnet, chain_id: Hash) {
@@ -435,17 +441,11 @@ async fn proofs_and_queries(net: &Testnet, chain_id: Hash) {
     let other = net.client(2).unwrap();
     let key = dev_keypair(DevKeyKind::Account, 1);
     let p = c.get_proof(key.public().to_hex()).await.unwrap();
-    let header_bytes = hex::decode(&p.header[2..]).unwrap();
-    let header: ledger::BlockHeader =
-        ledger::codec::decode_exact(&header_bytes, ledger::Limits::default()).unwrap();
+    let header: ledger::BlockHeader = decode_hex(&p.header);
     // the header is the one another node finalized at that height
     let trusted = other.get_block_by_height(p.height).await.unwrap().unwrap();
     assert_eq!(header.id().to_hex(), trusted.header.hash);
-    let proof: ledger::AccountProof = ledger::codec::decode_exact(
-        &hex::decode(&p.proof[2..]).unwrap(),
-        ledger::Limits::default(),
-    )
-    .unwrap();
+    let proof: ledger::AccountProof = decode_hex(&p.proof);
     let account = ledger::light::verify_account_proof(&header, &key.public(), &proof)
         .unwrap()
         .unwrap();
@@ -457,16 +457,8 @@ async fn proofs_and_queries(net: &Testnet, chain_id: Hash) {
     let nobody = PublicKey([0x11; 32]);
     let p = c.get_proof(nobody.to_hex()).await.unwrap();
     assert!(p.account.is_none());
-    let proof: ledger::AccountProof = ledger::codec::decode_exact(
-        &hex::decode(&p.proof[2..]).unwrap(),
-        ledger::Limits::default(),
-    )
-    .unwrap();
-    let header: ledger::BlockHeader = ledger::codec::decode_exact(
-        &hex::decode(&p.header[2..]).unwrap(),
-        ledger::Limits::default(),
-    )
-    .unwrap();
+    let proof: ledger::AccountProof = decode_hex(&p.proof);
+    let header: ledger::BlockHeader = decode_hex(&p.header);
     assert_eq!(
         ledger::light::verify_account_proof(&header, &nobody, &proof),
         Ok(None)
@@ -558,17 +550,7 @@ async fn proofs_and_queries(net: &Testnet, chain_id: Hash) {
 }
 
 fn wallet(net: &Testnet, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(binary())
-        .arg("wallet")
-        .args(["--rpc", &net.nodes[0].rpc_url()])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    wallet_at(&net.nodes[0].rpc_url(), args)
 }
 
 /// The wallet CLI: transfer --wait prints the block; errors are one clear line.
