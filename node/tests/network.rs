@@ -26,6 +26,12 @@ async fn start(base_port: u16, validators: u32, config: &[&str]) -> (tempfile::T
     let dir = tempfile::tempdir().unwrap();
     let mut opts = TestnetOptions::new(binary(), dir.path().join("net"));
     opts.base_port = base_port;
+    // below the kernel's ephemeral range, where outgoing connections never take a port
+    assert_eq!(
+        testnet::launcher::ephemeral_overlap(base_port),
+        None,
+        "pick lower ports"
+    );
     opts.validators = validators;
     opts.config = config.iter().map(|s| s.to_string()).collect();
     let mut net = Testnet::prepare(opts).unwrap();
@@ -207,7 +213,7 @@ async fn sink_balance(net: &Testnet, i: usize, sink: &PublicKey) -> u128 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_validators_finalize_transfers_submitted_to_different_nodes() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (_dir, net) = start(31000, 4, &[]).await;
+    let (_dir, net) = start(21000, 4, &[]).await;
     let mut load = Load::new(&net, 1..5).await;
     assert_eq!(load.submit(&net, &[0, 1, 2, 3], 400).await, 400);
     for i in 0..4 {
@@ -245,7 +251,7 @@ async fn four_validators_finalize_transfers_submitted_to_different_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_validator_restarts_catches_up_and_loses_nothing() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (_dir, mut net) = start(31300, 4, &[]).await;
+    let (_dir, mut net) = start(21300, 4, &[]).await;
     let mut load = Load::new(&net, 1..5).await;
     load.submit(&net, &[0, 1, 2, 3], 100).await;
     // let node 3 pass its accepted transactions on (a node killed before it gossips loses
@@ -279,7 +285,7 @@ async fn a_killed_validator_restarts_catches_up_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_of_four_down_halts_without_divergence_and_resumes() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (_dir, mut net) = start(31600, 4, &[]).await;
+    let (_dir, mut net) = start(21600, 4, &[]).await;
     wait_height(&mut net, &[0, 1], 5, Duration::from_secs(30)).await;
     net.kill(2).unwrap();
     net.kill(3).unwrap();
@@ -309,7 +315,7 @@ async fn two_of_four_down_halts_without_divergence_and_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_validator_is_routed_around_and_rejoins() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (_dir, mut net) = start(31900, 4, &[]).await;
+    let (_dir, mut net) = start(21900, 4, &[]).await;
     wait_height(&mut net, &[0], 3, Duration::from_secs(30)).await;
     // the leader of the next view is paused; every fourth view it leads times out
     let view = client(&net, 0).chain_info().await.unwrap().view;
@@ -327,7 +333,7 @@ async fn a_paused_validator_is_routed_around_and_rejoins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_observer_joining_after_1000_blocks_syncs_to_the_head() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (dir, mut net) = start(32200, 4, &["consensus.min_block_interval_ms=1"]).await;
+    let (dir, mut net) = start(22200, 4, &["consensus.min_block_interval_ms=1"]).await;
     wait_height(&mut net, &[0], 1000, Duration::from_secs(240)).await;
     let key = dir.path().join("observer.key.json");
     let out = std::process::Command::new(binary())
@@ -375,7 +381,7 @@ async fn votes_from_a_key_that_is_not_a_validator_are_refused() {
     use node::p2p;
     use node::wire::Request;
     let _one = ONE_AT_A_TIME.lock().await;
-    let (_dir, mut net) = start(32500, 4, &[]).await;
+    let (_dir, mut net) = start(22500, 4, &[]).await;
     let h = finalized(&net, 0).await.unwrap();
     // this test process is the intruder: its own key, a real libp2p connection
     let intruder = Keypair::from_secret([0x77; 32]);
@@ -468,7 +474,7 @@ async fn validators_of(net: &Testnet, i: usize) -> Vec<String> {
 async fn admins_add_and_remove_validators_across_epochs() {
     let _one = ONE_AT_A_TIME.lock().await;
     // epochs of 100 blocks go by in a few seconds at this pace
-    let (dir, mut net) = start(32800, 4, &["consensus.min_block_interval_ms=20"]).await;
+    let (dir, mut net) = start(22800, 4, &["consensus.min_block_interval_ms=20"]).await;
     let key = dir.path().join("fifth.key.json");
     let out = std::process::Command::new(binary())
         .args(["keys", "generate", "--out"])

@@ -27,7 +27,7 @@ use rpc::{
 use serde_json::{Value, json};
 use testnet::{Testnet, TestnetOptions};
 
-const BASE_PORT: u16 = 33000;
+const BASE_PORT: u16 = 23000;
 
 fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_palisade"))
@@ -134,6 +134,11 @@ async fn wallet_api_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = TestnetOptions::new(binary(), dir.path().join("net"));
     opts.base_port = BASE_PORT;
+    assert_eq!(
+        testnet::launcher::ephemeral_overlap(BASE_PORT),
+        None,
+        "pick lower ports"
+    );
     let mut net = Testnet::prepare(opts).unwrap();
     net.start_all().unwrap();
     for i in 0..net.nodes.len() {

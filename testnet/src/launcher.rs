@@ -107,6 +107,17 @@ pub struct Testnet {
     pub nodes: Vec<NodeSpec>,
 }
 
+/// The kernel's ephemeral port range (Linux) if the testnet's ports `base..base+300`
+/// (p2p, RPC, metrics) overlap it: the kernel hands those ports to outgoing connections, so
+/// a listener there fails now and then with "address already in use".
+pub fn ephemeral_overlap(base: u16) -> Option<(u32, u32)> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut it = range.split_whitespace().map(|p| p.parse::<u32>().ok());
+    let (lo, hi) = (it.next()??, it.next()??);
+    let (a, b) = (u32::from(base), u32::from(base) + 300);
+    (a <= hi && lo <= b).then_some((lo, hi))
+}
+
 fn run_cmd(binary: &Path, args: &[String]) -> Result<String> {
     let out = Command::new(binary)
         .args(args)
@@ -134,6 +145,14 @@ impl Testnet {
         }
         std::fs::create_dir_all(&opts.home)
             .with_context(|| format!("creating {}", opts.home.display()))?;
+        if let Some((lo, hi)) = ephemeral_overlap(opts.base_port) {
+            eprintln!(
+                "warning: ports {}..{} overlap the kernel's ephemeral range {lo}..={hi}: an \
+                 outgoing connection may hold one of them; pick a --base-port below {lo}",
+                opts.base_port,
+                u32::from(opts.base_port) + 300
+            );
+        }
         if !opts.home.join("genesis.json").exists() {
             run_cmd(
                 &opts.binary,
