@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use ledger::codec::{Encode, put_list, put_string};
+use ledger::mining::{MiningRules, MiningState};
 use ledger::state::AccountTree;
 use ledger::{
     Account, Block, ChainParams, Domain, Hash, LedgerState, Limits, PublicKey, Role, SystemState,
@@ -70,6 +71,10 @@ pub struct ConsensusParamsDoc {
     /// Validator-set changes take effect after each block whose height is a multiple of this.
     pub epoch_length: u64,
 }
+
+/// The longest claim expiry genesis accepts: the system state holds one entry per
+/// claimable challenge.
+pub const MAX_CLAIM_EXPIRY: u64 = 10_000;
 
 /// Mining parameters in `genesis.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,6 +350,14 @@ impl GenesisDoc {
             )?,
             claim_expiry: positive("mining.claim_expiry", m.claim_expiry)?,
         };
+        if mining.claim_expiry > MAX_CLAIM_EXPIRY {
+            return Err(field_err(
+                "mining.claim_expiry",
+                format!(
+                    "at most {MAX_CLAIM_EXPIRY} blocks (the state keeps every claimable challenge)"
+                ),
+            ));
+        }
         Ok(Genesis {
             chain_name: name.clone(),
             genesis_time_ms: self.genesis_time_ms,
@@ -424,6 +437,12 @@ impl Genesis {
             chain_id: self.hash(),
             epoch_length: self.consensus.epoch_length,
             limits: Limits::default(),
+            mining: MiningRules {
+                reward: self.mining.reward,
+                retarget_epoch_length: self.mining.retarget_epoch_length,
+                target_solutions_per_epoch: self.mining.target_solutions_per_epoch,
+                claim_expiry: self.mining.claim_expiry,
+            },
         }
     }
 
@@ -435,6 +454,7 @@ impl Genesis {
                 validators: self.validators.clone(),
                 pending_changes: Vec::new(),
                 total_supply: self.accounts.iter().map(|(_, a)| a.balance).sum(),
+                mining: MiningState::new(self.mining.initial_target),
             },
             height: 0,
         }

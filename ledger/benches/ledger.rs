@@ -37,6 +37,7 @@ fn params() -> ChainParams {
         chain_id: Hash([1; 32]),
         epoch_length: 1_000_000,
         limits: Limits::default(),
+        mining: Default::default(),
     }
 }
 
@@ -92,7 +93,7 @@ fn bench_execution(c: &mut Criterion) {
             |b| {
                 b.iter(|| {
                     pool.install(|| {
-                        let out = execute_block(&params(), &st, &txs, &ok);
+                        let out = execute_block(&params(), &st, Hash::ZERO, &txs, &ok);
                         assert_eq!(out.succeeded(), txs.len());
                         out.state.root()
                     })
@@ -237,7 +238,7 @@ fn bench_commit(_: &mut Criterion) {
             })
             .collect();
         let ok = vec![true; txs.len()];
-        let out = execute_block(&params(), &st, &txs, &ok);
+        let out = execute_block(&params(), &st, Hash::ZERO, &txs, &ok);
         let header = BlockHeader {
             chain_id: Hash([1; 32]),
             height: st.height + 1,

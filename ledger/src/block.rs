@@ -209,9 +209,36 @@ pub enum RejectReason {
     /// AddValidator with an empty network address.
     #[error("validator address is empty")]
     EmptyValidatorAddress,
-    /// A mining claim that was not accepted.
-    #[error("mining claim rejected: {0}")]
-    MiningClaim(String),
+    /// A mining claim for a block that is not an ancestor of the including block.
+    #[error(
+        "claim for block {height} cannot be included at height {block_height}: the challenge block must be finalized first"
+    )]
+    ClaimNotFinalized {
+        /// The claimed challenge's block.
+        height: u64,
+        /// The including block's height.
+        block_height: u64,
+    },
+    /// A mining claim older than the claim expiry (or for a challenge never opened).
+    #[error("claim for block {height} expired at height {expiry_height}")]
+    ClaimExpired {
+        /// The claimed challenge's block.
+        height: u64,
+        /// The last height that could include it.
+        expiry_height: u64,
+    },
+    /// The challenge's reward was paid already.
+    #[error("the reward for block {height} was already claimed")]
+    AlreadyClaimed {
+        /// The claimed challenge's block.
+        height: u64,
+    },
+    /// The solution's hash is above the target (or the nonce was found for another seed).
+    #[error("the solution for block {height} is above the target")]
+    AboveTarget {
+        /// The claimed challenge's block.
+        height: u64,
+    },
 }
 
 impl RejectReason {
@@ -233,7 +260,10 @@ impl RejectReason {
             RejectReason::ZeroVotingPower => 13,
             RejectReason::InvalidValidatorKey => 14,
             RejectReason::EmptyValidatorAddress => 15,
-            RejectReason::MiningClaim(_) => 16,
+            RejectReason::ClaimNotFinalized { .. } => 16,
+            RejectReason::ClaimExpired { .. } => 17,
+            RejectReason::AlreadyClaimed { .. } => 18,
+            RejectReason::AboveTarget { .. } => 19,
         }
     }
 
@@ -255,7 +285,10 @@ impl RejectReason {
             RejectReason::ZeroVotingPower => "zero_voting_power",
             RejectReason::InvalidValidatorKey => "invalid_validator_key",
             RejectReason::EmptyValidatorAddress => "empty_validator_address",
-            RejectReason::MiningClaim(_) => "mining_claim_rejected",
+            RejectReason::ClaimNotFinalized { .. } => "claim_not_finalized",
+            RejectReason::ClaimExpired { .. } => "claim_expired",
+            RejectReason::AlreadyClaimed { .. } => "already_claimed",
+            RejectReason::AboveTarget { .. } => "above_target",
         }
     }
 
@@ -289,7 +322,20 @@ impl Encode for RejectReason {
                 out.extend_from_slice(&need.to_le_bytes());
             }
             RejectReason::MissingRole { role } => out.push(role.tag()),
-            RejectReason::MiningClaim(why) => crate::codec::put_string(out, why),
+            RejectReason::ClaimNotFinalized {
+                height,
+                block_height: second,
+            }
+            | RejectReason::ClaimExpired {
+                height,
+                expiry_height: second,
+            } => {
+                out.extend_from_slice(&height.to_le_bytes());
+                out.extend_from_slice(&second.to_le_bytes());
+            }
+            RejectReason::AlreadyClaimed { height } | RejectReason::AboveTarget { height } => {
+                out.extend_from_slice(&height.to_le_bytes());
+            }
             _ => {}
         }
     }
@@ -333,7 +379,20 @@ impl Decode for RejectReason {
             13 => RejectReason::ZeroVotingPower,
             14 => RejectReason::InvalidValidatorKey,
             15 => RejectReason::EmptyValidatorAddress,
-            16 => RejectReason::MiningClaim(r.string("mining claim reason")?),
+            16 => RejectReason::ClaimNotFinalized {
+                height: r.u64("claim height")?,
+                block_height: r.u64("height")?,
+            },
+            17 => RejectReason::ClaimExpired {
+                height: r.u64("claim height")?,
+                expiry_height: r.u64("expiry height")?,
+            },
+            18 => RejectReason::AlreadyClaimed {
+                height: r.u64("claim height")?,
+            },
+            19 => RejectReason::AboveTarget {
+                height: r.u64("claim height")?,
+            },
             tag => {
                 return Err(DecodeError::InvalidTag {
                     what: "reject reason",

@@ -18,7 +18,7 @@ use crate::block::{Block, BlockHeader, Receipt, RejectReason, receipts_root, tx_
 use crate::codec::Limits;
 use crate::hash::Hash;
 use crate::keys::PublicKey;
-use crate::mining::{MiningClaim, verify_mining_solution};
+use crate::mining::MiningRules;
 use crate::state::{
     Change, LedgerState, SystemState, Validator, ValidatorChange, validator_set_hash,
 };
@@ -33,6 +33,8 @@ pub struct ChainParams {
     pub epoch_length: u64,
     /// Decoding limits.
     pub limits: Limits,
+    /// Mining reward, retargeting and claim expiry.
+    pub mining: MiningRules,
 }
 
 /// The result of executing a block.
@@ -92,22 +94,28 @@ pub enum BlockError {
     },
 }
 
-/// Execute `txs` on top of `prev` as block `prev.height + 1`. `sig_ok[i]` tells whether
-/// transaction `i`'s signature verified (see [`verify_signatures`]); a missing entry counts
-/// as a bad signature.
+/// Execute `txs` on top of `prev` as block `prev.height + 1`, whose parent (the block
+/// that produced `prev`) has id `parent_id`. `sig_ok[i]` tells whether transaction `i`'s
+/// signature verified (see [`verify_signatures`]); a missing entry counts as a bad
+/// signature.
 pub fn execute_block(
     params: &ChainParams,
     prev: &LedgerState,
+    parent_id: Hash,
     txs: &[SignedTransaction],
     sig_ok: &[bool],
 ) -> BlockOutcome {
     let height = prev.height + 1;
+    let mut system = prev.system.clone();
+    system
+        .mining
+        .open_challenge(&params.mining, height, parent_id);
     let mut exec = Executor {
         params,
         height,
         base: prev,
         touched: HashMap::with_capacity(txs.len() * 2),
-        system: prev.system.clone(),
+        system,
     };
     let mut receipts = Vec::with_capacity(txs.len());
     for (i, stx) in txs.iter().enumerate() {
@@ -120,6 +128,7 @@ pub fn execute_block(
     if params.epoch_length > 0 && height.is_multiple_of(params.epoch_length) {
         exec.system.apply_pending();
     }
+    exec.system.mining.end_block(&params.mining, height);
     let changes = crate::state::normalize_changes(
         exec.touched
             .into_iter()
@@ -167,7 +176,7 @@ pub fn build_block(
     txs: Vec<SignedTransaction>,
 ) -> (Block, BlockOutcome) {
     let sig_ok = verify_signatures(&txs);
-    let outcome = execute_block(params, prev, &txs, &sig_ok);
+    let outcome = execute_block(params, prev, parent.id(), &txs, &sig_ok);
     let header = BlockHeader {
         chain_id: params.chain_id,
         height: prev.height + 1,
@@ -213,7 +222,7 @@ pub fn verify_block(
     check(h.parent, parent.id(), "parent")?;
     check(h.tx_root, tx_root(&block.txs), "tx_root")?;
     let sig_ok = verify_signatures(&block.txs);
-    let outcome = execute_block(params, prev, &block.txs, &sig_ok);
+    let outcome = execute_block(params, prev, h.parent, &block.txs, &sig_ok);
     check(
         h.receipts_root,
         receipts_root(&outcome.receipts),
@@ -429,13 +438,12 @@ impl Executor<'_> {
             }
             TxKind::ClaimMiningReward { height, nonce } => {
                 need(Role::Mine)?;
-                let claim = MiningClaim {
-                    miner: *from,
-                    height: *height,
-                    nonce: *nonce,
-                    current_height: self.height,
-                };
-                let reward = verify_mining_solution(&claim).map_err(RejectReason::MiningClaim)?;
+                let rules = &self.params.mining;
+                let index =
+                    self.system
+                        .mining
+                        .check_claim(rules, self.height, from, *height, *nonce)?;
+                let reward = rules.reward;
                 let supply = self
                     .system
                     .total_supply
@@ -448,6 +456,7 @@ impl Executor<'_> {
                     .ok_or(RejectReason::Overflow)?;
                 self.put(*from, miner);
                 self.system.total_supply = supply;
+                self.system.mining.record_claim(index, *from);
                 Ok(())
             }
         }

@@ -70,6 +70,8 @@ pub enum Domain {
     ValidatorSet,
     /// A genesis document; its hash is the chain id.
     Genesis,
+    /// A miner's seed: `H(challenge ‖ miner public key)`.
+    MiningSeed,
 }
 
 impl Domain {
@@ -87,10 +89,11 @@ impl Domain {
             Domain::StateRoot => "palisade/v1/state-root",
             Domain::ValidatorSet => "palisade/v1/validator-set",
             Domain::Genesis => "palisade/v1/genesis",
+            Domain::MiningSeed => "palisade/v1/mining-seed",
         }
     }
 
-    const ALL: [Domain; 11] = [
+    const ALL: [Domain; 12] = [
         Domain::TxSigning,
         Domain::TxId,
         Domain::Block,
@@ -102,6 +105,7 @@ impl Domain {
         Domain::StateRoot,
         Domain::ValidatorSet,
         Domain::Genesis,
+        Domain::MiningSeed,
     ];
 
     /// The 32-byte BLAKE3 key of this domain.

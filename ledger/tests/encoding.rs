@@ -154,7 +154,16 @@ fn every_reject_reason_round_trips() {
         RejectReason::ZeroVotingPower,
         RejectReason::InvalidValidatorKey,
         RejectReason::EmptyValidatorAddress,
-        RejectReason::MiningClaim("why".into()),
+        RejectReason::ClaimNotFinalized {
+            height: 3,
+            block_height: 3,
+        },
+        RejectReason::ClaimExpired {
+            height: 1,
+            expiry_height: 4,
+        },
+        RejectReason::AlreadyClaimed { height: 2 },
+        RejectReason::AboveTarget { height: 2 },
     ];
     let mut codes: Vec<u8> = reasons.iter().map(RejectReason::code).collect();
     codes.dedup();

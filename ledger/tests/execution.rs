@@ -330,18 +330,162 @@ fn reject_bad_validator_additions() {
     );
 }
 
-#[test]
-fn mining_claims_are_rejected_until_mining_lands() {
-    let mut c = Chain::new();
-    let claim = TxKind::ClaimMiningReward {
-        height: 0,
-        nonce: 123,
+/// A nonce for `who` on the challenge of the block at `height` (the chain's head or an
+/// ancestor still in the claim window) that meets (`valid`) or misses the target.
+fn solve(c: &Chain, who: u8, height: u64, valid: bool) -> u64 {
+    let m = &c.state.system.mining;
+    // the head's challenge opens in the next block; older ones are in the state
+    let (challenge, target) = match m.challenges.iter().find(|ch| ch.height == height) {
+        Some(ch) => (ch.challenge, ch.target),
+        None => {
+            assert_eq!(height, c.head.height);
+            (c.head.id(), m.target)
+        }
     };
-    match c.run(c.tx(MINER, claim)) {
-        Err(RejectReason::MiningClaim(why)) => assert!(why.contains("not enabled"), "{why}"),
-        other => panic!("unexpected {other:?}"),
+    let seed = mining::seed(&challenge, &key(who).public());
+    (0u64..)
+        .find(|n| mining::meets_target(&mining::pow_hash(&seed, *n), &target) == valid)
+        .unwrap()
+}
+
+fn claim(height: u64, nonce: u64) -> TxKind {
+    TxKind::ClaimMiningReward { height, nonce }
+}
+
+#[test]
+fn mining_claims_pay_once_per_challenge_and_expire() {
+    let mut c = Chain::new();
+    c.block(vec![]);
+    c.block(vec![]);
+    let supply = c.state.system.total_supply;
+    // a valid solution for the head (height 2) lands in block 3 and mints the reward
+    let n = solve(&c, MINER, 2, true);
+    assert_eq!(c.run(c.tx(MINER, claim(2, n))), Ok(()));
+    assert_eq!(c.balance(MINER), 50);
+    assert_eq!(c.state.system.total_supply, supply + 50);
+    // duplicate: same challenge again, by anyone
+    let n2 = solve(&c, MINER, 2, true);
+    assert_eq!(
+        c.run(c.tx(MINER, claim(2, n2))),
+        Err(RejectReason::AlreadyClaimed { height: 2 })
+    );
+    // above target; and a nonce found under another miner's seed
+    let bad = solve(&c, MINER, 4, false);
+    assert_eq!(
+        c.run(c.tx(MINER, claim(4, bad))),
+        Err(RejectReason::AboveTarget { height: 4 })
+    );
+    // wrong seed: a nonce that solves ALICE's seed but not the sender's
+    let h = c.head.height;
+    let target = c.state.system.mining.target;
+    let (alice, miner) = (
+        mining::seed(&c.head.id(), &key(ALICE).public()),
+        mining::seed(&c.head.id(), &key(MINER).public()),
+    );
+    let n = (0u64..)
+        .find(|n| {
+            mining::meets_target(&mining::pow_hash(&alice, *n), &target)
+                && !mining::meets_target(&mining::pow_hash(&miner, *n), &target)
+        })
+        .unwrap();
+    assert_eq!(
+        c.run(c.tx(MINER, claim(h, n))),
+        Err(RejectReason::AboveTarget { height: h })
+    );
+    // not yet finalized: the including block itself or later
+    let h = c.head.height;
+    assert_eq!(
+        c.run(c.tx(MINER, claim(h + 1, 0))),
+        Err(RejectReason::ClaimNotFinalized {
+            height: h + 1,
+            block_height: h + 1
+        })
+    );
+    // stale: older than the 3-block claim expiry
+    assert_eq!(
+        c.run(c.tx(MINER, claim(1, 0))),
+        Err(RejectReason::ClaimExpired {
+            height: 1,
+            expiry_height: 4
+        })
+    );
+    // every rejection used the nonce: the same signed claim can never come back
+    assert_eq!(c.balance(MINER), 50);
+    assert_eq!(c.nonce(MINER), 6);
+    // an account without `mine`
+    let n = solve(&c, ALICE, c.head.height, true);
+    assert_eq!(
+        c.run(c.tx(ALICE, claim(c.head.height, n))),
+        Err(RejectReason::MissingRole { role: Role::Mine })
+    );
+}
+
+#[test]
+fn two_claims_for_one_challenge_in_one_block_pay_the_first() {
+    let mut c = Chain::new();
+    c.block(vec![]);
+    assert_eq!(
+        c.run(c.tx(
+            ADMIN,
+            TxKind::SetRole {
+                account: key(ALICE).public(),
+                role: Role::Mine,
+                granted: true
+            }
+        )),
+        Ok(())
+    );
+    let h = c.head.height;
+    let a = c.tx(ALICE, claim(h, solve(&c, ALICE, h, true)));
+    let m = c.tx(MINER, claim(h, solve(&c, MINER, h, true)));
+    let (_, out) = c.block(vec![m, a]);
+    assert_eq!(out.receipts[0].outcome, Ok(()));
+    assert_eq!(
+        out.receipts[1].outcome,
+        Err(RejectReason::AlreadyClaimed { height: h })
+    );
+    assert_eq!(c.balance(MINER), 50);
+    assert_eq!(
+        c.state
+            .system
+            .mining
+            .challenges
+            .iter()
+            .filter(|ch| ch.winner.is_some())
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn difficulty_retargets_each_epoch_toward_the_rate() {
+    // E = 5 blocks, S = 1 solution per epoch, K = 3
+    let mut c = Chain::new();
+    let t0 = c.state.system.mining.target;
+    // epoch 1 (blocks 1..=5): three solutions, 3× the rate → target ÷ 3
+    for _ in 0..3 {
+        let h = c.head.height;
+        let n = solve(&c, MINER, h, true);
+        assert_eq!(c.run(c.tx(MINER, claim(h, n))), Ok(()));
     }
-    assert_eq!(c.balance(MINER), 0);
+    c.block(vec![]);
+    c.block(vec![]);
+    assert_eq!(c.head.height, 5);
+    let m = &c.state.system.mining;
+    assert_eq!(m.history.len(), 1);
+    assert_eq!(m.history[0].solutions, 3);
+    assert_eq!(m.target, mining::retarget(&t0, 3, 1));
+    assert!(m.target < t0);
+    let t1 = m.target;
+    // epoch 2: no solution → eases ×4
+    for _ in 0..5 {
+        c.block(vec![]);
+    }
+    let m = &c.state.system.mining;
+    assert_eq!(m.history[1].solutions, 0);
+    assert_eq!(m.target, mining::retarget(&t1, 0, 1));
+    // a challenge made in epoch 1 keeps epoch 1's target while it is claimable
+    assert!(m.challenges.iter().all(|ch| ch.height > 6));
 }
 
 #[test]

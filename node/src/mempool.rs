@@ -499,8 +499,10 @@ mod tests {
             chain_id: chain,
             epoch_length: 100,
             limits: ledger::Limits::default(),
+            mining: Default::default(),
         };
-        let out = ledger::execute::execute_block(&params, &state, &txs[..2], &[true, true]);
+        let out =
+            ledger::execute::execute_block(&params, &state, Hash::ZERO, &txs[..2], &[true, true]);
         mp.finalized(&txs[..2], &out.state);
         assert_eq!(mp.len(), 1);
         assert!(mp.contains(&txs[2].id()));

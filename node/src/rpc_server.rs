@@ -651,7 +651,13 @@ impl TxApiServer for Api {
         let sig_ok = stx.verify_signature();
         let c = self.shared.chain();
         let id = stx.id();
-        let out = ledger::execute_block(&self.shared.params, &c.state, &[stx], &[sig_ok]);
+        let out = ledger::execute_block(
+            &self.shared.params,
+            &c.state,
+            c.header.id(),
+            &[stx],
+            &[sig_ok],
+        );
         let (success, reason) = out
             .receipts
             .first()

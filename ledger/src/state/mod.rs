@@ -8,6 +8,7 @@ use crate::account::Account;
 use crate::codec::{Decode, DecodeError, Encode, Reader, put_list, put_string};
 use crate::hash::{Domain, Hash};
 use crate::keys::PublicKey;
+use crate::mining::MiningState;
 
 pub use tree::{AccountTree, Change, ProofError, ProofTerminal, TreeProof, normalize_changes};
 
@@ -85,7 +86,7 @@ impl Decode for ValidatorChange {
 }
 
 /// Chain-wide state that is not an account: the validator set and its pending changes,
-/// and the coin supply.
+/// the coin supply and the mining state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SystemState {
     /// The validators of the current epoch, in order.
@@ -94,6 +95,8 @@ pub struct SystemState {
     pub pending_changes: Vec<ValidatorChange>,
     /// All coins in existence (sum of balances).
     pub total_supply: u128,
+    /// Target, claimable challenges, retarget epochs.
+    pub mining: MiningState,
 }
 
 impl SystemState {
@@ -136,6 +139,7 @@ impl Encode for SystemState {
         put_list(out, &self.validators);
         put_list(out, &self.pending_changes);
         out.extend_from_slice(&self.total_supply.to_le_bytes());
+        self.mining.encode_to(out);
     }
 }
 
@@ -146,6 +150,7 @@ impl Decode for SystemState {
             validators: r.list(max, "validators")?,
             pending_changes: r.list(max, "pending validator changes")?,
             total_supply: r.u128("total supply")?,
+            mining: MiningState::decode(r)?,
         })
     }
 }

@@ -52,6 +52,12 @@ impl Chain {
             chain_id: Hash([42; 32]),
             epoch_length: 10,
             limits: Limits::default(),
+            mining: mining::MiningRules {
+                reward: 50,
+                retarget_epoch_length: 5,
+                target_solutions_per_epoch: 1,
+                claim_expiry: 3,
+            },
         };
         let state = LedgerState {
             accounts: AccountTree::from_sorted(&accounts),
@@ -63,6 +69,12 @@ impl Chain {
                 }],
                 pending_changes: vec![],
                 total_supply: accounts.iter().map(|(_, a)| a.balance).sum(),
+                // 2^252: one solution per 16 hashes on average
+                mining: mining::MiningState::new({
+                    let mut t = [0u8; 32];
+                    t[0] = 0x10;
+                    t
+                }),
             },
             height: 0,
         };
