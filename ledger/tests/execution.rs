@@ -345,7 +345,7 @@ fn solve(c: &Chain, who: u8, height: u64, valid: bool) -> u64 {
     let seed = mining::seed(&challenge, &key(who).public());
     (0u64..)
         .find(|n| mining::meets_target(&mining::pow_hash(&seed, *n), &target) == valid)
-        .unwrap()
+        .expect("some nonce solves it")
 }
 
 fn claim(height: u64, nonce: u64) -> TxKind {
@@ -387,7 +387,7 @@ fn mining_claims_pay_once_per_challenge_and_expire() {
             mining::meets_target(&mining::pow_hash(&alice, *n), &target)
                 && !mining::meets_target(&mining::pow_hash(&miner, *n), &target)
         })
-        .unwrap();
+        .expect("some nonce solves one seed only");
     assert_eq!(
         c.run(c.tx(MINER, claim(h, n))),
         Err(RejectReason::AboveTarget { height: h })
