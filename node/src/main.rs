@@ -1,9 +1,10 @@
 //! The `palisade` binary: one command for every job (validator, local testnet, genesis
-//! tooling, keys; wallet and miner arrive with their issues). This file parses the command
-//! line and hands off; the work lives in the crates.
+//! tooling, keys, wallet, miner). This file parses the command line and hands off; the
+//! work lives in the crates.
 
 mod demo;
 mod init;
+mod miner_cmd;
 mod wallet;
 
 use std::path::PathBuf;
@@ -103,6 +104,11 @@ enum Command {
     ///
     /// Example: palisade wallet --key alice.key.json transfer --to 0x1f… --amount 25 --wait
     Wallet(wallet::WalletArgs),
+    /// Mine: search proofs of work on every core and claim the rewards (needs `mine`).
+    /// `--bench` measures hashes/s instead.
+    ///
+    /// Example: palisade miner --key ./testnet/keys/account-1.json
+    Miner(miner_cmd::MinerArgs),
     /// Run the ledger end to end on a dev chain: genesis, signed transfer blocks executed,
     /// committed to RocksDB and proven. State is kept in --home between runs.
     ///
@@ -310,6 +316,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo(args) => demo::run(args),
         Command::Wallet(args) => wallet::run(args),
+        Command::Miner(args) => miner_cmd::run(args),
     }
 }
 

@@ -98,6 +98,8 @@ pub struct Shared {
     pub events: tokio::sync::broadcast::Sender<ChainEvent>,
     /// Transactions in executed blocks that are not finalized yet: id → (height, block, index).
     pub included: Mutex<HashMap<Hash, (u64, Hash, u32)>>,
+    /// Hashrates miners reported (`mining_submitHashrate`): miner → (hashes/s, when).
+    pub hashrates: Mutex<HashMap<ledger::PublicKey, (u64, std::time::Instant)>>,
 }
 
 /// What the core tells RPC subscribers.
@@ -373,6 +375,7 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
             .id(),
         events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
         included: Mutex::new(HashMap::new()),
+        hashrates: Mutex::new(HashMap::new()),
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

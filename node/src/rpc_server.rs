@@ -32,6 +32,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tower::Service;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+mod mining;
+
 use crate::config::RpcSection;
 use crate::mempool::AdmitError;
 use crate::node::{ChainEvent, Shared};
@@ -60,7 +62,8 @@ pub fn module(shared: Arc<Shared>, url: Option<&str>) -> Result<RpcModule<()>> {
     module.merge(ChainApiServer::into_rpc(api.clone()))?;
     module.merge(AccountApiServer::into_rpc(api.clone()))?;
     module.merge(StateApiServer::into_rpc(api.clone()))?;
-    module.merge(TxApiServer::into_rpc(api))?;
+    module.merge(TxApiServer::into_rpc(api.clone()))?;
+    module.merge(rpc::MiningApiServer::into_rpc(api))?;
     let mut names: Vec<String> = module.method_names().map(str::to_owned).collect();
     names.extend(["rpc.discover".to_owned(), "rpc_methods".to_owned()]);
     names.sort();

@@ -152,16 +152,6 @@ pub fn run(args: WalletArgs) -> Result<()> {
     rt.block_on(run_async(args))
 }
 
-fn ws_url(http: &str) -> String {
-    if let Some(rest) = http.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if let Some(rest) = http.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else {
-        http.to_owned()
-    }
-}
-
 fn http(url: &str) -> Result<HttpClient> {
     HttpClientBuilder::default()
         .request_timeout(Duration::from_secs(30))
@@ -170,7 +160,7 @@ fn http(url: &str) -> Result<HttpClient> {
 }
 
 async fn ws(url: &str) -> Result<WsClient> {
-    let url = ws_url(url);
+    let url = rpc::ws_url(url);
     WsClientBuilder::default()
         .build(&url)
         .await
@@ -489,7 +479,13 @@ mod tests {
 
     #[test]
     fn websocket_url_follows_the_http_one() {
-        assert_eq!(ws_url("http://127.0.0.1:26756"), "ws://127.0.0.1:26756");
-        assert_eq!(ws_url("https://node.example:443"), "wss://node.example:443");
+        assert_eq!(
+            rpc::ws_url("http://127.0.0.1:26756"),
+            "ws://127.0.0.1:26756"
+        );
+        assert_eq!(
+            rpc::ws_url("https://node.example:443"),
+            "wss://node.example:443"
+        );
     }
 }

@@ -6,9 +6,7 @@
 //! testnet and miner use the generated clients.
 //!
 //! Conventions: `namespace_camelCase` method names; hashes and keys as `0x` hex; amounts as
-//! decimal strings (u128 does not fit a JSON number). Mining methods (`mining_getWork`,
-//! `mining_submitWork`, `mining_submitHashrate`, `mining_getStats`) are reserved names for
-//! the mining work and are not served yet.
+//! decimal strings (u128 does not fit a JSON number).
 
 pub mod errors;
 pub mod openrpc;
@@ -19,10 +17,23 @@ use jsonrpsee::proc_macros::rpc;
 
 pub use errors::{ServerError, error_codes};
 pub use types::{
-    AccountInfo, AccountProofInfo, AccountState, BlockInfo, ChainInfo, HeaderInfo, NodeHealth,
-    NodeVersion, PeerInfo, RpcMethods, SimulateResult, SyncState, TxInfo, TxKindInfo, TxState,
-    TxStatus, ValidatorInfo, ValidatorsInfo,
+    AccountInfo, AccountProofInfo, AccountState, BlockInfo, ChainInfo, HeaderInfo, MiningClaimInfo,
+    MiningEpochInfo, MiningStats, MiningWork, NodeHealth, NodeVersion, PeerInfo, ReportedHashrate,
+    RpcMethods, SimulateResult, SubmitWorkResult, SyncState, TxInfo, TxKindInfo, TxState, TxStatus,
+    ValidatorInfo, ValidatorsInfo,
 };
+
+/// The WebSocket URL of a node given by its HTTP URL (`http://…` → `ws://…`, `https://…` →
+/// `wss://…`; anything else is kept): subscriptions need WebSocket, users know one URL.
+pub fn ws_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        url.to_owned()
+    }
+}
 
 /// Most hashes in one `tx_getStatus` call.
 pub const MAX_STATUS_HASHES: usize = 1000;
@@ -140,4 +151,29 @@ pub trait TxApi {
     /// ends after a final status. A refused submission is an error, as for `tx_submit`.
     #[subscription(name = "submitAndWatch" => "status", unsubscribe = "unwatch", item = TxStatus)]
     async fn submit_and_watch(&self, tx: String) -> SubscriptionResult;
+}
+
+/// Proof-of-work mining (see `docs/mining.md`).
+#[rpc(server, client, namespace = "mining")]
+pub trait MiningApi {
+    /// The newest challenge (the last finalized block), its target, the asking miner's
+    /// seed, and until when a claim for it can be included.
+    #[method(name = "getWork")]
+    async fn get_work(&self, public_key: String) -> RpcResult<MiningWork>;
+
+    /// Check a signed ClaimMiningReward against the mining rules and, if it passes, admit
+    /// it to the mempool. A rule failure is an answer (`accepted: false` with the reason),
+    /// not an error. `seed`, if given, is the seed the miner searched with: a mismatch is
+    /// reported as `wrong_seed`.
+    #[method(name = "submitWork")]
+    async fn submit_work(&self, tx: String, seed: Option<String>) -> RpcResult<SubmitWorkResult>;
+
+    /// Report a miner's hashrate (hashes per second). Self-reported and unverified: shown
+    /// by `mining_getStats` for 5 minutes.
+    #[method(name = "submitHashrate")]
+    async fn submit_hashrate(&self, public_key: String, hashrate: u64) -> RpcResult<bool>;
+
+    /// Current target, solutions per epoch, recent claims and reported hashrates.
+    #[method(name = "getStats")]
+    async fn stats(&self) -> RpcResult<MiningStats>;
 }

@@ -227,6 +227,40 @@ pub fn methods() -> Vec<MethodDoc> {
             vec![("tx", "the signed transaction", tx_hex())],
             ("simulation", schema::<SimulateResult>()),
         ),
+        m(
+            "mining_getWork",
+            "The newest challenge, its target, the miner's seed and the claim expiry.",
+            vec![("publicKey", "the miner", key())],
+            ("work", schema::<MiningWork>()),
+        ),
+        m(
+            "mining_submitWork",
+            "Check a signed ClaimMiningReward and admit it; accepted, or the reason.",
+            vec![
+                ("tx", "the signed claim", tx_hex()),
+                (
+                    "seed",
+                    "the seed the miner searched with, or null",
+                    json!({"anyOf": [hex_schema(32, "a 32-byte seed, 0x hex"), {"type": "null"}]}),
+                ),
+            ],
+            ("result", schema::<SubmitWorkResult>()),
+        ),
+        m(
+            "mining_submitHashrate",
+            "Report a miner's hashrate (hashes/s; self-reported, kept 5 minutes).",
+            vec![
+                ("publicKey", "the miner", key()),
+                ("hashrate", "hashes per second", schema::<u64>()),
+            ],
+            ("recorded", json!({"type": "boolean"})),
+        ),
+        m(
+            "mining_getStats",
+            "Target, solutions per epoch, recent claims, reported hashrates.",
+            vec![],
+            ("stats", schema::<MiningStats>()),
+        ),
         sub(
             "chain_subscribeNewHeads",
             "WebSocket: a header for every new block executed (before finality).",

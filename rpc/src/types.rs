@@ -493,3 +493,116 @@ pub fn outcome(r: &Receipt) -> (bool, Option<String>) {
         Err(e) => (false, Some(e.name().to_owned())),
     }
 }
+
+/// `mining_getWork`: what a miner needs to search for a solution to the newest challenge.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MiningWork {
+    /// The last finalized block: its id is the challenge.
+    pub height: u64,
+    /// The challenge (that block's id), 0x hex.
+    pub challenge: String,
+    /// The target in force for it: a solution's inner hash, read as a 256-bit big-endian
+    /// number, must be ≤ this (0x hex, 32 bytes).
+    pub target: String,
+    /// The asking miner's seed for this challenge, 0x hex.
+    pub seed: String,
+    /// How the seed is derived (so a miner can check it).
+    pub seed_derivation: String,
+    /// The 64-byte block the inner hash compresses.
+    pub pow_input: String,
+    /// The 24 fixed padding bytes of that block, 0x hex.
+    pub padding: String,
+    /// The last height a claim for this challenge can be included at.
+    pub expiry_height: u64,
+    /// Coins minted per accepted claim, decimal.
+    pub reward: String,
+    /// Hashes one solution takes on average: 2^256 / (target + 1).
+    pub expected_hashes: f64,
+}
+
+/// `mining_submitWork`: whether the claim was admitted, or why not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitWorkResult {
+    /// Admitted to the mempool (it still has to be included: first claim executed wins).
+    pub accepted: bool,
+    /// The claim transaction's hash.
+    pub hash: String,
+    /// Why not: a receipt reason (`above_target`, `already_claimed`, `claim_expired`,
+    /// `claim_not_finalized`, `missing_role`, …), a mempool reason (`nonce_taken`, …) or
+    /// `wrong_seed`.
+    pub reason: Option<String>,
+    /// The reason in words.
+    pub message: Option<String>,
+}
+
+/// A closed retarget epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MiningEpochInfo {
+    /// Its last block.
+    pub end_height: u64,
+    /// Claims accepted in its blocks.
+    pub solutions: u64,
+    /// The target during it, 0x hex.
+    pub target: String,
+    /// The target it set for the next epoch, 0x hex.
+    pub next_target: String,
+}
+
+/// A paid challenge still in the claim window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MiningClaimInfo {
+    /// The challenge's block.
+    pub height: u64,
+    /// Who was paid.
+    pub miner: String,
+}
+
+/// A hashrate a miner reported with `mining_submitHashrate` (self-reported, unverified).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportedHashrate {
+    /// The miner's public key.
+    pub miner: String,
+    /// Hashes per second.
+    pub hashrate: u64,
+    /// How long ago it was reported, ms.
+    pub age_ms: u64,
+}
+
+/// `mining_getStats`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MiningStats {
+    /// The last finalized height the figures are from.
+    pub height: u64,
+    /// The current target, 0x hex.
+    pub target: String,
+    /// Hashes per solution at the current target.
+    pub expected_hashes: f64,
+    /// Coins per accepted claim, decimal.
+    pub reward: String,
+    /// Blocks per retarget epoch.
+    pub epoch_length: u64,
+    /// Accepted claims per epoch the target aims for.
+    pub target_solutions_per_epoch: u64,
+    /// Blocks a challenge stays claimable.
+    pub claim_expiry: u64,
+    /// Claims accepted so far in the current epoch.
+    pub epoch_solutions: u64,
+    /// The height whose block closes the current epoch.
+    pub next_retarget_height: u64,
+    /// The last closed epochs, oldest first (at most 16).
+    pub epochs: Vec<MiningEpochInfo>,
+    /// Paid challenges in the claim window, oldest first.
+    pub recent_claims: Vec<MiningClaimInfo>,
+    /// Challenges in the claim window nobody was paid for yet.
+    pub open_challenges: u64,
+    /// Hashrates reported in the last 5 minutes, newest first.
+    pub hashrates: Vec<ReportedHashrate>,
+    /// Their sum, hashes per second.
+    pub total_hashrate: u64,
+}
