@@ -118,8 +118,10 @@ impl Miner {
             return Ok(()); // a solution for work we already left
         }
         let work = work.clone();
-        // one reward per challenge: idle until the next block
-        self.pool.set_work(None);
+        // one reward per challenge: idle until the next block; solutions still in flight
+        // carry the old generation and are dropped above
+        let idle = self.pool.set_work(None);
+        self.work = Some((idle, work.clone()));
         let chain_nonce = self.client.nonce(self.public.clone()).await?;
         if self.next_nonce < chain_nonce || self.next_nonce > chain_nonce + 64 {
             self.next_nonce = chain_nonce;

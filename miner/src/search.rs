@@ -263,10 +263,10 @@ mod tests {
         }));
         while rx.try_recv().is_ok() {}
         let s = loop {
-            if let Ok(s) = rx.try_recv() {
-                if s.generation == g2 {
-                    break s;
-                }
+            if let Ok(s) = rx.try_recv()
+                && s.generation == g2
+            {
+                break s;
             }
             assert!(Instant::now() < deadline + Duration::from_secs(20));
             std::thread::sleep(Duration::from_millis(1));

@@ -68,6 +68,10 @@ enum Command {
         /// A config.toml setting for every validator, `section.key=value` (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// A genesis.json field for a new testnet, `section.key=value` (repeatable), e.g.
+        /// `--genesis-set mining.retarget_epoch_length=20`.
+        #[arg(long = "genesis-set", value_name = "KEY=VALUE")]
+        genesis_set: Vec<String>,
     },
     /// Benchmark a fresh local testnet: open-loop load of pre-signed transfers at --rate
     /// for --duration over every validator's JSON-RPC; prints finalized tx/s, submit to
@@ -137,6 +141,10 @@ enum GenesisCommand {
         /// Chain name.
         #[arg(long, default_value = "palisade-devnet")]
         chain_name: String,
+        /// Override a genesis.json field, `section.key=value` (repeatable; the value is JSON
+        /// if it parses as JSON, else a string), e.g. `--set mining.claim_expiry=20`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Start a genesis.json with no validators and no accounts (add them next).
     ///
@@ -227,7 +235,8 @@ fn run(cli: Cli) -> Result<()> {
             accounts,
             base_port,
             chain_name,
-        }) => write_dev_genesis(&out, &chain_name, validators, accounts, base_port),
+            set,
+        }) => write_dev_genesis(&out, &chain_name, validators, accounts, base_port, &set),
         Command::Genesis(GenesisCommand::New { out, chain_name }) => {
             init::genesis_new(&out, &chain_name)
         }
@@ -252,6 +261,7 @@ fn run(cli: Cli) -> Result<()> {
             reset,
             base_port,
             set,
+            genesis_set,
         } => {
             let binary = std::env::current_exe().context("locating the palisade binary")?;
             let mut opts = testnet::TestnetOptions::new(binary, home);
@@ -260,6 +270,7 @@ fn run(cli: Cli) -> Result<()> {
             opts.reset = reset;
             opts.base_port = base_port;
             opts.config = set;
+            opts.genesis = genesis_set;
             tokio::runtime::Runtime::new()?.block_on(testnet::status::run_interactive(opts))
         }
         Command::Bench {
@@ -329,6 +340,7 @@ fn write_dev_genesis(
     validators: u32,
     accounts: u32,
     base_port: u16,
+    overrides: &[String],
 ) -> Result<()> {
     if validators == 0 {
         bail!("--validators must be at least 1");
@@ -337,7 +349,7 @@ fn write_dev_genesis(
         bail!("--accounts must be at least 1 (account 0 is the admin)");
     }
     let g = dev_genesis(name, validators, accounts, base_port, DEV_GENESIS_TIME_MS);
-    g.to_doc()
+    let g = override_genesis(&g.to_doc(), overrides)?
         .validate()
         .context("dev genesis failed validation")?;
     std::fs::create_dir_all(out.join("keys"))
@@ -365,6 +377,30 @@ fn write_dev_genesis(
     println!("wrote {} (chain id {})", path.display(), g.hash());
     print_dev_accounts(accounts);
     Ok(())
+}
+
+/// Apply `section.key=value` overrides to a genesis document (the value is JSON if it
+/// parses as JSON, else a string); unknown fields are refused when the result is parsed.
+fn override_genesis(
+    doc: &genesis::GenesisDoc,
+    overrides: &[String],
+) -> Result<genesis::GenesisDoc> {
+    let mut v = serde_json::to_value(doc)?;
+    for o in overrides {
+        let (path, value) = o
+            .split_once('=')
+            .with_context(|| format!("--set {o:?}: expected section.key=value"))?;
+        let value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        let mut at = &mut v;
+        for part in path.split('.') {
+            at = at
+                .get_mut(part)
+                .with_context(|| format!("--set {o:?}: genesis has no field {path:?}"))?;
+        }
+        *at = value;
+    }
+    serde_json::from_value(v).context("genesis overrides")
 }
 
 /// Print the dev accounts with their secrets, and the warning that they are public.

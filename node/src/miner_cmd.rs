@@ -85,7 +85,7 @@ pub fn run(args: MinerArgs) -> Result<()> {
         bail!("pass --key FILE (or set PALISADE_KEY): the miner signs its reward claims");
     };
     let key = read_key_file(key).with_context(|| format!("reading {}", key.display()))?;
-    if !(args.report_secs > 0.0) {
+    if !args.report_secs.is_finite() || args.report_secs <= 0.0 {
         bail!("--report-secs must be positive");
     }
     let cfg = MinerConfig {

@@ -672,7 +672,23 @@ async fn openrpc_coverage(net: &Testnet, chain_id: Hash) {
     .id()
     .to_hex();
     let simulate = signed_hex(&key, chain_id, 0, u64::MAX, transfer(sink, 2));
+    // a claim for block 1's challenge, long expired: answered `claim_expired`
+    let claim = signed_hex(
+        &key,
+        chain_id,
+        0,
+        u64::MAX,
+        TxKind::ClaimMiningReward {
+            height: 1,
+            nonce: 7,
+        },
+    );
     let examples = [
+        (
+            "mining_submitWork",
+            json!([{"name": "tx", "value": claim}, {"name": "seed", "value": null}]),
+            Value::Null,
+        ),
         (
             "tx_submit",
             json!([{"name": "tx", "value": submit}]),

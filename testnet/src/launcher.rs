@@ -34,6 +34,8 @@ pub struct TestnetOptions {
     pub reset: bool,
     /// `section.key=value` settings for every node's config.toml.
     pub config: Vec<String>,
+    /// `section.key=value` overrides of the dev genesis (a new testnet only).
+    pub genesis: Vec<String>,
 }
 
 impl TestnetOptions {
@@ -47,6 +49,7 @@ impl TestnetOptions {
             base_port: 26656,
             reset: false,
             config: Vec::new(),
+            genesis: Vec::new(),
         }
     }
 }
@@ -154,6 +157,11 @@ impl Testnet {
             );
         }
         if !opts.home.join("genesis.json").exists() {
+            let mut overrides = Vec::new();
+            for s in &opts.genesis {
+                overrides.push("--set".to_owned());
+                overrides.push(s.clone());
+            }
             run_cmd(
                 &opts.binary,
                 &[
@@ -167,7 +175,10 @@ impl Testnet {
                     opts.accounts.to_string(),
                     "--base-port".into(),
                     opts.base_port.to_string(),
-                ],
+                ]
+                .into_iter()
+                .chain(overrides)
+                .collect::<Vec<String>>(),
             )?;
         }
         let mut net = Testnet {
