@@ -407,6 +407,14 @@ mod tests {
         let mut one = [0u8; 32];
         one[31] = 1;
         assert_eq!(retarget(&one, 1000, 1), one);
+        // docs/mining.md's worked numbers: 64 solutions for S = 20, then 100 (÷4 clamp)
+        let mut t1 = [0u8; 32];
+        t1[2] = 0x50;
+        assert_eq!(retarget(&t, 64, 20), t1);
+        let mut t2 = [0u8; 32];
+        t2[2] = 0x14;
+        assert_eq!(retarget(&t1, 100, 20), t2);
+        assert!((expected_hashes(&t1) - 209_715.2).abs() < 1e-3);
         // exact for a target that is not a power of two: 3·2^200 × 20 / 30 = 2^201
         let t3 = (U256::from(3u8) << 200).to_big_endian();
         assert_eq!(retarget(&t3, 30, 20), pow2(201));

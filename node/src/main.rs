@@ -141,8 +141,8 @@ enum GenesisCommand {
         /// Chain name.
         #[arg(long, default_value = "palisade-devnet")]
         chain_name: String,
-        /// Override a genesis.json field, `section.key=value` (repeatable; the value is JSON
-        /// if it parses as JSON, else a string), e.g. `--set mining.claim_expiry=20`.
+        /// Override a genesis.json field, `section.key=value` (repeatable), e.g.
+        /// `--set mining.claim_expiry=20 --set mining.reward=100`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
@@ -379,8 +379,8 @@ fn write_dev_genesis(
     Ok(())
 }
 
-/// Apply `section.key=value` overrides to a genesis document (the value is JSON if it
-/// parses as JSON, else a string); unknown fields are refused when the result is parsed.
+/// Apply `section.key=value` overrides to a genesis document (text for string fields, JSON
+/// for the others); an unknown field is an error.
 fn override_genesis(
     doc: &genesis::GenesisDoc,
     overrides: &[String],
@@ -390,15 +390,19 @@ fn override_genesis(
         let (path, value) = o
             .split_once('=')
             .with_context(|| format!("--set {o:?}: expected section.key=value"))?;
-        let value = serde_json::from_str(value)
-            .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
         let mut at = &mut v;
         for part in path.split('.') {
             at = at
                 .get_mut(part)
                 .with_context(|| format!("--set {o:?}: genesis has no field {path:?}"))?;
         }
-        *at = value;
+        // a string field (amounts, hex) takes the text as is; others take JSON
+        *at = if at.is_string() {
+            serde_json::Value::String(value.trim_matches('"').to_owned())
+        } else {
+            serde_json::from_str(value)
+                .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()))
+        };
     }
     serde_json::from_value(v).context("genesis overrides")
 }

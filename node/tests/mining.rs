@@ -113,7 +113,7 @@ async fn miners_earn_rewards_and_the_target_follows_the_rate() {
         format!("mining.retarget_epoch_length={EPOCH}"),
         format!("mining.target_solutions_per_epoch={RATE}"),
         format!("mining.claim_expiry={EXPIRY}"),
-        format!("mining.reward=\"{REWARD}\""),
+        format!("mining.reward={REWARD}"),
     ];
     let mut net = Testnet::prepare(opts).unwrap();
     net.start_all().unwrap();
