@@ -7,7 +7,6 @@
 //! stops cleanly on SIGINT.
 #![allow(clippy::unwrap_used)] // helpers of tests: a panic is a failed test
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,8 +15,12 @@ use ledger::mining::{meets_target, pow_hash, retarget, seed};
 use ledger::{Encode, Hash, Keypair, Role, Transaction, TxKind};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use rpc::{AccountApiClient, ChainApiClient, MiningApiClient, TxApiClient, TxState, TxStatus};
+use rpc::{AccountApiClient, ChainApiClient, MiningApiClient, TxApiClient};
 use testnet::{Testnet, TestnetOptions};
+
+mod common;
+
+use common::{binary, wait_finalized};
 
 const BASE_PORT: u16 = 23300;
 const REWARD: u128 = 50_000;
@@ -25,10 +28,6 @@ const REWARD: u128 = 50_000;
 const EXPIRY: u64 = 4;
 const EPOCH: u64 = 10;
 const RATE: u64 = 1;
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_palisade"))
-}
 
 fn parse32(s: &str) -> [u8; 32] {
     ledger::keys::parse_hex::<32>(s).unwrap()
@@ -57,21 +56,6 @@ fn find(seed: &[u8; 32], target: &[u8; 32], valid: bool, other: Option<&[u8; 32]
                 && other.is_none_or(|o| meets_target(&pow_hash(o, *n), target) != valid)
         })
         .unwrap()
-}
-
-async fn wait_final(c: &jsonrpsee::http_client::HttpClient, hash: &str) -> TxStatus {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let st = c.get_status(vec![hash.to_owned()]).await.unwrap().remove(0);
-        if st.status == TxState::Finalized {
-            return st;
-        }
-        assert!(
-            Instant::now() < deadline && st.status != TxState::Rejected,
-            "{st:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn wait_height(c: &jsonrpsee::http_client::HttpClient, height: u64) {
@@ -146,7 +130,7 @@ async fn miners_earn_rewards_and_the_target_follows_the_rate() {
         .submit(format!("0x{}", hex::encode(revoke.encode())))
         .await
         .unwrap();
-    wait_final(&c, &h).await;
+    wait_finalized(&c, &h, Duration::from_secs(30)).await;
 
     // the work a miner gets: the last finalized block's id, our seed, the target
     let w = c.get_work(a2.public().to_hex()).await.unwrap();
@@ -210,7 +194,7 @@ async fn miners_earn_rewards_and_the_target_follows_the_rate() {
     let n2 = find(&s2, &target, true, None);
     let r = submit(claim_hex(&a2, chain_id, 0, w.height, n2), Some(s2)).await;
     assert!(r.accepted, "{r:?}");
-    let st = wait_final(&c, &r.hash).await;
+    let st = wait_finalized(&c, &r.hash, Duration::from_secs(30)).await;
     assert_eq!(st.success, Some(true), "{st:?}");
     assert_eq!(balance(&c, &a2).await, before + REWARD);
     // duplicate: the same challenge again, by account 3 with its own valid solution
@@ -219,7 +203,7 @@ async fn miners_earn_rewards_and_the_target_follows_the_rate() {
     assert_eq!(reason(&r), "already_claimed", "{r:?}");
     // around the pre-check, execution refuses it too (and uses the nonce)
     let h = c.submit(dup).await.unwrap();
-    let st = wait_final(&c, &h).await;
+    let st = wait_finalized(&c, &h, Duration::from_secs(30)).await;
     assert_eq!(
         (st.success, st.reason.as_deref()),
         (Some(false), Some("already_claimed"))
@@ -231,7 +215,7 @@ async fn miners_earn_rewards_and_the_target_follows_the_rate() {
     let r = submit(stale.clone(), None).await;
     assert_eq!(reason(&r), "claim_expired", "{r:?}");
     let h = c.submit(stale).await.unwrap();
-    let st = wait_final(&c, &h).await;
+    let st = wait_finalized(&c, &h, Duration::from_secs(30)).await;
     assert_eq!(st.reason.as_deref(), Some("claim_expired"));
     // a non-claim is an invalid value, not an answer
     let transfer = Transaction {

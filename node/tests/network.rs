@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)] // helpers of tests: a panic is a failed test
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -15,11 +14,11 @@ use ledger::{Hash, Keypair, PublicKey, Transaction, TxKind};
 use rpc::{AccountApiClient, ChainApiClient, NodeApiClient, TxApiClient, TxState};
 use testnet::{Testnet, TestnetOptions};
 
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+mod common;
 
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_palisade"))
-}
+use common::binary;
+
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A started testnet in a temp dir; everything ready.
 async fn start(base_port: u16, validators: u32, config: &[&str]) -> (tempfile::TempDir, Testnet) {

@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use genesis::{DevKeyKind, dev_keypair};
 use jsonrpsee::core::client::Error as ClientError;
@@ -27,11 +27,11 @@ use rpc::{
 use serde_json::{Value, json};
 use testnet::{Testnet, TestnetOptions};
 
-const BASE_PORT: u16 = 23000;
+mod common;
 
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_palisade"))
-}
+use common::{binary, wait_finalized};
+
+const BASE_PORT: u16 = 23000;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -113,22 +113,6 @@ fn still_serving(addr: SocketAddr, after: &str) {
     );
 }
 
-async fn wait_finalized(net: &Testnet, hash: &str, timeout: Duration) -> rpc::TxStatus {
-    let c = net.client(0).unwrap();
-    let deadline = Instant::now() + timeout;
-    loop {
-        let st = c.get_status(vec![hash.to_owned()]).await.unwrap().remove(0);
-        if st.status == TxState::Finalized {
-            return st;
-        }
-        assert!(
-            Instant::now() < deadline && st.status != TxState::Rejected,
-            "tx {hash} not finalized: {st:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallet_api_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
@@ -174,7 +158,12 @@ async fn bad_input_table(net: &Testnet, chain_id: Hash) {
     // a finalized transfer to replay
     let first = signed_hex(&key, chain_id, 0, u64::MAX, transfer(sink, 1));
     let first_hash = c.submit(first.clone()).await.unwrap();
-    wait_finalized(net, &first_hash, Duration::from_secs(30)).await;
+    wait_finalized(
+        &net.client(0).unwrap(),
+        &first_hash,
+        Duration::from_secs(30),
+    )
+    .await;
 
     let mut bad_sig =
         hex::decode(&signed_hex(&key, chain_id, 1, u64::MAX, transfer(sink, 1))[2..]).unwrap();
@@ -496,7 +485,7 @@ async fn proofs_and_queries(net: &Testnet, chain_id: Hash) {
 
     // tx_get after finality, from another node
     let hash = c.submit(tx).await.unwrap();
-    let st = wait_finalized(net, &hash, Duration::from_secs(30)).await;
+    let st = wait_finalized(&net.client(0).unwrap(), &hash, Duration::from_secs(30)).await;
     let mut got = None;
     for _ in 0..50 {
         got = other.get(hash.clone()).await.unwrap();
@@ -733,7 +722,12 @@ async fn openrpc_coverage(net: &Testnet, chain_id: Hash) {
     assert!(stdout.contains("Success:"), "{stdout}");
     assert!(stdout.contains("tx_simulate"), "{stdout}");
     // the example transfer really went through
-    wait_finalized(net, &submit_hash, Duration::from_secs(30)).await;
+    wait_finalized(
+        &net.client(0).unwrap(),
+        &submit_hash,
+        Duration::from_secs(30),
+    )
+    .await;
 }
 
 /// Node 3 restarted with a low per-IP rate: a burst beyond it is refused with
