@@ -22,7 +22,7 @@ use crate::mining::MiningRules;
 use crate::state::{
     Change, LedgerState, SystemState, Validator, ValidatorChange, validator_set_hash,
 };
-use crate::tx::{Role, SignedTransaction, TxKind, verify_signatures};
+use crate::tx::{Role, SignedTransaction, TxKind, verify_signatures_unless};
 
 /// The chain constants execution depends on (from genesis).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,7 +175,22 @@ pub fn build_block(
     proposer: PublicKey,
     txs: Vec<SignedTransaction>,
 ) -> (Block, BlockOutcome) {
-    let sig_ok = verify_signatures(&txs);
+    build_block_with(params, prev, parent, timestamp_ms, proposer, txs, &[])
+}
+
+/// [`build_block`], verifying only the signatures `known` does not vouch for (`known[i]`
+/// for transaction `i`; missing entries count as unknown): a node passes the transactions
+/// whose signatures it checked when it admitted them, so each is verified once per node.
+pub fn build_block_with(
+    params: &ChainParams,
+    prev: &LedgerState,
+    parent: &BlockHeader,
+    timestamp_ms: u64,
+    proposer: PublicKey,
+    txs: Vec<SignedTransaction>,
+    known: &[bool],
+) -> (Block, BlockOutcome) {
+    let sig_ok = verify_signatures_unless(&txs, known);
     let outcome = execute_block(params, prev, parent.id(), &txs, &sig_ok);
     let header = BlockHeader {
         chain_id: params.chain_id,
@@ -200,6 +215,19 @@ pub fn verify_block(
     parent: &BlockHeader,
     block: &Block,
 ) -> Result<BlockOutcome, BlockError> {
+    verify_block_with(params, prev, parent, block, &[])
+}
+
+/// [`verify_block`], verifying only the signatures `known` does not vouch for. `known[i]`
+/// may be `true` only if this node has already verified transaction `i`'s exact signature
+/// (not just its id: the id does not cover the signature).
+pub fn verify_block_with(
+    params: &ChainParams,
+    prev: &LedgerState,
+    parent: &BlockHeader,
+    block: &Block,
+    known: &[bool],
+) -> Result<BlockOutcome, BlockError> {
     let h = &block.header;
     if h.chain_id != params.chain_id {
         return Err(BlockError::WrongChain {
@@ -221,7 +249,7 @@ pub fn verify_block(
     }
     check(h.parent, parent.id(), "parent")?;
     check(h.tx_root, tx_root(&block.txs), "tx_root")?;
-    let sig_ok = verify_signatures(&block.txs);
+    let sig_ok = verify_signatures_unless(&block.txs, known);
     let outcome = execute_block(params, prev, h.parent, &block.txs, &sig_ok);
     check(
         h.receipts_root,

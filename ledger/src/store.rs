@@ -301,6 +301,7 @@ impl Store {
                 already_indexed.insert(*i);
             }
         }
+        let mut entries: Vec<(Hash, u32)> = Vec::with_capacity(c.block.txs.len());
         for (i, (tx, receipt)) in c.block.txs.iter().zip(c.receipts).enumerate() {
             let id = tx.id();
             let consumed = receipt.consumed_nonce();
@@ -311,10 +312,19 @@ impl Store {
             if skip {
                 continue;
             }
-            written.insert(id, consumed);
+            if written.insert(id, consumed).is_some() {
+                // this copy consumed the nonce: it replaces the earlier entry
+                entries.retain(|(e, _)| *e != id);
+            }
+            entries.push((id, i as u32));
+        }
+        // in key order: RocksDB's memtable inserts a sorted run of keys next to each other
+        // instead of searching its skip list from the top for each (random) id
+        entries.sort_unstable_by_key(|(id, _)| *id);
+        for (id, i) in entries {
             let mut v = [0u8; 12];
             v[..8].copy_from_slice(&height.to_be_bytes());
-            v[8..].copy_from_slice(&(i as u32).to_be_bytes());
+            v[8..].copy_from_slice(&i.to_be_bytes());
             batch.put_cf(cf, id.0, v);
         }
         Ok(())

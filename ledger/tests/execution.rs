@@ -539,6 +539,64 @@ fn verify_block_catches_every_tampered_header_field() {
 }
 
 #[test]
+fn signatures_vouched_for_are_not_checked_again_and_the_rest_are() {
+    let c = Chain::new();
+    // 600 transactions: more than two batches of 256, so several run in parallel
+    let mut txs: Vec<SignedTransaction> = (0..600)
+        .map(|n| c.tx_with(ALICE, n, 1000, transfer(BOB, 1)))
+        .collect();
+    let bad = [3usize, 300, 599];
+    for &i in &bad {
+        let mut sig = *txs[i].signature();
+        sig.0[7] ^= 0x10;
+        txs[i] = SignedTransaction::new(txs[i].tx().clone(), sig);
+    }
+    let all = tx::verify_signatures(&txs);
+    for (i, ok) in all.iter().enumerate() {
+        assert_eq!(*ok, !bad.contains(&i), "transaction {i}");
+    }
+    // known entries are trusted as given; missing entries count as unknown
+    let mut known = vec![false; 400];
+    known[3] = true;
+    known[10] = true;
+    let some = tx::verify_signatures_unless(&txs, &known);
+    for (i, ok) in some.iter().enumerate() {
+        assert_eq!(*ok, i == 3 || !bad.contains(&i), "transaction {i}");
+    }
+
+    // a block: verification with nothing vouched for catches the bad signature (its
+    // receipt differs from the proposer's), and vouching for it is exactly what a node must
+    // only do for signatures it checked
+    let good = c.tx(ALICE, transfer(BOB, 1));
+    let (block, _) = build_block_with(
+        &c.params,
+        &c.state,
+        &c.head,
+        5,
+        key(VALIDATOR).public(),
+        vec![good.clone()],
+        &[true],
+    );
+    assert!(verify_block(&c.params, &c.state, &c.head, &block).is_ok());
+    assert!(verify_block_with(&c.params, &c.state, &c.head, &block, &[true]).is_ok());
+    let mut sig = *good.signature();
+    sig.0[9] ^= 0x01;
+    let forged = SignedTransaction::new(good.tx().clone(), sig);
+    // a proposer that vouches for a bad signature builds a block honest nodes refuse
+    let (lying, _) = build_block_with(
+        &c.params,
+        &c.state,
+        &c.head,
+        5,
+        key(VALIDATOR).public(),
+        vec![forged],
+        &[true],
+    );
+    assert!(verify_block(&c.params, &c.state, &c.head, &lying).is_err());
+    assert!(verify_block_with(&c.params, &c.state, &c.head, &lying, &[false]).is_err());
+}
+
+#[test]
 fn supply_equals_sum_of_balances() {
     let mut c = Chain::new();
     let txs = vec![
