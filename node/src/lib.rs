@@ -4,6 +4,7 @@
 //! Owns everything that runs a node as a process. Must not define ledger rules (the ledger
 //! crate does), consensus rules (the consensus crate), or RPC types (the rpc crate).
 
+pub mod admission;
 pub mod config;
 pub mod mempool;
 pub mod metrics;

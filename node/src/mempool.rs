@@ -57,6 +57,8 @@ pub struct Mempool {
     outbox: Vec<SignedTransaction>,
     rejected: HashMap<Hash, String>,
     rejected_order: VecDeque<Hash>,
+    /// No pending transaction expires before this height.
+    min_expiry: u64,
 }
 
 const REJECTED_KEPT: usize = 100_000;
@@ -85,6 +87,7 @@ impl Mempool {
             outbox: Vec::new(),
             rejected: HashMap::new(),
             rejected_order: VecDeque::new(),
+            min_expiry: u64::MAX,
         }
     }
 
@@ -153,6 +156,7 @@ impl Mempool {
         }
         self.rejected.remove(&id);
         let t = tx.tx();
+        self.min_expiry = self.min_expiry.min(t.expiry_height);
         self.by_sender
             .entry(t.sender)
             .or_default()
@@ -312,8 +316,10 @@ impl Mempool {
             if self.by_id.remove(&t.id()).is_some() {
                 senders.push(t.tx().sender);
             }
-            if let Some(m) = self.by_sender.get_mut(&t.tx().sender) {
-                m.retain(|_, id| *id != t.id());
+            if let Some(m) = self.by_sender.get_mut(&t.tx().sender)
+                && m.get(&t.tx().nonce) == Some(&t.id())
+            {
+                m.remove(&t.tx().nonce);
             }
             senders.push(t.tx().sender);
         }
@@ -340,8 +346,18 @@ impl Mempool {
                 }
             }
         }
-        // expiry sweep, cheap enough at block rate for bounded pools
+        // expiry sweep, when something may have expired
         let height = state.height + 1;
+        if height <= self.min_expiry {
+            return;
+        }
+        self.min_expiry = self
+            .by_id
+            .values()
+            .map(|e| e.tx.tx().expiry_height)
+            .filter(|&x| x >= height)
+            .min()
+            .unwrap_or(u64::MAX);
         let expired: Vec<Hash> = self
             .by_id
             .iter()

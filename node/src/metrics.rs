@@ -47,6 +47,11 @@ pub struct Metrics {
     pub mempool_admitted: Counter,
     /// Transactions the mempool refused.
     pub mempool_rejected: Counter,
+    /// Gossiped transaction batches dropped because the admission queue was full.
+    pub gossip_dropped: Counter,
+    /// Signatures of block transactions verified at block building or verification (the
+    /// others were verified at admission).
+    pub block_signatures_verified: Counter,
     /// 1 when synced and ready.
     pub ready: Gauge,
     registry: Arc<Registry>,
@@ -71,6 +76,8 @@ impl Metrics {
             peers_banned: Counter::default(),
             mempool_admitted: Counter::default(),
             mempool_rejected: Counter::default(),
+            gossip_dropped: Counter::default(),
+            block_signatures_verified: Counter::default(),
             ready: Gauge::default(),
             registry: Arc::new(Registry::default()),
         };
@@ -131,6 +138,16 @@ impl Metrics {
             "palisade_mempool_rejected",
             "Transactions the mempool refused",
             m.mempool_rejected.clone(),
+        );
+        r.register(
+            "palisade_gossip_dropped",
+            "Gossiped transaction batches dropped because the admission queue was full",
+            m.gossip_dropped.clone(),
+        );
+        r.register(
+            "palisade_block_signatures_verified",
+            "Block transactions whose signatures were verified at block time (not at admission)",
+            m.block_signatures_verified.clone(),
         );
         r.register("palisade_ready", "1 when synced and ready", m.ready.clone());
         Metrics {

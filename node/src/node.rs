@@ -35,6 +35,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
@@ -100,6 +101,8 @@ pub struct Shared {
     pub included: Mutex<HashMap<Hash, (u64, Hash, u32)>>,
     /// Hashrates miners reported (`mining_submitHashrate`): miner → (hashes/s, when).
     pub hashrates: Mutex<HashMap<ledger::PublicKey, (u64, std::time::Instant)>>,
+    /// The way into the mempool for clients' and gossiped transactions.
+    pub admission: Admission,
 }
 
 /// What the core tells RPC subscribers.
@@ -348,6 +351,7 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         net_info.clone(),
     )?;
 
+    let (admission, admission_queue) = Admission::channel();
     let shared = Arc::new(Shared {
         chain_name: genesis.chain_name.clone(),
         params: params.clone(),
@@ -376,7 +380,9 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
         included: Mutex::new(HashMap::new()),
         hashrates: Mutex::new(HashMap::new()),
+        admission,
     });
+    Admission::start(admission_queue, &shared).context("starting the admission thread")?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let rpc_handle = crate::rpc_server::start(&cfg.rpc, shared.clone()).await?;
@@ -713,7 +719,8 @@ impl Core {
         }
         let (prev, parent) = self.ensure_executed(block.header.parent)?;
         let t = Instant::now();
-        match ledger::verify_block(&self.params, &prev, &parent, &block) {
+        let known = self.known_signatures(&block.txs);
+        match ledger::verify_block_with(&self.params, &prev, &parent, &block, &known) {
             Ok(outcome) => {
                 self.shared
                     .metrics
@@ -731,6 +738,27 @@ impl Core {
                 None
             }
         }
+    }
+
+    /// For each transaction of a block, whether this node has verified its signature: the
+    /// mempool admits only transactions whose signatures verified, so one held there with
+    /// the same id and the same signature needs no second check. Counts the rest.
+    fn known_signatures(&self, txs: &[ledger::SignedTransaction]) -> Vec<bool> {
+        let known: Vec<bool> = {
+            let mp = self.shared.mempool();
+            txs.iter()
+                .map(|t| {
+                    mp.get(&t.id())
+                        .is_some_and(|held| held.signature() == t.signature())
+                })
+                .collect()
+        };
+        let unknown = known.iter().filter(|k| !**k).count();
+        self.shared
+            .metrics
+            .block_signatures_verified
+            .inc_by(unknown as u64);
+        known
     }
 
     /// `Some(valid)` once decidable, `None` while a block is missing.
@@ -801,13 +829,16 @@ impl Core {
             .mempool()
             .select(&prev, self.cfg.consensus.max_block_txs);
         let ts = now_ms().max(parent_header.timestamp_ms + 1);
-        let (block, outcome) = ledger::build_block(
+        // the pool holds only transactions whose signatures verified at admission
+        let known = vec![true; txs.len()];
+        let (block, outcome) = ledger::build_block_with(
             &self.params,
             &prev,
             &parent_header,
             ts,
             self.key.public(),
             txs,
+            &known,
         );
         let block = Arc::new(block);
         let id = block.id();
@@ -1120,7 +1151,11 @@ impl Core {
                     self.drive(None)?;
                 }
             }
-            Request::Txs(txs) => self.on_txs(txs),
+            Request::Txs(txs) => {
+                if !self.shared.admission.gossip(txs) {
+                    self.shared.metrics.gossip_dropped.inc();
+                }
+            }
             Request::Status { finalized_height } => {
                 self.heard_status = true;
                 self.peer_heights.insert(m.peer, finalized_height);
@@ -1195,25 +1230,6 @@ impl Core {
             self.maybe_sync();
         }
         Ok(())
-    }
-
-    fn on_txs(&mut self, txs: Vec<ledger::SignedTransaction>) {
-        let sig_ok = ledger::tx::verify_signatures(&txs);
-        let chain = self.shared.chain();
-        let mut mp = self.shared.mempool();
-        for (tx, ok) in txs.into_iter().zip(sig_ok) {
-            if mp.contains(&tx.id()) {
-                continue;
-            }
-            match mp.admit(tx, ok, &self.params.chain_id, &chain.state, false) {
-                Ok(_) => {
-                    self.shared.metrics.mempool_admitted.inc();
-                }
-                Err(_) => {
-                    self.shared.metrics.mempool_rejected.inc();
-                }
-            }
-        }
     }
 
     fn gossip(&mut self) {

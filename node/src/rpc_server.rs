@@ -12,11 +12,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceBuilder, RpcServiceT};
+use jsonrpsee::core::middleware::{
+    Batch, BatchEntry, Notification, RpcServiceBuilder, RpcServiceT,
+};
 use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait, to_json_raw_value};
 use jsonrpsee::server::{
-    BatchRequestConfig, MethodResponse, PendingSubscriptionSink, RandomStringIdProvider, Server,
-    ServerConfig, ServerHandle, SubscriptionSink, serve_with_graceful_shutdown, stop_channel,
+    BatchRequestConfig, BatchResponseBuilder, MethodResponse, PendingSubscriptionSink,
+    RandomStringIdProvider, Server, ServerConfig, ServerHandle, SubscriptionSink,
+    serve_with_graceful_shutdown, stop_channel,
 };
 use jsonrpsee::types::{ErrorObjectOwned, Id, Request};
 use jsonrpsee::{Methods, RpcModule};
@@ -41,6 +44,9 @@ use crate::node::{ChainEvent, Shared};
 /// The client's IP, put into each request's extensions by the accept loop.
 #[derive(Clone, Copy, Debug)]
 struct RemoteIp(IpAddr);
+
+/// The largest response body, single or batch.
+const MAX_RESPONSE_BYTES: u32 = 64 << 20;
 
 #[derive(Clone)]
 struct Api {
@@ -107,7 +113,7 @@ pub async fn start(cfg: &RpcSection, shared: Arc<Shared>) -> Result<ServerHandle
     let methods: Methods = module(shared, Some(&format!("http://{local}")))?.into();
     let config = ServerConfig::builder()
         .max_request_body_size(cfg.max_request_bytes)
-        .max_response_body_size(64 << 20)
+        .max_response_body_size(MAX_RESPONSE_BYTES)
         .max_connections(cfg.max_connections)
         .max_subscriptions_per_connection(cfg.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(cfg.max_batch))
@@ -221,7 +227,7 @@ where
         let inner = self.inner.clone();
         async move {
             if allowed {
-                inner.batch(batch).await
+                run_batch(&inner, batch).await
             } else {
                 rate_limited(Id::Null)
             }
@@ -241,6 +247,44 @@ where
                 MethodResponse::notification()
             }
         }
+    }
+}
+
+/// Run a batch's calls concurrently (JSON-RPC 2.0 lets a server process them in any order
+/// and with any parallelism; jsonrpsee's own batch runs them one after another), answering
+/// in request order. Concurrent `tx_submit`s reach the admission thread together and share
+/// batch signature checks.
+async fn run_batch<S>(inner: &S, batch: Batch<'_>) -> MethodResponse
+where
+    S: RpcServiceT<MethodResponse = MethodResponse, NotificationResponse = MethodResponse>,
+{
+    let mut calls = Vec::new();
+    let mut got_notification = false;
+    for entry in batch {
+        match entry {
+            Ok(BatchEntry::Call(req)) => calls.push(futures::future::Either::Left(inner.call(req))),
+            Ok(BatchEntry::Notification(n)) => {
+                got_notification = true;
+                inner.notification(n).await;
+            }
+            Err(err) => {
+                let (err, id) = err.into_parts();
+                calls.push(futures::future::Either::Right(futures::future::ready(
+                    MethodResponse::error(id, err),
+                )));
+            }
+        }
+    }
+    let mut answer = BatchResponseBuilder::new_with_limit(MAX_RESPONSE_BYTES as usize);
+    for response in futures::future::join_all(calls).await {
+        if let Err(too_big) = answer.append(response) {
+            return too_big;
+        }
+    }
+    if answer.is_empty() && got_notification {
+        MethodResponse::notification()
+    } else {
+        MethodResponse::from_batch(answer.finish())
     }
 }
 
@@ -301,22 +345,12 @@ impl Api {
     }
 
     /// Admit `stx` to the mempool (and gossip it), counting the outcome.
-    fn admit(&self, stx: SignedTransaction) -> Result<Hash, ServerError> {
-        let sig_ok = stx.verify_signature();
-        let state = self.shared.chain().state;
-        let result =
-            self.shared
-                .mempool()
-                .admit(stx, sig_ok, &self.shared.params.chain_id, &state, true);
-        match result {
-            Ok(id) => {
-                self.shared.metrics.mempool_admitted.inc();
-                Ok(id)
-            }
-            Err(e) => {
-                self.shared.metrics.mempool_rejected.inc();
-                Err(admit_error(&e))
-            }
+    /// (Through the admission thread, which batches signature checks under load.)
+    async fn admit(&self, stx: SignedTransaction) -> Result<Hash, ServerError> {
+        match self.shared.admission.submit(stx).await {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(e)) => Err(admit_error(&e)),
+            Err(stopped) => Err(ServerError::internal(stopped)),
         }
     }
 
@@ -605,7 +639,7 @@ impl StateApiServer for Api {
 impl TxApiServer for Api {
     async fn submit(&self, tx: String) -> RpcResult<String> {
         let stx = self.decode_tx(&tx)?;
-        Ok(self.admit(stx)?.to_hex())
+        Ok(self.admit(stx).await?.to_hex())
     }
 
     async fn get_status(&self, hashes: Vec<String>) -> RpcResult<Vec<TxStatus>> {
@@ -693,7 +727,7 @@ impl TxApiServer for Api {
         };
         // subscribe before admission so no event about it can be missed
         let mut rx = self.shared.events.subscribe();
-        let id = match self.admit(stx) {
+        let id = match self.admit(stx).await {
             Ok(id) => id,
             Err(e) => {
                 pending.reject(ErrorObjectOwned::from(e)).await;

@@ -118,7 +118,7 @@ impl MiningApiServer for Api {
         if let Err(r) = m.check_claim(rules, next, &t.sender, height, nonce) {
             return reject(r.name(), r.to_string());
         }
-        match self.admit(stx) {
+        match self.admit(stx).await {
             Ok(_) => Ok(SubmitWorkResult {
                 accepted: true,
                 hash,

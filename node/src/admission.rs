@@ -1,0 +1,186 @@
+//! Mempool admission off the consensus task, with batched signature checks.
+//!
+//! Transactions from JSON-RPC (`tx_submit`, `tx_submitAndWatch`, `mining_submitWork`) and
+//! from other validators' gossip queue here. One thread takes whatever has queued (up to
+//! [`MAX_BATCH`] transactions), answers those already pending without checking them again,
+//! verifies the rest's signatures in batches of 256 on rayon's pool (see
+//! `ledger::tx::verify_signatures`), and admits them under one mempool lock.
+//!
+//! Under light load a batch is one transaction and costs one single verification; under
+//! heavy load the queue fills while the thread works and each signature costs about half as
+//! much. Signatures are checked once per node: block building and block verification trust
+//! what the mempool holds (same id and same signature, see `Core::known_signatures`).
+
+use std::sync::{Arc, Weak};
+
+use ledger::{Hash, SignedTransaction};
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+use crate::mempool::AdmitError;
+use crate::node::Shared;
+
+/// Most transactions admitted per round.
+pub const MAX_BATCH: usize = 4096;
+
+/// Queued jobs (RPC submissions and gossip batches) before senders wait or gossip is
+/// dropped.
+const QUEUE: usize = 16_384;
+
+enum Job {
+    /// From a client: the answer goes back; admitted transactions are gossiped.
+    Submit {
+        tx: Box<SignedTransaction>,
+        reply: oneshot::Sender<Result<Hash, AdmitError>>,
+    },
+    /// From another validator: not gossiped again.
+    Gossip(Vec<SignedTransaction>),
+}
+
+/// The handle: cheap to clone.
+#[derive(Clone)]
+pub struct Admission {
+    queue: mpsc::Sender<Job>,
+}
+
+/// The receiving end, until [`Admission::start`] gets the shared state.
+pub struct AdmissionQueue(mpsc::Receiver<Job>);
+
+/// Why a submission got no answer.
+#[derive(Debug, thiserror::Error)]
+#[error("the node is shutting down")]
+pub struct Stopped;
+
+impl Admission {
+    /// A handle and its queue; nothing runs until [`Admission::start`].
+    pub fn channel() -> (Admission, AdmissionQueue) {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        (Admission { queue }, AdmissionQueue(rx))
+    }
+
+    /// Run the admission thread. It holds `shared` weakly and stops when every handle is
+    /// gone.
+    pub fn start(queue: AdmissionQueue, shared: &Arc<Shared>) -> std::io::Result<()> {
+        let weak = Arc::downgrade(shared);
+        std::thread::Builder::new()
+            .name("admission".into())
+            .spawn(move || run(queue.0, weak))
+            .map(|_| ())
+    }
+
+    /// Check and admit one transaction from a client; it is gossiped if admitted.
+    pub async fn submit(&self, tx: SignedTransaction) -> Result<Result<Hash, AdmitError>, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job::Submit {
+                tx: Box::new(tx),
+                reply,
+            })
+            .await
+            .map_err(|_| Stopped)?;
+        answer.await.map_err(|_| Stopped)
+    }
+
+    /// Queue transactions gossiped by another validator. `false` if the queue is full: they
+    /// are dropped (the validator that admitted them still holds them, and a block that
+    /// carries them is verified in full).
+    pub fn gossip(&self, txs: Vec<SignedTransaction>) -> bool {
+        self.queue.try_send(Job::Gossip(txs)).is_ok()
+    }
+}
+
+fn run(mut rx: mpsc::Receiver<Job>, shared: Weak<Shared>) {
+    let mut jobs = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let mut count = job_len(&first);
+        jobs.push(first);
+        while count < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => {
+                    count += job_len(&job);
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        admit_all(&shared, std::mem::take(&mut jobs));
+    }
+}
+
+fn job_len(job: &Job) -> usize {
+    match job {
+        Job::Submit { .. } => 1,
+        Job::Gossip(txs) => txs.len(),
+    }
+}
+
+/// One transaction of a round: where its answer goes (`None` for gossip).
+struct Item {
+    tx: SignedTransaction,
+    reply: Option<oneshot::Sender<Result<Hash, AdmitError>>>,
+}
+
+fn admit_all(shared: &Shared, jobs: Vec<Job>) {
+    let mut items = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Submit { tx, reply } => items.push(Item {
+                tx: *tx,
+                reply: Some(reply),
+            }),
+            Job::Gossip(txs) => items.extend(txs.into_iter().map(|tx| Item { tx, reply: None })),
+        }
+    }
+    // what is already pending needs no signature check (gossip of a known transaction)
+    let known: Vec<bool> = {
+        let mp = shared.mempool();
+        items.iter().map(|i| mp.contains(&i.tx.id())).collect()
+    };
+    let fresh: Vec<SignedTransaction> = items
+        .iter()
+        .zip(&known)
+        .filter(|(_, k)| !**k)
+        .map(|(i, _)| i.tx.clone())
+        .collect();
+    let mut sig_ok = ledger::tx::verify_signatures(&fresh).into_iter();
+    let chain = shared.chain();
+    let metrics = &shared.metrics;
+    let mut mp = shared.mempool();
+    for (item, known) in items.into_iter().zip(known) {
+        let ok = if known {
+            true
+        } else {
+            sig_ok.next().unwrap_or(false)
+        };
+        // a client's transaction is passed on to the other validators; gossip is not
+        let from_client = item.reply.is_some();
+        let result = mp.admit(
+            item.tx,
+            ok,
+            &shared.params.chain_id,
+            &chain.state,
+            from_client,
+        );
+        match &result {
+            Ok(_) => {
+                metrics.mempool_admitted.inc();
+            }
+            Err(AdmitError::AlreadyKnown) if !from_client => {}
+            Err(_) => {
+                metrics.mempool_rejected.inc();
+            }
+        }
+        if let Some(reply) = item.reply {
+            // a client that went away leaves its transaction admitted
+            let _ = reply.send(result);
+        }
+    }
+    metrics.mempool_size.set(mp.len() as i64);
+    drop(mp);
+    if sig_ok.next().is_some() {
+        warn!("admission: more signature results than transactions");
+    }
+}
