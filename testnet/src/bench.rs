@@ -1,41 +1,85 @@
-//! `palisade bench`: start a local testnet, drive an open-loop load of pre-signed transfers
-//! at a fixed rate over every validator's JSON-RPC, and measure what finalizes.
+//! `palisade bench`: drive an open-loop load of pre-signed transfers at a fixed rate over
+//! every validator's JSON-RPC (a local testnet it starts, or given endpoints), and measure
+//! what finalizes.
 //!
-//! Finalized tx/s counts transactions in blocks finalized during the load window (read back
-//! block by block from node 0), not submissions. Latency is submit → the moment the block
-//! holding the transaction is first seen finalized by the poller (polled every 20 ms, so
-//! latencies are up to 20 ms pessimistic). Peak RSS is each node's `VmHWM`.
+//! - Senders: dev accounts `1..=senders`, funded by the dev genesis; each sender talks to
+//!   one validator (sender `s` → validator `s mod n`), as a wallet would, and its
+//!   transactions are sent in nonce order in JSON-RPC batches of `batch`.
+//! - Finalized tx/s counts transactions in blocks first seen finalized during the load
+//!   window (read back block by block from node 0), not submissions.
+//! - Latency is from sending a transaction's batch to the moment the block holding it is
+//!   first seen finalized by the poller (finalized height polled every 10 ms, so up to
+//!   ~10 ms pessimistic).
+//! - CPU is each node's user + system time during the load window (`/proc/PID/stat`), in
+//!   percent of one core; peak RSS is each node's `VmHWM`.
+//! - Lost = accepted by a mempool and not finalized by the end of the drain (≤ 20 s).
+//! - `--kill-at S` SIGKILLs the last validator S seconds into the load (and `--restart-at`
+//!   starts it again); the per-second timeline shows the dip and the recovery.
+//! - `--sweep` repeats the run on a fresh testnet at rising rates until latency or loss
+//!   breaks, and reports the saturation point.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use futures::StreamExt;
 use genesis::{DevKeyKind, dev_keypair};
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::core::params::BatchRequestBuilder;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use ledger::{Encode, Hash, PublicKey, Transaction, TxKind};
-use rpc::{ChainApiClient, TxApiClient};
+use rayon::prelude::*;
+use rpc::ChainApiClient;
 use serde_json::json;
 
 use crate::launcher::{Testnet, TestnetOptions};
 
-/// Most submissions in flight at once.
-const MAX_IN_FLIGHT: usize = 256;
+/// JSON-RPC batches in flight at once, over all validators (the client must not run out of
+/// sockets with an fd limit of 1024).
+const MAX_IN_FLIGHT: usize = 128;
+
+/// How long to wait for accepted transactions to finalize after the load.
+const DRAIN: Duration = Duration::from_secs(20);
+
+/// Most runs of a sweep.
+const MAX_SWEEP_STEPS: usize = 12;
+
+/// Where the load goes.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// A fresh local testnet with these options.
+    Local(TestnetOptions),
+    /// Running nodes' JSON-RPC URLs (a dev-genesis chain: the senders are its dev accounts).
+    Endpoints(Vec<String>),
+}
 
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
-    /// Testnet layout (home, validators, ports, config).
-    pub testnet: TestnetOptions,
-    /// Offered load, transactions per second.
+    /// Testnet or endpoints.
+    pub target: Target,
+    /// Offered load, transactions per second (the first rate of a sweep).
     pub rate: u64,
     /// Load duration in seconds.
     pub duration_s: u64,
     /// Sending accounts (dev accounts 1..=senders).
     pub senders: u32,
+    /// Transactions per JSON-RPC batch request (1: single calls).
+    pub batch: usize,
+    /// SIGKILL the last validator this many seconds into the load (local testnet only).
+    pub kill_at_s: Option<f64>,
+    /// Start it again this many seconds into the load.
+    pub restart_at_s: Option<f64>,
 }
 
-/// The measured result.
-#[derive(Clone, Debug)]
+/// A run is broken when it loses transactions, its p99 exceeds this, or it finalizes less
+/// than [`SWEEP_MIN_FRACTION`] of the offered rate.
+pub const SWEEP_MAX_P99_MS: f64 = 1000.0;
+/// See [`SWEEP_MAX_P99_MS`].
+pub const SWEEP_MIN_FRACTION: f64 = 0.95;
+
+/// The measured result of one run.
+#[derive(Clone, Debug, Default)]
 pub struct BenchReport {
     /// Validators.
     pub validators: usize,
@@ -43,11 +87,17 @@ pub struct BenchReport {
     pub rate: u64,
     /// Load duration.
     pub duration_s: f64,
-    /// Transactions sent.
+    /// Transactions sent (the open loop may fall behind: see `sent_tps`).
     pub submitted: usize,
+    /// Rate at which they were actually sent.
+    pub sent_tps: f64,
     /// Accepted by a mempool.
     pub accepted: usize,
-    /// Of those, finalized by the end of the drain period.
+    /// Refused by a mempool or not answered (e.g. sent to a killed node).
+    pub refused: usize,
+    /// The most common refusal, if any.
+    pub top_refusal: Option<String>,
+    /// Accepted and finalized by the end of the drain.
     pub finalized: usize,
     /// Accepted, never finalized.
     pub lost: usize,
@@ -61,11 +111,28 @@ pub struct BenchReport {
     pub p99_ms: f64,
     /// Mean time between finalized blocks during the window, ms.
     pub block_time_ms: f64,
-    /// Peak RSS per node, MiB.
+    /// Peak RSS per node, MiB (local testnet only).
     pub rss_mib: Vec<f64>,
+    /// CPU per node during the window, percent of one core (local testnet only).
+    pub cpu_pct: Vec<f64>,
+    /// The benchmark process's own CPU during the window, percent of one core.
+    pub bench_cpu_pct: f64,
+    /// Finalized transactions per second of load, second by second.
+    pub timeline: Vec<u64>,
+    /// The kill, if any: second of the load it happened.
+    pub killed_at_s: Option<f64>,
+    /// The restart, if any.
+    pub restarted_at_s: Option<f64>,
 }
 
 impl BenchReport {
+    /// Whether the run passes the sweep's limits.
+    pub fn holds(&self) -> bool {
+        self.lost == 0
+            && self.p99_ms <= SWEEP_MAX_P99_MS
+            && self.finalized_tps >= SWEEP_MIN_FRACTION * self.rate as f64
+    }
+
     /// One JSON object.
     pub fn to_json(&self) -> serde_json::Value {
         json!({
@@ -73,7 +140,10 @@ impl BenchReport {
             "rate": self.rate,
             "duration_s": self.duration_s,
             "submitted": self.submitted,
+            "sent_tps": self.sent_tps,
             "accepted": self.accepted,
+            "refused": self.refused,
+            "top_refusal": self.top_refusal,
             "finalized": self.finalized,
             "lost": self.lost,
             "finalized_tps": self.finalized_tps,
@@ -83,18 +153,48 @@ impl BenchReport {
             "block_time_ms": self.block_time_ms,
             "max_rss_mib": self.rss_mib.iter().copied().fold(0.0, f64::max),
             "rss_mib": self.rss_mib,
+            "cpu_pct": self.cpu_pct,
+            "bench_cpu_pct": self.bench_cpu_pct,
+            "timeline_tps": self.timeline,
+            "killed_at_s": self.killed_at_s,
+            "restarted_at_s": self.restarted_at_s,
         })
     }
 
     /// A human-readable table.
     pub fn table(&self) -> String {
-        format!(
-            "validators        {}\noffered rate      {} tx/s for {:.0} s\nsubmitted         {}\naccepted          {}\nfinalized         {}\nlost              {}\nfinalized tx/s    {:.0}\nlatency p50/p90/p99  {:.0} / {:.0} / {:.0} ms\nblock time        {:.0} ms\npeak RSS (MiB)    {}",
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        let mut out = format!(
+            "validators           {}\n\
+             offered rate         {} tx/s for {:.1} s (sent at {:.0} tx/s)\n\
+             submitted            {}\n\
+             accepted             {}\n\
+             refused              {}{}\n\
+             finalized            {}\n\
+             lost                 {}\n\
+             finalized tx/s       {:.0}\n\
+             latency p50/p90/p99  {:.0} / {:.0} / {:.0} ms\n\
+             block time           {:.0} ms\n\
+             peak RSS (MiB)       {}\n\
+             CPU per node (%)     {}\n\
+             CPU of the bench (%) {:.0}\n\
+             finalized tx/s by second of load\n  {}",
             self.validators,
             self.rate,
             self.duration_s,
+            self.sent_tps,
             self.submitted,
             self.accepted,
+            self.refused,
+            self.top_refusal
+                .as_ref()
+                .map(|r| format!(" (mostly {r})"))
+                .unwrap_or_default(),
             self.finalized,
             self.lost,
             self.finalized_tps,
@@ -102,13 +202,140 @@ impl BenchReport {
             self.p90_ms,
             self.p99_ms,
             self.block_time_ms,
-            self.rss_mib
+            list(&self.rss_mib),
+            list(&self.cpu_pct),
+            self.bench_cpu_pct,
+            self.timeline
                 .iter()
-                .map(|r| format!("{r:.0}"))
+                .map(u64::to_string)
                 .collect::<Vec<_>>()
-                .join(" / ")
-        )
+                .join(" "),
+        );
+        if let Some(k) = self.killed_at_s {
+            out.push_str(&format!("\nlast validator SIGKILLed at {k:.1} s"));
+            if let Some(r) = self.restarted_at_s {
+                out.push_str(&format!(", restarted at {r:.1} s"));
+            }
+            if let Some((dip, back)) = self.dip_and_recovery() {
+                out.push_str(&format!(
+                    "\nlowest second after the kill: {dip} tx/s; back to 90% of the rate after {}",
+                    back.map_or("— (not within the run)".into(), |s| format!("{s:.0} s"))
+                ));
+            }
+        }
+        out
     }
+
+    /// After a kill: the lowest finalized tx/s of a whole second, and how many seconds
+    /// after the kill a second reached 90% of the offered rate again.
+    pub fn dip_and_recovery(&self) -> Option<(u64, Option<f64>)> {
+        let k = self.killed_at_s?;
+        let first = k.floor() as usize;
+        let after = self.timeline.get(first..)?;
+        let dip = after.iter().copied().min()?;
+        let dip_at = first + after.iter().position(|&v| v == dip)?;
+        let target = (0.9 * self.rate as f64) as u64;
+        let back = self
+            .timeline
+            .iter()
+            .enumerate()
+            .skip(dip_at)
+            .find(|(_, v)| **v >= target)
+            .map(|(s, _)| s as f64 + 1.0 - k);
+        Some((dip, back))
+    }
+}
+
+/// A sweep: each run and the saturation point.
+#[derive(Clone, Debug)]
+pub struct SweepReport {
+    /// Every run, in order of rate.
+    pub runs: Vec<BenchReport>,
+}
+
+impl SweepReport {
+    /// The last run that held, before the first that broke.
+    pub fn saturation(&self) -> Option<&BenchReport> {
+        self.runs.iter().take_while(|r| r.holds()).last()
+    }
+
+    /// One JSON object: the saturation run's fields at the top, and every run.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut top = self
+            .saturation()
+            .map(BenchReport::to_json)
+            .unwrap_or_else(|| json!({}));
+        top["saturation_rate"] = json!(self.saturation().map(|r| r.rate));
+        top["runs"] = json!(
+            self.runs
+                .iter()
+                .map(BenchReport::to_json)
+                .collect::<Vec<_>>()
+        );
+        top
+    }
+
+    /// A table, one line per run.
+    pub fn table(&self) -> String {
+        let mut out = String::from(
+            "offered tx/s  finalized tx/s  p50 / p90 / p99 ms      lost  max RSS MiB  CPU % per node       holds\n",
+        );
+        for r in &self.runs {
+            out.push_str(&format!(
+                "{:>12}  {:>14.0}  {:>6.0} / {:>5.0} / {:>5.0}  {:>6}  {:>11.0}  {:<20} {}\n",
+                r.rate,
+                r.finalized_tps,
+                r.p50_ms,
+                r.p90_ms,
+                r.p99_ms,
+                r.lost,
+                r.rss_mib.iter().copied().fold(0.0, f64::max),
+                r.cpu_pct
+                    .iter()
+                    .map(|c| format!("{c:.0}"))
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                if r.holds() { "yes" } else { "no" }
+            ));
+        }
+        match self.saturation() {
+            Some(r) => out.push_str(&format!(
+                "saturation: {} tx/s offered, {:.0} finalized tx/s (limits: 0 lost, p99 ≤ {SWEEP_MAX_P99_MS} ms, ≥ {:.0}% of the rate finalized)",
+                r.rate,
+                r.finalized_tps,
+                SWEEP_MIN_FRACTION * 100.0
+            )),
+            None => out.push_str("saturation: below the first rate"),
+        }
+        out
+    }
+}
+
+/// The next rate of a sweep: a quarter more, rounded to 500.
+pub fn next_sweep_rate(rate: u64) -> u64 {
+    ((rate + rate / 4).div_ceil(500) * 500).max(rate + 500)
+}
+
+/// Run rising rates from `opts.rate` until a run breaks (at most [`MAX_SWEEP_STEPS`]).
+pub async fn sweep(opts: BenchOptions) -> Result<SweepReport> {
+    let mut runs = Vec::new();
+    let mut rate = opts.rate;
+    for _ in 0..MAX_SWEEP_STEPS {
+        let mut o = opts.clone();
+        o.rate = rate;
+        let r = run(o).await?;
+        eprintln!(
+            "sweep: {} tx/s offered → {:.0} finalized, p99 {:.0} ms, lost {}",
+            r.rate, r.finalized_tps, r.p99_ms, r.lost
+        );
+        let holds = r.holds();
+        runs.push(r);
+        if !holds {
+            break;
+        }
+        rate = next_sweep_rate(rate);
+    }
+    Ok(SweepReport { runs })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -119,194 +346,594 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn peak_rss_mib(pid: u32) -> f64 {
+fn peak_rss_mib(pid: u32) -> Option<f64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse::<f64>()
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+        .map(|kb| kb / 1024.0)
 }
 
-/// Run the benchmark; the testnet is stopped at the end, failed or not.
+/// User + system CPU time of a process, in clock ticks.
+fn cpu_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the command name may hold spaces: fields are counted after its closing parenthesis
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // after the name: state is field 3, utime 14 and stime 15 (1-based, in proc(5))
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn clock_ticks_per_s() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .map_or(100.0, |t| t as f64)
+}
+
+/// Per-node CPU and memory, sampled while the load runs; a restarted node is a new pid.
+#[derive(Default)]
+struct Usage {
+    /// node → pid → (ticks at its first sample, ticks at its last, peak RSS)
+    nodes: Vec<HashMap<u32, (u64, u64, f64)>>,
+}
+
+impl Usage {
+    fn sample(&mut self, pids: &[Option<u32>], first_pass: bool) {
+        self.nodes.resize_with(pids.len(), HashMap::new);
+        for (i, pid) in pids.iter().enumerate() {
+            let Some(pid) = *pid else { continue };
+            let (Some(t), rss) = (cpu_ticks(&pid.to_string()), peak_rss_mib(pid)) else {
+                continue;
+            };
+            let e = self.nodes[i]
+                .entry(pid)
+                // a process born during the load: all its time counts
+                .or_insert((if first_pass { t } else { 0 }, t, 0.0));
+            e.1 = t;
+            e.2 = e.2.max(rss.unwrap_or(0.0));
+        }
+    }
+
+    fn cpu_pct(&self, window_s: f64) -> Vec<f64> {
+        let hz = clock_ticks_per_s();
+        self.nodes
+            .iter()
+            .map(|pids| {
+                let ticks: u64 = pids.values().map(|(a, b, _)| b.saturating_sub(*a)).sum();
+                100.0 * ticks as f64 / hz / window_s.max(1e-9)
+            })
+            .collect()
+    }
+
+    fn rss_mib(&self) -> Vec<f64> {
+        self.nodes
+            .iter()
+            .map(|pids| pids.values().map(|p| p.2).fold(0.0, f64::max))
+            .collect()
+    }
+}
+
+/// Run one benchmark; a testnet it started is stopped at the end, failed or not.
 pub async fn run(opts: BenchOptions) -> Result<BenchReport> {
     if opts.rate == 0 || opts.duration_s == 0 {
         bail!("--rate and --duration must be positive");
     }
-    let mut topts = opts.testnet.clone();
-    topts.accounts = topts.accounts.max(opts.senders + 1);
-    let mut net = Testnet::prepare(topts)?;
-    net.start_all()?;
-    for i in 0..net.nodes.len() {
-        net.wait_ready(i, Duration::from_secs(120)).await?;
+    if opts.senders == 0 || opts.batch == 0 {
+        bail!("--senders and --batch must be positive");
     }
-    let result = drive(&mut net, &opts).await;
-    net.stop_all(Duration::from_secs(15));
-    result
+    match &opts.target {
+        Target::Local(t) => {
+            let mut topts = t.clone();
+            topts.accounts = topts.accounts.max(opts.senders + 1);
+            let mut net = Testnet::prepare(topts)?;
+            net.start_all()?;
+            let mut ready = Ok(());
+            for i in 0..net.nodes.len() {
+                ready = net.wait_ready(i, Duration::from_secs(120)).await;
+                if ready.is_err() {
+                    break;
+                }
+            }
+            let result = match ready {
+                Ok(()) => {
+                    let urls = net.nodes.iter().map(|n| n.rpc_url()).collect();
+                    drive(Some(&mut net), urls, &opts).await
+                }
+                Err(e) => Err(e),
+            };
+            net.stop_all(Duration::from_secs(15));
+            result
+        }
+        Target::Endpoints(urls) => {
+            if opts.kill_at_s.is_some() {
+                bail!("--kill-at needs a local testnet (it SIGKILLs one of its processes)");
+            }
+            drive(None, urls.clone(), &opts).await
+        }
+    }
 }
 
-async fn drive(net: &mut Testnet, opts: &BenchOptions) -> Result<BenchReport> {
-    let n = net.nodes.len();
-    let clients: Vec<_> = (0..n).map(|i| net.client(i)).collect::<Result<_>>()?;
+fn http_client(url: &str) -> Result<HttpClient> {
+    HttpClientBuilder::default()
+        .request_timeout(Duration::from_secs(30))
+        .max_request_size(64 << 20)
+        .max_response_size(64 << 20)
+        .build(url)
+        .with_context(|| format!("RPC client for {url}"))
+}
+
+/// Pre-sign `total` transfers round-robin over `senders` (in parallel), as
+/// `(sender index, id, hex)`; transaction `k` is from sender `k mod senders` with that
+/// sender's next nonce.
+fn presign(
+    chain_id: Hash,
+    senders: &[ledger::Keypair],
+    nonces: &[u64],
+    total: usize,
+) -> Vec<(u32, Hash, String)> {
+    let sink = PublicKey([0xb5; 32]);
+    let s = senders.len();
+    (0..total)
+        .into_par_iter()
+        .map(|k| {
+            let i = k % s;
+            let tx = Transaction {
+                chain_id,
+                sender: senders[i].public(),
+                nonce: nonces[i] + (k / s) as u64,
+                expiry_height: u64::MAX,
+                kind: TxKind::Transfer {
+                    to: sink,
+                    amount: 1,
+                },
+            }
+            .sign(&senders[i]);
+            (i as u32, tx.id(), format!("0x{}", hex::encode(tx.encode())))
+        })
+        .collect()
+}
+
+/// A finalized block as the poller saw it.
+struct Seen {
+    at: Instant,
+    timestamp_ms: u64,
+    txs: usize,
+}
+
+#[derive(Default)]
+struct PollState {
+    blocks: Vec<Seen>,
+    /// transaction → when its block was first seen finalized
+    finalized_at: HashMap<Hash, Instant>,
+}
+
+async fn drive(
+    mut net: Option<&mut Testnet>,
+    urls: Vec<String>,
+    opts: &BenchOptions,
+) -> Result<BenchReport> {
+    let n = urls.len();
+    if n == 0 {
+        bail!("no RPC endpoint to send to");
+    }
+    let clients: Arc<Vec<HttpClient>> =
+        Arc::new(urls.iter().map(|u| http_client(u)).collect::<Result<_>>()?);
     let info = clients[0].chain_info().await?;
     let chain_id = Hash::from_hex(&info.chain_id)?;
-    // pre-sign everything
-    let total = (opts.rate * opts.duration_s) as usize;
+    let total = usize::try_from(opts.rate * opts.duration_s).context("too many transactions")?;
     let senders: Vec<_> = (1..=opts.senders)
         .map(|i| dev_keypair(DevKeyKind::Account, i))
         .collect();
     let mut nonces = vec![0u64; senders.len()];
     for (k, s) in senders.iter().enumerate() {
-        nonces[k] = rpc::AccountApiClient::account_info(&clients[0], s.public().to_hex())
-            .await?
-            .nonce;
-    }
-    let sink = PublicKey([0xb5; 32]);
-    let mut txs = Vec::with_capacity(total);
-    for k in 0..total {
-        let s = k % senders.len();
-        let tx = Transaction {
-            chain_id,
-            sender: senders[s].public(),
-            nonce: nonces[s],
-            expiry_height: u64::MAX,
-            kind: TxKind::Transfer {
-                to: sink,
-                amount: 1,
-            },
+        let acct = rpc::AccountApiClient::account_info(&clients[0], s.public().to_hex()).await?;
+        if acct.balance == "0" {
+            bail!(
+                "sender {} (dev account {}) has no funds: the chain needs a dev genesis with at least {} accounts",
+                s.public().to_hex(),
+                k + 1,
+                opts.senders + 1
+            );
         }
-        .sign(&senders[s]);
-        nonces[s] += 1;
-        txs.push((tx.id(), format!("0x{}", hex::encode(tx.encode()))));
+        nonces[k] = acct.nonce;
     }
+    let signing = Instant::now();
+    let txs = tokio::task::spawn_blocking({
+        let senders = senders.clone();
+        move || presign(chain_id, &senders, &nonces, total)
+    })
+    .await
+    .context("pre-signing")?;
+    eprintln!(
+        "bench: {} transfers from {} senders pre-signed in {:.1} s; load for {} s at {} tx/s over {n} validator(s)",
+        txs.len(),
+        senders.len(),
+        signing.elapsed().as_secs_f64(),
+        opts.duration_s,
+        opts.rate
+    );
     let start_height = clients[0].chain_info().await?.finalized_height;
 
     // the poller: finalized blocks from node 0, with the time each was first seen
-    let poll_client = clients[0].clone();
+    let poll = Arc::new(Mutex::new(PollState::default()));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let poller = tokio::spawn(async move {
-        let mut seen: Vec<(u64, Instant, u64, Vec<String>)> = Vec::new();
-        let mut next = start_height + 1;
-        loop {
-            let fin = poll_client
-                .chain_info()
-                .await
-                .map(|i| i.finalized_height)
-                .unwrap_or(0);
-            while next <= fin {
-                match poll_client.get_block_by_height(next).await {
-                    Ok(Some(b)) => {
-                        seen.push((next, Instant::now(), b.header.timestamp_ms, b.txs));
-                        next += 1;
+    let poller = tokio::spawn({
+        let client = clients[0].clone();
+        let poll = poll.clone();
+        async move {
+            let mut next = start_height + 1;
+            loop {
+                let fin = client
+                    .chain_info()
+                    .await
+                    .map(|i| i.finalized_height)
+                    .unwrap_or(0);
+                while next <= fin {
+                    let Ok(Some(b)) = client.get_block_by_height(next).await else {
+                        break;
+                    };
+                    let at = Instant::now();
+                    let mut p = poll.lock().unwrap_or_else(|e| e.into_inner());
+                    for h in &b.txs {
+                        if let Ok(id) = Hash::from_hex(h) {
+                            p.finalized_at.entry(id).or_insert(at);
+                        }
                     }
-                    _ => break,
+                    p.blocks.push(Seen {
+                        at,
+                        timestamp_ms: b.header.timestamp_ms,
+                        txs: b.txs.len(),
+                    });
+                    next += 1;
+                }
+                if *stop_rx.borrow() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                    _ = stop_rx.changed() => {}
                 }
             }
-            if *stop_rx.borrow() {
-                break;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-                _ = stop_rx.changed() => {}
-            }
         }
-        seen
     });
 
-    // open-loop submission: every 10 ms, the transactions due by then, spread over nodes
+    // open loop: every 10 ms, the transactions due by then, per validator in batches
+    let pids = |net: &Option<&mut Testnet>| -> Vec<Option<u32>> {
+        net.as_ref()
+            .map(|t| t.nodes.iter().map(|nd| nd.pid()).collect())
+            .unwrap_or_default()
+    };
+    let mut usage = Usage::default();
+    usage.sample(&pids(&net), true);
+    let bench_ticks0 = cpu_ticks("self").unwrap_or(0);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let (done_tx, mut done_rx) =
+        tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<(Hash, Result<(), String>)>)>();
     let t0 = Instant::now();
-    let mut submit_at: HashMap<Hash, Instant> = HashMap::with_capacity(total);
-    let mut accepted = 0usize;
     let mut sent = 0usize;
-    let tick = Duration::from_millis(10);
-    let mut interval = tokio::time::interval(tick);
+    let mut killed_at = None;
+    let mut restarted_at = None;
+    let mut last_sample = Instant::now();
+    let mut interval = tokio::time::interval(Duration::from_millis(10));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut queues: Vec<Vec<usize>> = vec![Vec::new(); n];
     while sent < total {
         interval.tick().await;
-        let due = ((t0.elapsed().as_secs_f64() * opts.rate as f64) as usize).min(total);
-        let batch: Vec<_> = (sent..due).collect();
+        let elapsed = t0.elapsed().as_secs_f64();
+        if let Some(net) = net.as_deref_mut() {
+            let victim = net.nodes.len() - 1;
+            if killed_at.is_none() && opts.kill_at_s.is_some_and(|k| elapsed >= k) {
+                net.kill(victim)?;
+                killed_at = Some(elapsed);
+                eprintln!("bench: SIGKILLed validator {victim} at {elapsed:.1} s");
+            }
+            if killed_at.is_some()
+                && restarted_at.is_none()
+                && opts.restart_at_s.is_some_and(|r| elapsed >= r)
+            {
+                net.start(victim)?;
+                restarted_at = Some(elapsed);
+                eprintln!("bench: restarted validator {victim} at {elapsed:.1} s");
+            }
+        }
+        if last_sample.elapsed() >= Duration::from_millis(500) {
+            usage.sample(&pids(&net), false);
+            last_sample = Instant::now();
+        }
+        let due = ((elapsed * opts.rate as f64) as usize).min(total);
+        for k in sent..due {
+            queues[txs[k].0 as usize % n].push(k);
+        }
         sent = due;
-        let futs = batch.iter().map(|&k| {
-            let c = &clients[k % n];
-            let (id, hex) = &txs[k];
-            async move { (*id, c.submit(hex.clone()).await.is_ok(), Instant::now()) }
-        });
-        // bounded concurrency: the client must not run out of sockets (an fd limit of 1024)
-        let results: Vec<_> = futures::stream::iter(futs)
-            .buffer_unordered(MAX_IN_FLIGHT)
-            .collect()
-            .await;
-        for (id, ok, at) in results {
-            if ok {
-                accepted += 1;
-                submit_at.insert(id, at);
+        let last_round = sent == total;
+        for (node, queue) in queues.iter_mut().enumerate() {
+            // full batches now; the remainder waits for the next tick unless this is the end
+            let keep = if last_round {
+                0
+            } else {
+                queue.len() % opts.batch
+            };
+            let ready: Vec<usize> = queue.drain(..queue.len() - keep).collect();
+            for chunk in ready.chunks(opts.batch) {
+                let permit = slots.clone().acquire_owned().await?;
+                let clients = clients.clone();
+                let items: Vec<(Hash, String)> = chunk
+                    .iter()
+                    .map(|&k| (txs[k].1, txs[k].2.clone()))
+                    .collect();
+                let done = done_tx.clone();
+                tokio::spawn(async move {
+                    let at = Instant::now();
+                    // a node that does not answer: the batch goes to the next one, as a
+                    // wallet fails over (a refused batch would leave a nonce gap that
+                    // blocks the sender's later transactions)
+                    let mut answers = Err(String::new());
+                    for attempt in 0..clients.len() {
+                        let c = &clients[(node + attempt) % clients.len()];
+                        answers = submit(c, &items).await;
+                        if answers.is_ok() {
+                            break;
+                        }
+                    }
+                    drop(permit);
+                    let answers = answers.unwrap_or_else(|why| {
+                        items
+                            .iter()
+                            .map(|(id, _)| (*id, Err(why.clone())))
+                            .collect()
+                    });
+                    let _ = done.send((at, answers));
+                });
             }
         }
     }
+    drop(done_tx);
     let load_end = Instant::now();
-    // drain: wait until everything accepted is finalized, at most 20 s
-    let drain_deadline = Instant::now() + Duration::from_secs(20);
-    let last = txs.last().map(|(h, _)| h.to_hex()).unwrap_or_default();
-    while Instant::now() < drain_deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let st = clients[0].get_status(vec![last.clone()]).await?;
-        if st
-            .first()
-            .is_some_and(|s| s.status == rpc::TxState::Finalized)
-        {
+    let window = load_end.duration_since(t0).as_secs_f64();
+    usage.sample(&pids(&net), false);
+    let cpu_pct = usage.cpu_pct(window);
+    let bench_cpu_pct = 100.0
+        * (cpu_ticks("self").unwrap_or(0).saturating_sub(bench_ticks0)) as f64
+        / clock_ticks_per_s()
+        / window;
+
+    // collect every answer (the last batches are still in flight)
+    let mut submitted_at: HashMap<Hash, Instant> = HashMap::with_capacity(total);
+    let mut refusals: HashMap<String, usize> = HashMap::new();
+    let mut refused = 0usize;
+    while let Some((at, answers)) = done_rx.recv().await {
+        for (id, r) in answers {
+            match r {
+                Ok(()) => {
+                    submitted_at.insert(id, at);
+                }
+                Err(reason) => {
+                    refused += 1;
+                    *refusals.entry(reason).or_default() += 1;
+                }
+            }
+        }
+    }
+    let accepted = submitted_at.len();
+
+    // drain: until everything accepted is finalized or nothing more finalizes for 3 s
+    let drain_end = Instant::now() + DRAIN;
+    let mut last_count = 0;
+    let mut last_progress = Instant::now();
+    while Instant::now() < drain_end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let count = {
+            let p = poll.lock().unwrap_or_else(|e| e.into_inner());
+            submitted_at
+                .keys()
+                .filter(|id| p.finalized_at.contains_key(id))
+                .count()
+        };
+        if count == accepted {
+            break;
+        }
+        if count > last_count {
+            last_count = count;
+            last_progress = Instant::now();
+        } else if last_progress.elapsed() > Duration::from_secs(3) {
             break;
         }
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = stop_tx.send(true);
-    let seen = poller.await.context("block poller")?;
-    let rss_mib: Vec<f64> = net
-        .nodes
-        .iter()
-        .map(|nd| nd.pid().map_or(0.0, peak_rss_mib))
-        .collect();
+    poller.await.context("block poller")?;
+    usage.sample(&pids(&net), false);
+    let poll = Arc::try_unwrap(poll)
+        .ok()
+        .context("poller still running")?
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
 
-    let mut lat = Vec::new();
-    let mut finalized = 0usize;
-    let mut in_window = 0usize;
-    let mut window_blocks = Vec::new();
-    for (_, at, ts, hashes) in &seen {
-        if *at <= load_end {
-            in_window += hashes.len();
-            window_blocks.push(*ts);
-        }
-        for h in hashes {
-            if let Ok(id) = Hash::from_hex(h)
-                && let Some(s) = submit_at.get(&id)
-            {
-                finalized += 1;
-                lat.push(at.saturating_duration_since(*s).as_secs_f64() * 1000.0);
-            }
+    let mut lat = Vec::with_capacity(accepted);
+    for (id, at) in &submitted_at {
+        if let Some(f) = poll.finalized_at.get(id) {
+            lat.push(f.saturating_duration_since(*at).as_secs_f64() * 1000.0);
         }
     }
     lat.sort_by(f64::total_cmp);
-    let window = load_end.duration_since(t0).as_secs_f64();
-    let block_time_ms = if window_blocks.len() > 1 {
-        (window_blocks[window_blocks.len() - 1] - window_blocks[0]) as f64
-            / (window_blocks.len() - 1) as f64
+    let finalized = lat.len();
+    let mut in_window = 0usize;
+    let mut window_ts = Vec::new();
+    let mut timeline = vec![0u64; window.ceil() as usize];
+    for b in &poll.blocks {
+        if b.at <= load_end {
+            in_window += b.txs;
+            window_ts.push(b.timestamp_ms);
+            let s = b.at.duration_since(t0).as_secs_f64() as usize;
+            if let Some(slot) = timeline.get_mut(s) {
+                *slot += b.txs as u64;
+            }
+        }
+    }
+    let block_time_ms = if window_ts.len() > 1 {
+        (window_ts[window_ts.len() - 1] - window_ts[0]) as f64 / (window_ts.len() - 1) as f64
     } else {
         0.0
     };
+    let top_refusal = refusals
+        .into_iter()
+        .max_by_key(|(_, c)| *c)
+        .map(|(r, c)| format!("{r} ×{c}"));
     Ok(BenchReport {
         validators: n,
         rate: opts.rate,
         duration_s: window,
         submitted: total,
+        sent_tps: total as f64 / window,
         accepted,
+        refused,
+        top_refusal,
         finalized,
-        lost: accepted.saturating_sub(finalized),
+        lost: accepted - finalized,
         finalized_tps: in_window as f64 / window,
         p50_ms: percentile(&lat, 0.5),
         p90_ms: percentile(&lat, 0.9),
         p99_ms: percentile(&lat, 0.99),
         block_time_ms,
-        rss_mib,
+        rss_mib: usage.rss_mib(),
+        cpu_pct,
+        bench_cpu_pct,
+        timeline,
+        killed_at_s: killed_at,
+        restarted_at_s: restarted_at,
     })
+}
+
+/// Send one batch; each transaction's answer: accepted, or the refusal's reason. `Err`: the
+/// node did not answer at all.
+async fn submit(
+    client: &HttpClient,
+    items: &[(Hash, String)],
+) -> Result<Vec<(Hash, Result<(), String>)>, String> {
+    use jsonrpsee::core::ClientError;
+    if items.len() == 1 {
+        let (id, hex) = &items[0];
+        return match rpc::TxApiClient::submit(client, hex.clone()).await {
+            Ok(_) => Ok(vec![(*id, Ok(()))]),
+            Err(ClientError::Call(e)) => Ok(vec![(*id, Err(reason_of(&e.to_string())))]),
+            Err(e) => Err(reason_of(&e.to_string())),
+        };
+    }
+    let mut b = BatchRequestBuilder::new();
+    for (_, hex) in items {
+        b.insert("tx_submit", [hex.as_str()])
+            .map_err(|e| format!("client: {e}"))?;
+    }
+    match client.batch_request::<String>(b).await {
+        Ok(resp) => Ok(items
+            .iter()
+            .zip(resp.into_iter())
+            .map(|((id, _), r)| {
+                (
+                    *id,
+                    r.map(|_| ()).map_err(|e| {
+                        e.data()
+                            .and_then(|d| serde_json::from_str::<serde_json::Value>(d.get()).ok())
+                            .and_then(|d| d["reason"].as_str().map(str::to_owned))
+                            .unwrap_or_else(|| e.message().to_owned())
+                    }),
+                )
+            })
+            .collect()),
+        Err(e) => Err(reason_of(&e.to_string())),
+    }
+}
+
+/// A short reason from a client error's text.
+fn reason_of(text: &str) -> String {
+    if let Some(i) = text.find("\"reason\":\"") {
+        let rest = &text[i + 10..];
+        if let Some(j) = rest.find('"') {
+            return rest[..j].to_owned();
+        }
+    }
+    if text.contains("onnect") {
+        return "connection failed".into();
+    }
+    text.chars().take(60).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_rates_rise_by_a_quarter_in_steps_of_500() {
+        assert_eq!(next_sweep_rate(1000), 1500);
+        assert_eq!(next_sweep_rate(8000), 10_000);
+        assert_eq!(next_sweep_rate(10_000), 12_500);
+        assert_eq!(next_sweep_rate(12_500), 16_000);
+    }
+
+    #[test]
+    fn dip_and_recovery_from_the_timeline() {
+        let r = BenchReport {
+            rate: 1000,
+            timeline: vec![1000, 1000, 990, 300, 100, 600, 950, 1000],
+            killed_at_s: Some(2.5),
+            ..BenchReport::default()
+        };
+        // lowest whole second after the kill: 100 (second 4); back ≥ 900 in second 6,
+        // which ends 7 − 2.5 = 4.5 s after the kill
+        assert_eq!(r.dip_and_recovery(), Some((100, Some(4.5))));
+        let never = BenchReport {
+            timeline: vec![1000, 1000, 990, 300, 100, 600],
+            ..r.clone()
+        };
+        assert_eq!(never.dip_and_recovery(), Some((100, None)));
+    }
+
+    #[test]
+    fn a_run_holds_only_without_loss_within_latency_and_rate() {
+        let ok = BenchReport {
+            rate: 1000,
+            finalized_tps: 990.0,
+            p99_ms: 400.0,
+            ..BenchReport::default()
+        };
+        assert!(ok.holds());
+        assert!(
+            !BenchReport {
+                lost: 1,
+                ..ok.clone()
+            }
+            .holds()
+        );
+        assert!(
+            !BenchReport {
+                p99_ms: 1200.0,
+                ..ok.clone()
+            }
+            .holds()
+        );
+        assert!(
+            !BenchReport {
+                finalized_tps: 900.0,
+                ..ok.clone()
+            }
+            .holds()
+        );
+    }
+
+    #[test]
+    fn cpu_ticks_of_this_process() {
+        let spin = Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_add(1);
+        }
+        assert!(x > 0);
+        assert!(cpu_ticks("self").is_some());
+        assert!(cpu_ticks(&std::process::id().to_string()).is_some());
+        assert!(cpu_ticks("0").is_none());
+    }
 }
