@@ -831,7 +831,7 @@ async fn submit(
     match client.batch_request::<String>(b).await {
         Ok(resp) => Ok(items
             .iter()
-            .zip(resp.into_iter())
+            .zip(resp)
             .map(|((id, _), r)| {
                 (
                     *id,
