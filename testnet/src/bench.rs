@@ -12,7 +12,11 @@
 //!   ~10 ms pessimistic).
 //! - CPU is each node's user + system time during the load window (`/proc/PID/stat`), in
 //!   percent of one core; peak RSS is each node's `VmHWM`.
-//! - Lost = accepted by a mempool and not finalized by the end of the drain (≤ 20 s).
+//! - Lost = accepted by a mempool and not finalized by the end of the drain (≤ 20 s). If
+//!   finalization stalls for 3 s with accepted transactions missing, they are sent again,
+//!   as a wallet would (at most twice; counted as `resubmitted`): a SIGKILLed node takes
+//!   the transactions it had admitted but not yet gossiped with it, and its senders' later
+//!   nonces wait behind them.
 //! - `--kill-at S` SIGKILLs the last validator S seconds into the load (and `--restart-at`
 //!   starts it again); the per-second timeline shows the dip and the recovery.
 //! - `--sweep` repeats the run on a fresh testnet at rising rates until latency or loss
@@ -40,6 +44,9 @@ const MAX_IN_FLIGHT: usize = 128;
 
 /// How long to wait for accepted transactions to finalize after the load.
 const DRAIN: Duration = Duration::from_secs(20);
+
+/// Resubmission rounds when finalization stalls with accepted transactions missing.
+const MAX_RESUBMIT_ROUNDS: usize = 2;
 
 /// Most runs of a sweep.
 const MAX_SWEEP_STEPS: usize = 12;
@@ -123,6 +130,8 @@ pub struct BenchReport {
     pub killed_at_s: Option<f64>,
     /// The restart, if any.
     pub restarted_at_s: Option<f64>,
+    /// Accepted transactions sent again because finalization stalled (see the drain).
+    pub resubmitted: usize,
 }
 
 impl BenchReport {
@@ -158,6 +167,7 @@ impl BenchReport {
             "timeline_tps": self.timeline,
             "killed_at_s": self.killed_at_s,
             "restarted_at_s": self.restarted_at_s,
+            "resubmitted": self.resubmitted,
         })
     }
 
@@ -176,7 +186,7 @@ impl BenchReport {
              accepted             {}\n\
              refused              {}{}\n\
              finalized            {}\n\
-             lost                 {}\n\
+             lost                 {}{}\n\
              finalized tx/s       {:.0}\n\
              latency p50/p90/p99  {:.0} / {:.0} / {:.0} ms\n\
              block time           {:.0} ms\n\
@@ -197,6 +207,14 @@ impl BenchReport {
                 .unwrap_or_default(),
             self.finalized,
             self.lost,
+            if self.resubmitted > 0 {
+                format!(
+                    " ({} sent again after finalization stalled)",
+                    self.resubmitted
+                )
+            } else {
+                String::new()
+            },
             self.finalized_tps,
             self.p50_ms,
             self.p90_ms,
@@ -725,6 +743,8 @@ async fn drive(
     let drain_end = Instant::now() + DRAIN;
     let mut last_count = 0;
     let mut last_progress = Instant::now();
+    let mut resubmit_rounds = 0;
+    let mut resubmitted = 0usize;
     while Instant::now() < drain_end {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let count = {
@@ -741,7 +761,36 @@ async fn drive(
             last_count = count;
             last_progress = Instant::now();
         } else if last_progress.elapsed() > Duration::from_secs(3) {
-            break;
+            if resubmit_rounds >= MAX_RESUBMIT_ROUNDS {
+                break;
+            }
+            // stalled: as a wallet would, send what is not finalized again (a node that
+            // crashed took the transactions it had not yet passed on with it, and the
+            // senders' later nonces wait behind them)
+            resubmit_rounds += 1;
+            let missing: Vec<(Hash, String)> = {
+                let p = poll.lock().unwrap_or_else(|e| e.into_inner());
+                txs.iter()
+                    .filter(|(_, id, _)| {
+                        submitted_at.contains_key(id) && !p.finalized_at.contains_key(id)
+                    })
+                    .map(|(_, id, hex)| (*id, hex.clone()))
+                    .collect()
+            };
+            resubmitted += missing.len();
+            eprintln!(
+                "bench: nothing finalized for 3 s; resubmitting {} unfinalized transactions",
+                missing.len()
+            );
+            for chunk in missing.chunks(opts.batch) {
+                for attempt in 0..clients.len() {
+                    // answers do not matter: already pending is fine
+                    if submit(&clients[attempt], chunk).await.is_ok() {
+                        break;
+                    }
+                }
+            }
+            last_progress = Instant::now();
         }
     }
     let _ = stop_tx.send(true);
@@ -805,6 +854,7 @@ async fn drive(
         timeline,
         killed_at_s: killed_at,
         restarted_at_s: restarted_at,
+        resubmitted,
     })
 }
 
