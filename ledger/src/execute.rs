@@ -11,12 +11,10 @@
 //!
 //! Execution never panics on any decodable transaction. It must not touch storage.
 
-use std::collections::HashMap;
-
 use crate::account::Account;
 use crate::block::{Block, BlockHeader, Receipt, RejectReason, receipts_root, tx_root};
 use crate::codec::Limits;
-use crate::hash::Hash;
+use crate::hash::{FastMap, Hash};
 use crate::keys::PublicKey;
 use crate::mining::MiningRules;
 use crate::state::{
@@ -114,7 +112,7 @@ pub fn execute_block(
         params,
         height,
         base: prev,
-        touched: HashMap::with_capacity(txs.len() * 2),
+        touched: FastMap::with_capacity_and_hasher(txs.len() * 2, Default::default()),
         system,
     };
     let mut receipts = Vec::with_capacity(txs.len());
@@ -281,7 +279,7 @@ struct Executor<'a> {
     params: &'a ChainParams,
     height: u64,
     base: &'a LedgerState,
-    touched: HashMap<PublicKey, Account>,
+    touched: FastMap<PublicKey, Account>,
     system: SystemState,
 }
 

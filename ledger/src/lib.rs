@@ -28,7 +28,7 @@ pub use execute::{
     BlockError, BlockOutcome, ChainParams, build_block, build_block_with, execute_block,
     genesis_block, verify_block, verify_block_with,
 };
-pub use hash::{Domain, Hash};
+pub use hash::{Domain, FastMap, FastSet, Hash};
 pub use keys::{HexError, Keypair, PublicKey, Signature};
 pub use state::{AccountProof, LedgerState, SystemState, Validator};
 pub use store::{Store, StoreError};

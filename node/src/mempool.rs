@@ -6,9 +6,11 @@
 //! sender) and the cheap operation checks (role, balance). It is a filter, not the rule:
 //! execution decides, and a transaction admitted here may still be rejected in its block.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
-use ledger::{Hash, LedgerState, PublicKey, RejectReason, Role, SignedTransaction, TxKind};
+use ledger::{
+    FastMap, Hash, LedgerState, PublicKey, RejectReason, Role, SignedTransaction, TxKind,
+};
 
 /// Why the mempool refused a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -51,11 +53,11 @@ struct Entry {
 pub struct Mempool {
     max_txs: usize,
     window: u64,
-    by_id: HashMap<Hash, Entry>,
-    by_sender: HashMap<PublicKey, BTreeMap<u64, Hash>>,
+    by_id: FastMap<Hash, Entry>,
+    by_sender: FastMap<PublicKey, BTreeMap<u64, Hash>>,
     /// Admitted here, not yet sent to the other validators.
     outbox: Vec<SignedTransaction>,
-    rejected: HashMap<Hash, String>,
+    rejected: FastMap<Hash, String>,
     rejected_order: VecDeque<Hash>,
     /// No pending transaction expires before this height.
     min_expiry: u64,
@@ -82,10 +84,10 @@ impl Mempool {
         Mempool {
             max_txs,
             window: window.max(1),
-            by_id: HashMap::new(),
-            by_sender: HashMap::new(),
+            by_id: FastMap::default(),
+            by_sender: FastMap::default(),
             outbox: Vec::new(),
-            rejected: HashMap::new(),
+            rejected: FastMap::default(),
             rejected_order: VecDeque::new(),
             min_expiry: u64::MAX,
         }
