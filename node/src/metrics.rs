@@ -52,6 +52,10 @@ pub struct Metrics {
     /// Signatures of block transactions verified at block building or verification (the
     /// others were verified at admission).
     pub block_signatures_verified: Counter,
+    /// Transactions of proposed blocks asked of the leader because the mempool lacked them.
+    pub block_txs_fetched: Counter,
+    /// Whole blocks asked of peers (not pushed by their leader in time, or sync of a gap).
+    pub blocks_fetched: Counter,
     /// 1 when synced and ready.
     pub ready: Gauge,
     registry: Arc<Registry>,
@@ -78,6 +82,8 @@ impl Metrics {
             mempool_rejected: Counter::default(),
             gossip_dropped: Counter::default(),
             block_signatures_verified: Counter::default(),
+            block_txs_fetched: Counter::default(),
+            blocks_fetched: Counter::default(),
             ready: Gauge::default(),
             registry: Arc::new(Registry::default()),
         };
@@ -148,6 +154,16 @@ impl Metrics {
             "palisade_block_signatures_verified",
             "Block transactions whose signatures were verified at block time (not at admission)",
             m.block_signatures_verified.clone(),
+        );
+        r.register(
+            "palisade_block_txs_fetched",
+            "Transactions of proposed blocks asked of the leader because the mempool lacked them",
+            m.block_txs_fetched.clone(),
+        );
+        r.register(
+            "palisade_blocks_fetched",
+            "Whole blocks asked of peers (not pushed by their leader in time)",
+            m.blocks_fetched.clone(),
         );
         r.register("palisade_ready", "1 when synced and ready", m.ready.clone());
         Metrics {

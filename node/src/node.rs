@@ -28,8 +28,8 @@ use consensus::{
 use genesis::Genesis;
 use ledger::store::Commit;
 use ledger::{
-    Block, BlockHeader, ChainParams, Hash, Keypair, LedgerState, PublicKey, Receipt, Store,
-    Validator,
+    Block, BlockHeader, ChainParams, FastMap, FastSet, Hash, Keypair, LedgerState, PublicKey,
+    Receipt, Store, Validator,
 };
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
@@ -53,6 +53,13 @@ const MAX_BLOCKS_AHEAD: u64 = 512;
 const MAX_PENDING_BLOCKS: usize = 4096;
 /// Blocks asked for in one sync request.
 const SYNC_BATCH: u32 = 128;
+/// A block named by a proposal that has not arrived is asked for after this long: its
+/// leader pushes it with the proposal, and the two may arrive in either order.
+const FETCH_GRACE: Duration = Duration::from_millis(100);
+/// An unanswered block request is sent again after this long…
+const FETCH_RETRY: Duration = Duration::from_millis(1000);
+/// …this many times at most.
+const MAX_FETCH_ATTEMPTS: u32 = 30;
 
 /// What RPC and metrics read: the last finalized state and a few live figures.
 #[derive(Clone)]
@@ -98,7 +105,7 @@ pub struct Shared {
     /// New and finalized blocks, for RPC subscriptions.
     pub events: tokio::sync::broadcast::Sender<ChainEvent>,
     /// Transactions in executed blocks that are not finalized yet: id → (height, block, index).
-    pub included: Mutex<HashMap<Hash, (u64, Hash, u32)>>,
+    pub included: Mutex<FastMap<Hash, (u64, Hash, u32)>>,
     /// Hashrates miners reported (`mining_submitHashrate`): miner → (hashes/s, when).
     pub hashrates: Mutex<HashMap<ledger::PublicKey, (u64, std::time::Instant)>>,
     /// The way into the mempool for clients' and gossiped transactions.
@@ -134,7 +141,7 @@ impl Shared {
         }
     }
 
-    fn with_included(&self, f: impl FnOnce(&mut HashMap<Hash, (u64, Hash, u32)>)) {
+    fn with_included(&self, f: impl FnOnce(&mut FastMap<Hash, (u64, Hash, u32)>)) {
         match self.included.lock() {
             Ok(mut m) => f(&mut m),
             Err(p) => f(&mut p.into_inner()),
@@ -231,6 +238,19 @@ enum Event {
         hash: Hash,
         result: Result<Vec<u8>, String>,
     },
+    /// The leader's answer to [`Request::GetTxs`] for a block being rebuilt from its ids.
+    FetchedTxs {
+        hash: Hash,
+        result: Result<Vec<u8>, String>,
+    },
+}
+
+/// A proposed block being rebuilt from its transaction ids: the mempool had some of them,
+/// the rest were asked of the leader.
+struct Partial {
+    header: BlockHeader,
+    ids: Vec<Hash>,
+    txs: Vec<Option<ledger::SignedTransaction>>,
 }
 
 type NodeEngine = Engine<Ed25519Signer, Ed25519Verifier>;
@@ -269,10 +289,12 @@ struct Core {
     finalize_queue: VecDeque<(Proposal, Certificate)>,
     pending_inputs: Vec<Input>,
     // blocks not yet final
-    blocks: HashMap<Hash, Arc<Block>>,
-    executed: HashMap<Hash, Executed>,
-    invalid: HashSet<Hash>,
-    fetching: HashMap<Hash, Instant>,
+    blocks: FastMap<Hash, Arc<Block>>,
+    executed: FastMap<Hash, Executed>,
+    invalid: FastSet<Hash>,
+    /// Blocks to ask peers for: when next, and how often asked so far.
+    fetching: FastMap<Hash, (Instant, u32)>,
+    partial: FastMap<Hash, Partial>,
     // sync
     peer_heights: HashMap<PeerId, u64>,
     heard_status: bool,
@@ -378,7 +400,7 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
             .ok_or_else(|| anyhow!("no genesis block in the store"))?
             .id(),
         events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
-        included: Mutex::new(HashMap::new()),
+        included: Mutex::new(FastMap::default()),
         hashrates: Mutex::new(HashMap::new()),
         admission,
     });
@@ -421,10 +443,11 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         pending_verify: Vec::new(),
         finalize_queue: VecDeque::new(),
         pending_inputs: Vec::new(),
-        blocks: HashMap::new(),
-        executed: HashMap::new(),
-        invalid: HashSet::new(),
-        fetching: HashMap::new(),
+        blocks: FastMap::default(),
+        executed: FastMap::default(),
+        invalid: FastSet::default(),
+        fetching: FastMap::default(),
+        partial: FastMap::default(),
         peer_heights: HashMap::new(),
         heard_status: false,
         sync_inflight: None,
@@ -531,7 +554,7 @@ impl Core {
                 },
                 ev = events.recv() => if let Some(ev) = ev { self.on_event(ev)? },
                 _ = tokio::time::sleep_until(next_timer.into()) => self.fire_timers()?,
-                _ = gossip.tick() => self.gossip(),
+                _ = gossip.tick() => { self.gossip(); self.send_fetches(); }
                 _ = status.tick() => self.status_tick()?,
                 _ = tokio::signal::ctrl_c() => { info!("SIGINT: shutting down"); return Ok(()); }
                 _ = sigterm.recv() => { info!("SIGTERM: shutting down"); return Ok(()); }
@@ -675,17 +698,7 @@ impl Core {
         for i in inputs {
             self.drive(Some(i))?;
         }
-        // retry block fetches that got no answer
-        let stale: Vec<Hash> = self
-            .fetching
-            .iter()
-            .filter(|(_, t)| t.elapsed() > Duration::from_millis(1000))
-            .map(|(h, _)| *h)
-            .collect();
-        for h in stale {
-            self.fetching.remove(&h);
-            self.request_block(h);
-        }
+        self.send_fetches();
         Ok(())
     }
 
@@ -853,7 +866,19 @@ impl Core {
         self.executed
             .insert(id, Executed::new(block.clone(), outcome));
         self.announce_head(&block);
-        let bytes = Request::Block(Box::new((*block).clone())).encode();
+        // The validators hold the transactions from gossip: send them the header and the
+        // ids (32 bytes a transaction instead of ~200), after this node's own not yet
+        // gossiped ones; what a validator lacks it asks for (`Request::GetTxs`).
+        self.gossip();
+        let bytes = Request::BlockIds {
+            header: block.header.clone(),
+            ids: block
+                .txs
+                .iter()
+                .map(ledger::SignedTransaction::id)
+                .collect(),
+        }
+        .encode();
         let to: Vec<PeerId> = self.other_validators();
         self.send(Command::Broadcast { to, bytes });
         Ok(Some(Input::Payload {
@@ -878,11 +903,38 @@ impl Core {
         }
     }
 
+    /// Ask the other validators for block `h`, unless it is on its way: first after
+    /// [`FETCH_GRACE`] (the leader's push may still arrive), then every [`FETCH_RETRY`].
     fn request_block(&mut self, h: Hash) {
-        if self.fetching.contains_key(&h) {
+        if self.fetching.contains_key(&h) || self.partial.contains_key(&h) {
             return;
         }
-        self.fetching.insert(h, Instant::now());
+        self.fetching.insert(h, (Instant::now() + FETCH_GRACE, 0));
+    }
+
+    /// Send the block requests that are due.
+    fn send_fetches(&mut self) {
+        let now = Instant::now();
+        let due: Vec<(Hash, u32)> = self
+            .fetching
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(h, (_, n))| (*h, *n))
+            .collect();
+        for (h, asked) in due {
+            // a block nobody serves (a branch that lost) is asked for again only when a
+            // proposal or a child names it again
+            if self.blocks.contains_key(&h) || asked >= MAX_FETCH_ATTEMPTS {
+                self.fetching.remove(&h);
+            } else if !self.partial.contains_key(&h) {
+                self.fetching.insert(h, (now + FETCH_RETRY, asked + 1));
+                self.fetch_now(h);
+            }
+        }
+    }
+
+    fn fetch_now(&mut self, h: Hash) {
+        self.shared.metrics.blocks_fetched.inc();
         let bytes = Request::GetBlock { hash: h }.encode();
         let peers: Vec<PeerId> = self.other_validators();
         for peer in peers {
@@ -898,6 +950,101 @@ impl Core {
                 let _ = events.send(Event::Fetched { hash: h, result }).await;
             });
         }
+    }
+
+    /// A leader's block as header and transaction ids: rebuilt from the mempool, and what
+    /// it lacks asked of the leader.
+    fn on_block_ids(&mut self, peer: PeerId, header: BlockHeader, ids: Vec<Hash>) -> Result<()> {
+        let h = header.id();
+        if header.height <= self.header.height
+            || header.height > self.header.height + MAX_BLOCKS_AHEAD
+            || self.blocks.contains_key(&h)
+            || self.partial.contains_key(&h)
+            || self.blocks.len() + self.partial.len() >= MAX_PENDING_BLOCKS
+        {
+            return Ok(());
+        }
+        // Ids that do not match the header say nothing about the block: the header is not
+        // marked invalid (its real body may arrive whole), the sender loses score.
+        if ledger::hash::list_root(&ids) != header.tx_root {
+            self.penalize(peer, 25, "block ids do not match the header's tx root");
+            return Ok(());
+        }
+        let txs: Vec<Option<ledger::SignedTransaction>> = {
+            let mp = self.shared.mempool();
+            ids.iter().map(|id| mp.get(id).cloned()).collect()
+        };
+        let missing: Vec<u32> = txs
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.is_none())
+            .map(|(i, _)| i as u32)
+            .collect();
+        if missing.is_empty() {
+            let block = Block {
+                header,
+                txs: txs.into_iter().flatten().collect(),
+            };
+            if self.add_block(block) {
+                self.drive(None)?;
+            }
+            return Ok(());
+        }
+        self.shared
+            .metrics
+            .block_txs_fetched
+            .inc_by(missing.len() as u64);
+        self.partial.insert(h, Partial { header, ids, txs });
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Request {
+            to: peer,
+            bytes: Request::GetTxs {
+                block: h,
+                indices: missing,
+            }
+            .encode(),
+            reply: tx,
+        });
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            let result = rx.await.unwrap_or_else(|_| Err("network stopped".into()));
+            let _ = events.send(Event::FetchedTxs { hash: h, result }).await;
+        });
+        Ok(())
+    }
+
+    /// The leader's answer for a block being rebuilt: complete it, or ask for it whole.
+    fn on_fetched_txs(&mut self, h: Hash, result: Result<Vec<u8>, String>) -> Result<()> {
+        let Some(mut part) = self.partial.remove(&h) else {
+            return Ok(());
+        };
+        let got = match result.map(|b| Response::decode(&b, self.params.limits)) {
+            Ok(Ok(Response::Txs(txs))) => txs,
+            _ => Vec::new(),
+        };
+        let mut got = got.into_iter();
+        for (slot, id) in part.txs.iter_mut().zip(&part.ids) {
+            if slot.is_none() {
+                match got.next() {
+                    Some(t) if t.id() == *id => *slot = Some(t),
+                    _ => break,
+                }
+            }
+        }
+        if part.txs.iter().any(Option::is_none) {
+            debug!(block = %h, "leader did not supply the block's transactions: fetching it whole");
+            self.fetching.insert(h, (Instant::now() + FETCH_RETRY, 1));
+            self.fetch_now(h);
+            return Ok(());
+        }
+        let block = Block {
+            header: part.header,
+            txs: part.txs.into_iter().flatten().collect(),
+        };
+        if self.add_block(block) {
+            self.drive(None)?;
+        }
+        Ok(())
     }
 
     fn add_block(&mut self, block: Block) -> bool {
@@ -1004,6 +1151,7 @@ impl Core {
         self.head_height = self.head_height.max(height);
         self.blocks.retain(|_, b| b.header.height > height);
         self.executed.retain(|_, e| e.block.header.height > height);
+        self.partial.retain(|_, p| p.header.height > height);
         if self.invalid.len() > 10_000 {
             self.invalid.clear();
         }
@@ -1149,6 +1297,24 @@ impl Core {
                     self.refuse(m.peer, "block proposal from a non-validator");
                 } else if self.add_block(*block) {
                     self.drive(None)?;
+                }
+            }
+            Request::BlockIds { header, ids } => {
+                if !self.epoch.peers.contains(&m.peer) {
+                    self.refuse(m.peer, "block proposal from a non-validator");
+                } else {
+                    self.on_block_ids(m.peer, header, ids)?;
+                }
+            }
+            Request::GetTxs { block, indices } => {
+                if let Some(id) = m.respond {
+                    let txs = self.blocks.get(&block).map_or_else(Vec::new, |b| {
+                        indices
+                            .iter()
+                            .map_while(|i| b.txs.get(*i as usize).cloned())
+                            .collect()
+                    });
+                    self.respond(id, Response::Txs(txs));
                 }
             }
             Request::Txs(txs) => {
@@ -1361,6 +1527,7 @@ impl Core {
                     self.drive(None)?;
                 }
             }
+            Event::FetchedTxs { hash, result } => self.on_fetched_txs(hash, result)?,
             Event::Synced { peer, result } => {
                 self.sync_inflight = None;
                 let bytes = match result {

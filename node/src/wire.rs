@@ -6,7 +6,7 @@
 
 use consensus::{Certificate, Certified, Message, Proposal, Signature, Vote, VoteKind};
 use ledger::codec::{DecodeError, Encode, Limits, Reader, put_len};
-use ledger::{Block, Hash, SignedTransaction};
+use ledger::{Block, BlockHeader, Hash, SignedTransaction};
 
 /// Largest consensus message (a certificate of up to [`MAX_VALIDATORS`] signatures).
 pub const MAX_CONSENSUS_BYTES: usize = 16 + 1 + 88 + 4 + MAX_VALIDATORS * 68;
@@ -54,6 +54,22 @@ pub enum Request {
         /// Its hash.
         hash: Hash,
     },
+    /// A proposed block as its leader broadcasts it: the header and the ids of its
+    /// transactions, which the validators already hold from gossip (missing ones are asked
+    /// for with [`Request::GetTxs`]). The ids are checked against the header's tx root.
+    BlockIds {
+        /// The header.
+        header: BlockHeader,
+        /// Transaction ids in execution order.
+        ids: Vec<Hash>,
+    },
+    /// Transactions of a proposed block, by position, from the block's leader.
+    GetTxs {
+        /// The block.
+        block: Hash,
+        /// Positions in the block.
+        indices: Vec<u32>,
+    },
 }
 
 /// A finalized block as served to syncing nodes: the block, the proposal that carried it,
@@ -77,6 +93,9 @@ pub enum Response {
     Blocks(Vec<FinalizedBlock>),
     /// The block asked for, if known.
     Block(Option<Box<Block>>),
+    /// The transactions asked for with [`Request::GetTxs`], in the order asked (empty if
+    /// the block is unknown).
+    Txs(Vec<SignedTransaction>),
 }
 
 /// Why a frame was rejected.
@@ -103,11 +122,14 @@ const T_TXS: u8 = 3;
 const T_STATUS: u8 = 4;
 const T_GET_BLOCKS: u8 = 5;
 const T_GET_BLOCK: u8 = 6;
+const T_BLOCK_IDS: u8 = 7;
+const T_GET_TXS: u8 = 8;
 
 const R_ACK: u8 = 1;
 const R_REFUSED: u8 = 2;
 const R_BLOCKS: u8 = 3;
 const R_BLOCK: u8 = 4;
+const R_TXS: u8 = 5;
 
 /// The limit for a request type tag.
 fn request_limit(tag: u8, limits: &Limits) -> (&'static str, usize) {
@@ -118,6 +140,8 @@ fn request_limit(tag: u8, limits: &Limits) -> (&'static str, usize) {
         T_STATUS => ("status", 16),
         T_GET_BLOCKS => ("block range request", 16),
         T_GET_BLOCK => ("block request", 40),
+        T_BLOCK_IDS => ("block ids", 512 + limits.max_block_txs * 32),
+        T_GET_TXS => ("transaction request", 48 + limits.max_block_txs * 4),
         _ => ("unknown message", 1),
     }
 }
@@ -155,6 +179,23 @@ impl Request {
             Request::GetBlock { hash } => {
                 out.push(T_GET_BLOCK);
                 out.extend_from_slice(hash.as_bytes());
+            }
+            Request::BlockIds { header, ids } => {
+                out.reserve(300 + ids.len() * 32);
+                out.push(T_BLOCK_IDS);
+                header.encode_to(&mut out);
+                put_len(&mut out, ids.len());
+                for id in ids {
+                    out.extend_from_slice(id.as_bytes());
+                }
+            }
+            Request::GetTxs { block, indices } => {
+                out.push(T_GET_TXS);
+                out.extend_from_slice(block.as_bytes());
+                put_len(&mut out, indices.len());
+                for i in indices {
+                    out.extend_from_slice(&i.to_le_bytes());
+                }
             }
         }
         out
@@ -199,6 +240,24 @@ impl Request {
             T_GET_BLOCK => Request::GetBlock {
                 hash: Hash(r.array("hash")?),
             },
+            T_BLOCK_IDS => {
+                let header = <BlockHeader as ledger::codec::Decode>::decode(&mut r)?;
+                let n = r.len(limits.max_block_txs, "block transaction ids")?;
+                let mut ids = Vec::with_capacity(n);
+                for _ in 0..n {
+                    ids.push(Hash(r.array("transaction id")?));
+                }
+                Request::BlockIds { header, ids }
+            }
+            T_GET_TXS => {
+                let block = Hash(r.array("block hash")?);
+                let n = r.len(limits.max_block_txs, "transaction positions")?;
+                let mut indices = Vec::with_capacity(n);
+                for _ in 0..n {
+                    indices.push(r.u32("transaction position")?);
+                }
+                Request::GetTxs { block, indices }
+            }
             tag => {
                 return Err(DecodeError::InvalidTag {
                     what: "message type",
@@ -242,6 +301,13 @@ impl Response {
                     }
                 }
             }
+            Response::Txs(txs) => {
+                out.push(R_TXS);
+                put_len(&mut out, txs.len());
+                for t in txs {
+                    t.encode_to(&mut out);
+                }
+            }
         }
         out
     }
@@ -269,6 +335,16 @@ impl Response {
                     blocks.push(FinalizedBlock { block, proof });
                 }
                 Response::Blocks(blocks)
+            }
+            R_TXS => {
+                let n = r.len(limits.max_block_txs, "transactions")?;
+                let mut txs = Vec::with_capacity(n.min(r.remaining() / 64 + 1));
+                for _ in 0..n {
+                    txs.push(<SignedTransaction as ledger::codec::Decode>::decode(
+                        &mut r,
+                    )?);
+                }
+                Response::Txs(txs)
             }
             R_BLOCK => match r.u8("block option")? {
                 0 => Response::Block(None),
@@ -492,6 +568,81 @@ mod tests {
     }
 
     #[test]
+    fn compact_blocks_and_transaction_requests_round_trip() {
+        use ledger::{Keypair, PublicKey, Transaction, TxKind};
+        let k = Keypair::from_secret([4; 32]);
+        let txs: Vec<SignedTransaction> = (0..3)
+            .map(|nonce| {
+                Transaction {
+                    chain_id: Hash([1; 32]),
+                    sender: k.public(),
+                    nonce,
+                    expiry_height: 10,
+                    kind: TxKind::Transfer {
+                        to: PublicKey([9; 32]),
+                        amount: 5,
+                    },
+                }
+                .sign(&k)
+            })
+            .collect();
+        let header = BlockHeader {
+            chain_id: Hash([1; 32]),
+            height: 3,
+            parent: Hash([2; 32]),
+            timestamp_ms: 77,
+            proposer: k.public(),
+            tx_root: ledger::block::tx_root(&txs),
+            receipts_root: Hash([3; 32]),
+            state_root: Hash([4; 32]),
+            validators_hash: Hash([5; 32]),
+        };
+        let requests = [
+            Request::BlockIds {
+                header,
+                ids: txs.iter().map(SignedTransaction::id).collect(),
+            },
+            Request::GetTxs {
+                block: Hash([6; 32]),
+                indices: vec![0, 2],
+            },
+        ];
+        for req in requests {
+            let bytes = req.encode();
+            assert_eq!(Request::decode(&bytes, Limits::default()).unwrap(), req);
+            for cut in 0..bytes.len() {
+                assert!(Request::decode(&bytes[..cut], Limits::default()).is_err());
+            }
+        }
+        let resp = Response::Txs(txs);
+        let bytes = resp.encode();
+        assert_eq!(Response::decode(&bytes, Limits::default()).unwrap(), resp);
+        for cut in 0..bytes.len() {
+            assert!(Response::decode(&bytes[..cut], Limits::default()).is_err());
+        }
+        // more ids than a block may hold is refused before anything is allocated for them
+        let small = Limits {
+            max_block_txs: 2,
+            ..Limits::default()
+        };
+        let ids = Request::BlockIds {
+            header: BlockHeader {
+                chain_id: Hash([1; 32]),
+                height: 1,
+                parent: Hash([0; 32]),
+                timestamp_ms: 1,
+                proposer: k.public(),
+                tx_root: Hash([0; 32]),
+                receipts_root: Hash([0; 32]),
+                state_root: Hash([0; 32]),
+                validators_hash: Hash([0; 32]),
+            },
+            ids: vec![Hash([7; 32]); 3],
+        };
+        assert!(Request::decode(&ids.encode(), small).is_err());
+    }
+
+    #[test]
     fn oversized_frames_are_refused_by_type() {
         let mut status = Request::Status {
             finalized_height: 1,
@@ -528,7 +679,7 @@ mod tests {
                     (seed >> 56) as u8
                 })
                 .collect();
-            for tag in 1..=6u8 {
+            for tag in 1..=8u8 {
                 let mut b = bytes.clone();
                 if !b.is_empty() {
                     b[0] = tag;
