@@ -298,11 +298,6 @@ struct Net {
     next_in: u64,
 }
 
-/// Tags of requests that expect a real answer (see `wire`).
-fn expects_answer(bytes: &[u8]) -> bool {
-    matches!(bytes.first(), Some(5 | 6))
-}
-
 impl Net {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut redial = tokio::time::interval(Duration::from_millis(1000));
@@ -482,7 +477,7 @@ impl Net {
                         // refused or banned while the stream was open
                         return;
                     }
-                    let respond = if expects_answer(&request) {
+                    let respond = if crate::wire::expects_answer(&request) {
                         self.next_in += 1;
                         self.pending_in.insert(self.next_in, channel);
                         Some(self.next_in)

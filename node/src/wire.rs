@@ -131,6 +131,14 @@ const R_BLOCKS: u8 = 3;
 const R_BLOCK: u8 = 4;
 const R_TXS: u8 = 5;
 
+/// Whether a request frame expects a real answer (the others are acknowledged at once).
+pub fn expects_answer(frame: &[u8]) -> bool {
+    matches!(
+        frame.first(),
+        Some(&(T_GET_BLOCKS | T_GET_BLOCK | T_GET_TXS))
+    )
+}
+
 /// The limit for a request type tag.
 fn request_limit(tag: u8, limits: &Limits) -> (&'static str, usize) {
     match tag {
@@ -607,6 +615,14 @@ mod tests {
                 indices: vec![0, 2],
             },
         ];
+        assert!(!expects_answer(&requests[0].encode()));
+        assert!(expects_answer(&requests[1].encode()));
+        assert!(expects_answer(
+            &Request::GetBlock {
+                hash: Hash([0; 32])
+            }
+            .encode()
+        ));
         for req in requests {
             let bytes = req.encode();
             assert_eq!(Request::decode(&bytes, Limits::default()).unwrap(), req);
