@@ -938,18 +938,32 @@ impl Core {
         let bytes = Request::GetBlock { hash: h }.encode();
         let peers: Vec<PeerId> = self.other_validators();
         for peer in peers {
-            let (tx, rx) = oneshot::channel();
-            self.send(Command::Request {
-                to: peer,
-                bytes: bytes.clone(),
-                reply: tx,
-            });
-            let events = self.events_tx.clone();
-            tokio::spawn(async move {
-                let result = rx.await.unwrap_or_else(|_| Err("network stopped".into()));
-                let _ = events.send(Event::Fetched { hash: h, result }).await;
+            self.ask(peer, bytes.clone(), move |result| Event::Fetched {
+                hash: h,
+                result,
             });
         }
+    }
+
+    /// Send request `bytes` to `to`; the answer, or why there is none, comes back to the
+    /// core as the event `on_answer` makes of it.
+    fn ask(
+        &self,
+        to: PeerId,
+        bytes: Vec<u8>,
+        on_answer: impl FnOnce(Result<Vec<u8>, String>) -> Event + Send + 'static,
+    ) {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Request {
+            to,
+            bytes,
+            reply: tx,
+        });
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            let result = rx.await.unwrap_or_else(|_| Err("network stopped".into()));
+            let _ = events.send(on_answer(result)).await;
+        });
     }
 
     /// A leader's block as header and transaction ids: rebuilt from the mempool, and what
@@ -995,20 +1009,14 @@ impl Core {
             .block_txs_fetched
             .inc_by(missing.len() as u64);
         self.partial.insert(h, Partial { header, ids, txs });
-        let (tx, rx) = oneshot::channel();
-        self.send(Command::Request {
-            to: peer,
-            bytes: Request::GetTxs {
-                block: h,
-                indices: missing,
-            }
-            .encode(),
-            reply: tx,
-        });
-        let events = self.events_tx.clone();
-        tokio::spawn(async move {
-            let result = rx.await.unwrap_or_else(|_| Err("network stopped".into()));
-            let _ = events.send(Event::FetchedTxs { hash: h, result }).await;
+        let bytes = Request::GetTxs {
+            block: h,
+            indices: missing,
+        }
+        .encode();
+        self.ask(peer, bytes, move |result| Event::FetchedTxs {
+            hash: h,
+            result,
         });
         Ok(())
     }
@@ -1499,21 +1507,12 @@ impl Core {
         }
         debug!(%peer, from = me + 1, best, "syncing");
         self.sync_inflight = Some(Instant::now());
-        let (tx, rx) = oneshot::channel();
-        self.send(Command::Request {
-            to: peer,
-            bytes: Request::GetBlocks {
-                from: me + 1,
-                max: SYNC_BATCH,
-            }
-            .encode(),
-            reply: tx,
-        });
-        let events = self.events_tx.clone();
-        tokio::spawn(async move {
-            let result = rx.await.unwrap_or_else(|_| Err("network stopped".into()));
-            let _ = events.send(Event::Synced { peer, result }).await;
-        });
+        let bytes = Request::GetBlocks {
+            from: me + 1,
+            max: SYNC_BATCH,
+        }
+        .encode();
+        self.ask(peer, bytes, move |result| Event::Synced { peer, result });
     }
 
     fn on_event(&mut self, ev: Event) -> Result<()> {

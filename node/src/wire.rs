@@ -228,16 +228,7 @@ impl Request {
                 message: decode_message(&mut r)?,
             },
             T_BLOCK => Request::Block(Box::new(<Block as ledger::codec::Decode>::decode(&mut r)?)),
-            T_TXS => {
-                let n = r.len(MAX_TX_BATCH, "transaction batch")?;
-                let mut txs = Vec::with_capacity(n.min(r.remaining() / 64 + 1));
-                for _ in 0..n {
-                    txs.push(<SignedTransaction as ledger::codec::Decode>::decode(
-                        &mut r,
-                    )?);
-                }
-                Request::Txs(txs)
-            }
+            T_TXS => Request::Txs(decode_txs(&mut r, MAX_TX_BATCH, "transaction batch")?),
             T_STATUS => Request::Status {
                 finalized_height: r.u64("height")?,
             },
@@ -344,16 +335,7 @@ impl Response {
                 }
                 Response::Blocks(blocks)
             }
-            R_TXS => {
-                let n = r.len(limits.max_block_txs, "transactions")?;
-                let mut txs = Vec::with_capacity(n.min(r.remaining() / 64 + 1));
-                for _ in 0..n {
-                    txs.push(<SignedTransaction as ledger::codec::Decode>::decode(
-                        &mut r,
-                    )?);
-                }
-                Response::Txs(txs)
-            }
+            R_TXS => Response::Txs(decode_txs(&mut r, limits.max_block_txs, "transactions")?),
             R_BLOCK => match r.u8("block option")? {
                 0 => Response::Block(None),
                 1 => Response::Block(Some(Box::new(<Block as ledger::codec::Decode>::decode(
@@ -410,6 +392,21 @@ impl FinalityProof {
             certificate,
         })
     }
+}
+
+/// A length-prefixed list of at most `max` signed transactions.
+fn decode_txs(
+    r: &mut Reader<'_>,
+    max: usize,
+    what: &'static str,
+) -> Result<Vec<SignedTransaction>, DecodeError> {
+    let n = r.len(max, what)?;
+    // every transaction takes more than 64 bytes: a lying count cannot reserve much
+    let mut txs = Vec::with_capacity(n.min(r.remaining() / 64 + 1));
+    for _ in 0..n {
+        txs.push(<SignedTransaction as ledger::codec::Decode>::decode(r)?);
+    }
+    Ok(txs)
 }
 
 fn decode_proposal(r: &mut Reader<'_>) -> Result<Proposal, DecodeError> {
