@@ -349,7 +349,11 @@ impl Store {
 
     /// The header at `height` (decodes only the header).
     pub fn header_by_height(&self, height: u64) -> Result<Option<BlockHeader>, StoreError> {
-        match self.db.get_cf(self.cf(CF_BLOCKS)?, height_key(height))? {
+        // pinned: the header is read in place, not copied out with the whole block
+        match self
+            .db
+            .get_pinned_cf(self.cf(CF_BLOCKS)?, height_key(height))?
+        {
             None => Ok(None),
             Some(v) => Ok(Some(BlockHeader::decode(&mut Reader::new(
                 &v,

@@ -5,6 +5,7 @@
 //! crate does), consensus rules (the consensus crate), or RPC types (the rpc crate).
 
 pub mod admission;
+pub mod committer;
 pub mod config;
 pub mod mempool;
 pub mod metrics;

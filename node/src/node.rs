@@ -6,8 +6,9 @@
 //! from the mempool, builds and executes the block on its parent's state, broadcasts it and
 //! answers with its hash → other validators' engines ask to verify the proposal → the core
 //! checks the header against the proposal and executes the block → votes → the engine
-//! reports the block final → the core commits it (one synced RocksDB batch) with its
-//! finality proof. Votes are appended to the safety log and fsynced before they leave.
+//! reports the block final → the core moves its chain forward in memory and the commit
+//! thread writes the block with its finality proof (one synced RocksDB batch); RPC sees it
+//! once it is on disk. Votes are appended to the safety log and fsynced before they leave.
 //!
 //! Sync: every node tells its peers its finalized height; a node that is behind fetches
 //! finalized blocks with their finality proofs, checks the proof chain and certificates,
@@ -26,7 +27,6 @@ use consensus::{
     Proposal, TimerKind, ValidatorInfo, ValidatorSet, View,
 };
 use genesis::Genesis;
-use ledger::store::Commit;
 use ledger::{
     Block, BlockHeader, ChainParams, FastMap, FastSet, Hash, Keypair, LedgerState, PublicKey,
     Receipt, Store, Validator,
@@ -36,6 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use crate::admission::Admission;
+use crate::committer::{CommitJob, Committed, Committer};
 use crate::config::Config;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
@@ -51,6 +52,8 @@ const MAX_TIMEOUT_MS: u64 = 30_000;
 const MAX_BLOCKS_AHEAD: u64 = 512;
 /// Unfinalized blocks held at most (a byzantine leader cannot fill memory with proposals).
 const MAX_PENDING_BLOCKS: usize = 4096;
+/// Finalized blocks kept in memory to answer peers a little behind.
+const RECENT_BLOCKS: usize = 32;
 /// Blocks asked for in one sync request.
 const SYNC_BATCH: u32 = 128;
 /// A block named by a proposal that has not arrived is asked for after this long: its
@@ -276,10 +279,15 @@ struct Core {
     shared: Arc<Shared>,
     net: mpsc::Sender<Command>,
     events_tx: mpsc::Sender<Event>,
-    // finalized chain
+    // finalized chain (in memory; the store may be a few blocks behind)
     state: LedgerState,
     header: BlockHeader,
     proposal: Proposal,
+    /// Writes finalized blocks to the store.
+    committer: Committer,
+    /// The finalized head on disk: what RPC and peers are shown.
+    durable_state: LedgerState,
+    durable_header: BlockHeader,
     // consensus
     epoch: Epoch,
     previous: Option<Epoch>,
@@ -290,6 +298,9 @@ struct Core {
     pending_inputs: Vec<Input>,
     // blocks not yet final
     blocks: FastMap<Hash, Arc<Block>>,
+    /// The last [`RECENT_BLOCKS`] finalized blocks, newest last: a validator a little
+    /// behind still gets their transactions from memory (and before they reach the disk).
+    recent: VecDeque<(Hash, Arc<Block>)>,
     executed: FastMap<Hash, Executed>,
     invalid: FastSet<Hash>,
     /// Blocks to ask peers for: when next, and how often asked so far.
@@ -420,6 +431,7 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
     ));
 
     let (events_tx, events_rx) = mpsc::channel(1024);
+    let (committer, committed) = Committer::start(store.clone(), metrics.clone())?;
     let epoch = open_epoch(&genesis, &params, &key, &data_dir, &state, proposal, None)?;
     let mut core = Core {
         cfg,
@@ -433,6 +445,9 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         events_tx,
         head_height: header.height,
         announced_head: header.height,
+        committer,
+        durable_state: state.clone(),
+        durable_header: header.clone(),
         state,
         header,
         proposal,
@@ -444,6 +459,7 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         finalize_queue: VecDeque::new(),
         pending_inputs: Vec::new(),
         blocks: FastMap::default(),
+        recent: VecDeque::new(),
         executed: FastMap::default(),
         invalid: FastSet::default(),
         fetching: FastMap::default(),
@@ -452,7 +468,11 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         heard_status: false,
         sync_inflight: None,
     };
-    let result = core.run(inbound, events_rx).await;
+    let result = core.run(inbound, events_rx, committed).await;
+    // the finalized blocks still queued reach the disk before the process ends
+    if let Some(t) = core.committer.stop() {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     let _ = stop_tx.send(true);
     let _ = rpc_handle.stop();
     rpc_handle.stopped().await;
@@ -529,6 +549,7 @@ impl Core {
         &mut self,
         mut inbound: mpsc::Receiver<Inbound>,
         mut events: mpsc::Receiver<Event>,
+        mut committed: mpsc::UnboundedReceiver<Committed>,
     ) -> Result<()> {
         self.announce_validators();
         self.drive(Some(Input::Start))?;
@@ -553,6 +574,10 @@ impl Core {
                     None => bail!("network task stopped"),
                 },
                 ev = events.recv() => if let Some(ev) = ev { self.on_event(ev)? },
+                c = committed.recv() => match c {
+                    Some(c) => self.on_committed(c)?,
+                    None => bail!("the commit thread stopped"),
+                },
                 _ = tokio::time::sleep_until(next_timer.into()) => self.fire_timers()?,
                 _ = gossip.tick() => { self.gossip(); self.send_fetches(); }
                 _ = status.tick() => self.status_tick()?,
@@ -619,6 +644,7 @@ impl Core {
                 Timer::Engine { epoch, view, kind },
             ))),
             Action::RequestPayload { view, parent } => {
+                debug!(view, parent_view = parent.view, "payload requested");
                 self.pending_payload = Some((epoch, view, parent));
                 let parent_ts = self
                     .block_header(&hash(&parent.payload))
@@ -685,6 +711,11 @@ impl Core {
             self.timers.pop();
             match t {
                 Timer::Engine { epoch, view, kind } if epoch == self.epoch.number => {
+                    if view == self.epoch.engine.view() {
+                        // the engine votes to skip the view (or re-sends its votes)
+                        let leader = self.epoch.set.leader(view);
+                        info!(view, leader, ?kind, "view timed out");
+                    }
                     inputs.push(Input::Timeout { view, kind });
                 }
                 Timer::Propose { epoch, view } if epoch == self.epoch.number => {
@@ -703,6 +734,20 @@ impl Core {
     }
 
     // ---------------------------------------------------------------- blocks
+
+    /// A block not yet final, or one of the last finalized ones.
+    fn block_by_id(&self, h: &Hash) -> Option<Arc<Block>> {
+        self.blocks
+            .get(h)
+            .or_else(|| {
+                self.recent
+                    .iter()
+                    .rev()
+                    .find(|(id, _)| id == h)
+                    .map(|(_, b)| b)
+            })
+            .cloned()
+    }
 
     fn block_header(&self, h: &Hash) -> Option<BlockHeader> {
         if *h == self.header.id() {
@@ -829,6 +874,7 @@ impl Core {
         }
         let parent_hash = hash(&parent.payload);
         let Some((prev, parent_header)) = self.ensure_executed(parent_hash) else {
+            debug!(view, parent = %parent_hash, "proposal waits for its parent block");
             // missing parent: try again shortly
             self.timers.push(Reverse((
                 Instant::now() + Duration::from_millis(100),
@@ -1114,49 +1160,29 @@ impl Core {
         Ok(())
     }
 
+    /// Finalize a block in memory and queue it for the store (see [`Committer`]): the
+    /// next views build on it at once; RPC and subscribers hear of it once it is on disk
+    /// ([`Core::on_committed`]).
     fn commit(&mut self, ex: Executed, proof: FinalityProof) -> Result<()> {
-        let t = Instant::now();
-        let proof_bytes = proof.encode();
-        self.shared
-            .store
-            .commit(&Commit {
-                block: &ex.block,
-                receipts: &ex.receipts,
-                changes: &ex.changes,
-                system: &ex.state.system,
-                certificate: &proof_bytes,
-            })
-            .context("committing a finalized block")?;
-        let m = &self.shared.metrics;
-        m.commit_seconds.observe(t.elapsed().as_secs_f64());
-        m.blocks_finalized.inc();
-        m.txs_finalized.inc_by(ex.block.txs.len() as u64);
         let height = ex.block.header.height;
-        let ok = ex.receipts.iter().filter(|r| r.outcome.is_ok()).count();
-        info!(height, txs = ex.block.txs.len(), ok, view = proof.proposal.view, hash = %ex.block.id(), "finalized");
         self.shared.mempool().finalized(&ex.block.txs, &ex.state);
-        self.shared.with_included(|m| {
-            for t in &ex.block.txs {
-                m.remove(&t.id());
-            }
-            m.retain(|_, (h, _, _)| *h > height);
-        });
-        if height > self.announced_head {
-            self.announced_head = height;
-            let _ = self
-                .shared
-                .events
-                .send(ChainEvent::NewHead(ex.block.clone()));
-        }
-        let _ = self
-            .shared
-            .events
-            .send(ChainEvent::Finalized(ex.block.clone()));
         let governance = ex.state.system.pending_changes != self.state.system.pending_changes;
-        self.state = ex.state;
+        self.state = ex.state.clone();
         self.header = ex.block.header.clone();
         self.proposal = proof.proposal;
         self.head_height = self.head_height.max(height);
+        if self.recent.len() >= RECENT_BLOCKS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((ex.block.id(), ex.block.clone()));
+        self.committer.submit(CommitJob {
+            block: ex.block,
+            receipts: ex.receipts,
+            changes: ex.changes,
+            state: ex.state,
+            proof: proof.encode(),
+            view: proof.proposal.view,
+        })?;
         self.blocks.retain(|_, b| b.header.height > height);
         self.executed.retain(|_, e| e.block.header.height > height);
         self.partial.retain(|_, p| p.header.height > height);
@@ -1170,6 +1196,39 @@ impl Core {
             // connect to validators joining at the next boundary before they must vote
             self.announce_validators();
         }
+        Ok(())
+    }
+
+    /// A finalized block is on disk: tell RPC readers and subscribers.
+    fn on_committed(&mut self, c: Committed) -> Result<()> {
+        let job = c.job;
+        let height = job.block.header.height;
+        c.result
+            .with_context(|| format!("committing finalized block {height}"))?;
+        let m = &self.shared.metrics;
+        m.blocks_finalized.inc();
+        m.txs_finalized.inc_by(job.block.txs.len() as u64);
+        let ok = job.receipts.iter().filter(|r| r.outcome.is_ok()).count();
+        info!(height, txs = job.block.txs.len(), ok, view = job.view, hash = %job.block.id(), "finalized");
+        self.shared.with_included(|m| {
+            for t in &job.block.txs {
+                m.remove(&t.id());
+            }
+            m.retain(|_, (h, _, _)| *h > height);
+        });
+        if height > self.announced_head {
+            self.announced_head = height;
+            let _ = self
+                .shared
+                .events
+                .send(ChainEvent::NewHead(job.block.clone()));
+        }
+        let _ = self
+            .shared
+            .events
+            .send(ChainEvent::Finalized(job.block.clone()));
+        self.durable_state = job.state;
+        self.durable_header = job.block.header.clone();
         self.publish();
         Ok(())
     }
@@ -1234,13 +1293,13 @@ impl Core {
     /// Update what RPC and metrics read.
     fn publish(&self) {
         let m = &self.shared.metrics;
-        m.finalized_height.set(self.header.height as i64);
+        m.finalized_height.set(self.durable_header.height as i64);
         m.height.set(self.head_height as i64);
         m.epoch.set(self.epoch.number as i64);
         let best = self.peer_heights.values().copied().max().unwrap_or(0);
         let view = ChainView {
-            state: self.state.clone(),
-            header: self.header.clone(),
+            state: self.durable_state.clone(),
+            header: self.durable_header.clone(),
             head_height: self.head_height,
             view: self.epoch.engine.view(),
             epoch: self.epoch.number,
@@ -1316,7 +1375,7 @@ impl Core {
             }
             Request::GetTxs { block, indices } => {
                 if let Some(id) = m.respond {
-                    let txs = self.blocks.get(&block).map_or_else(Vec::new, |b| {
+                    let txs = self.block_by_id(&block).map_or_else(Vec::new, |b| {
                         indices
                             .iter()
                             .map_while(|i| b.txs.get(*i as usize).cloned())
@@ -1342,8 +1401,8 @@ impl Core {
             }
             Request::GetBlock { hash } => {
                 if let Some(id) = m.respond {
-                    let block = match self.blocks.get(&hash) {
-                        Some(b) => Some(Box::new((**b).clone())),
+                    let block = match self.block_by_id(&hash) {
+                        Some(b) => Some(Box::new((*b).clone())),
                         None => self.shared.store.block_by_hash(&hash)?.map(Box::new),
                     };
                     self.respond(id, Response::Block(block));
@@ -1444,7 +1503,7 @@ impl Core {
     fn serve_blocks(&self, id: u64, from: u64, max: u32) {
         let store = self.shared.store.clone();
         let net = self.net.clone();
-        let last = self.header.height;
+        let last = self.durable_header.height;
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             let mut size = 0usize;
@@ -1472,7 +1531,7 @@ impl Core {
 
     fn status_tick(&mut self) -> Result<()> {
         let bytes = Request::Status {
-            finalized_height: self.header.height,
+            finalized_height: self.durable_header.height,
         }
         .encode();
         self.send(Command::BroadcastConnected { bytes });

@@ -1,0 +1,134 @@
+//! The commit thread: writes finalized blocks to the store, in order, beside the core.
+//!
+//! At finalization the core moves its in-memory chain (state, head, mempool) forward at once
+//! and hands the synced RocksDB write of the block, its receipts, index entries and account
+//! changes to this thread; the next views do not wait for the disk. Each write comes back as
+//! a [`Committed`], and only then do RPC readers and subscribers see the block: what they are
+//! told is final is on disk. At most [`QUEUE`] blocks wait; the core then waits too.
+//!
+//! This thread writes and reports; it decides nothing. The first failed write stops it (the
+//! blocks after it cannot be stored out of order), and the core stops on that report.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+use ledger::state::Change;
+use ledger::store::{Commit, StoreError};
+use ledger::{Block, LedgerState, Receipt, Store};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::metrics::Metrics;
+
+/// Finalized blocks waiting for the disk before the core waits.
+pub const QUEUE: usize = 8;
+
+/// A finalized block to store.
+pub struct CommitJob {
+    /// The block.
+    pub block: Arc<Block>,
+    /// Its receipts, one per transaction.
+    pub receipts: Vec<Receipt>,
+    /// The account changes it made.
+    pub changes: Vec<Change>,
+    /// The state after it.
+    pub state: LedgerState,
+    /// Its encoded finality proof.
+    pub proof: Vec<u8>,
+    /// The view that finalized it (for the log).
+    pub view: u64,
+}
+
+/// A job done: the block is on disk, or why not.
+pub struct Committed {
+    /// What was written.
+    pub job: CommitJob,
+    /// The store's answer.
+    pub result: Result<(), StoreError>,
+}
+
+/// The handle the core holds.
+pub struct Committer {
+    jobs: Option<SyncSender<CommitJob>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Committer {
+    /// Start the thread; reports come back on the receiver, one per job, in order.
+    pub fn start(
+        store: Arc<Store>,
+        metrics: Metrics,
+    ) -> Result<(Committer, UnboundedReceiver<Committed>)> {
+        let (jobs, queue) = sync_channel(QUEUE);
+        // Unbounded, so the thread never waits on the core (which may be waiting on it);
+        // it holds at most one report per job, and jobs are bounded.
+        let (done, reports) = unbounded_channel();
+        let thread = std::thread::Builder::new()
+            .name("commit".into())
+            .spawn(move || run(&store, &metrics, &queue, &done))
+            .context("starting the commit thread")?;
+        Ok((
+            Committer {
+                jobs: Some(jobs),
+                thread: Some(thread),
+            },
+            reports,
+        ))
+    }
+
+    /// Queue a block (after every block queued before it); waits while [`QUEUE`] blocks
+    /// are waiting.
+    pub fn submit(&self, job: CommitJob) -> Result<()> {
+        let jobs = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| anyhow!("the commit thread was stopped"))?;
+        jobs.send(job)
+            .map_err(|_| anyhow!("the commit thread stopped after a failed write"))
+    }
+
+    /// Write what is queued, then stop the thread (waits for it).
+    pub fn finish(&mut self) {
+        if let Some(t) = self.stop() {
+            let _ = t.join();
+        }
+    }
+
+    /// Take no more jobs; the thread ends once it has written those queued (join the
+    /// handle to wait for that, e.g. from `spawn_blocking`).
+    pub fn stop(&mut self) -> Option<JoinHandle<()>> {
+        self.jobs = None;
+        self.thread.take()
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn run(
+    store: &Store,
+    metrics: &Metrics,
+    queue: &Receiver<CommitJob>,
+    done: &UnboundedSender<Committed>,
+) {
+    while let Ok(job) = queue.recv() {
+        let t = Instant::now();
+        let result = store.commit(&Commit {
+            block: &job.block,
+            receipts: &job.receipts,
+            changes: &job.changes,
+            system: &job.state.system,
+            certificate: &job.proof,
+        });
+        metrics.commit_seconds.observe(t.elapsed().as_secs_f64());
+        let failed = result.is_err();
+        if done.send(Committed { job, result }).is_err() || failed {
+            return;
+        }
+    }
+}
