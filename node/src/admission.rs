@@ -134,21 +134,6 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>) {
             Job::Gossip(txs) => items.extend(txs.into_iter().map(|tx| Item { tx, reply: None })),
         }
     }
-    let chain = shared.chain();
-    // Gossip this node has no use for is dropped before its signature is checked: it is
-    // in a block this node executed already (a validator behind the others fetched it
-    // with the block), or its nonce is spent.
-    let items: Vec<Item> = {
-        let included = shared.included.lock().unwrap_or_else(|p| p.into_inner());
-        items
-            .into_iter()
-            .filter(|i| {
-                i.reply.is_some()
-                    || !(included.contains_key(&i.tx.id())
-                        || i.tx.tx().nonce < chain.state.account(&i.tx.tx().sender).nonce)
-            })
-            .collect()
-    };
     // what is already pending needs no signature check (gossip of a known transaction)
     let known: Vec<bool> = {
         let mp = shared.mempool();
@@ -161,6 +146,7 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>) {
         .map(|(i, _)| i.tx.clone())
         .collect();
     let mut sig_ok = ledger::tx::verify_signatures(&fresh).into_iter();
+    let chain = shared.chain();
     let metrics = &shared.metrics;
     let mut mp = shared.mempool();
     for (item, known) in items.into_iter().zip(known) {
