@@ -10,6 +10,13 @@
 //! heavy load the queue fills while the thread works and each signature costs about half as
 //! much. Signatures are checked once per node: block building and block verification trust
 //! what the mempool holds (same id and same signature, see `Core::known_signatures`).
+//!
+//! A client's transaction is handed to the network (gossip to this epoch's and the next
+//! epoch's validators, `Shared::gossip_to`) before the client hears "accepted": a node
+//! killed right after answering does not take an accepted transaction with it, which would
+//! leave its sender's later nonces waiting behind a gap. Gossip whose nonce the finalized
+//! chain has spent is dropped before its signature is checked (much gossip arrives after
+//! its transaction is final on a busy chain, and each copy would cost a verification).
 
 use std::sync::{Arc, Weak};
 
@@ -19,6 +26,8 @@ use tracing::warn;
 
 use crate::mempool::AdmitError;
 use crate::node::Shared;
+use crate::p2p::Command;
+use crate::wire::{MAX_TX_BATCH, Request};
 
 /// Most transactions admitted per round.
 pub const MAX_BATCH: usize = 4096;
@@ -58,17 +67,22 @@ impl Admission {
         (Admission { queue }, AdmissionQueue(rx))
     }
 
-    /// Run the admission thread. It holds `shared` weakly and stops when every handle is
-    /// gone.
-    pub fn start(queue: AdmissionQueue, shared: &Arc<Shared>) -> std::io::Result<()> {
+    /// Run the admission thread; admitted client transactions go to `net`. It holds
+    /// `shared` weakly and stops when every handle is gone.
+    pub fn start(
+        queue: AdmissionQueue,
+        shared: &Arc<Shared>,
+        net: mpsc::Sender<Command>,
+    ) -> std::io::Result<()> {
         let weak = Arc::downgrade(shared);
         std::thread::Builder::new()
             .name("admission".into())
-            .spawn(move || run(queue.0, weak))
+            .spawn(move || run(queue.0, weak, &net))
             .map(|_| ())
     }
 
-    /// Check and admit one transaction from a client; it is gossiped if admitted.
+    /// Check and admit one transaction from a client; if admitted, it is handed to the
+    /// network for the other validators before the answer comes back.
     pub async fn submit(&self, tx: SignedTransaction) -> Result<Result<Hash, AdmitError>, Stopped> {
         let (reply, answer) = oneshot::channel();
         self.queue
@@ -89,7 +103,7 @@ impl Admission {
     }
 }
 
-fn run(mut rx: mpsc::Receiver<Job>, shared: Weak<Shared>) {
+fn run(mut rx: mpsc::Receiver<Job>, shared: Weak<Shared>, net: &mpsc::Sender<Command>) {
     let mut jobs = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut count = job_len(&first);
@@ -106,7 +120,7 @@ fn run(mut rx: mpsc::Receiver<Job>, shared: Weak<Shared>) {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        admit_all(&shared, std::mem::take(&mut jobs));
+        admit_all(&shared, std::mem::take(&mut jobs), net);
     }
 }
 
@@ -123,7 +137,8 @@ struct Item {
     reply: Option<oneshot::Sender<Result<Hash, AdmitError>>>,
 }
 
-fn admit_all(shared: &Shared, jobs: Vec<Job>) {
+fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
+    let chain = shared.chain();
     let mut items = Vec::new();
     for job in jobs {
         match job {
@@ -131,7 +146,12 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>) {
                 tx: *tx,
                 reply: Some(reply),
             }),
-            Job::Gossip(txs) => items.extend(txs.into_iter().map(|tx| Item { tx, reply: None })),
+            // spent nonces (finalized here) are dropped unchecked
+            Job::Gossip(txs) => items.extend(
+                txs.into_iter()
+                    .filter(|tx| tx.tx().nonce >= chain.state.account(&tx.tx().sender).nonce)
+                    .map(|tx| Item { tx, reply: None }),
+            ),
         }
     }
     // what is already pending needs no signature check (gossip of a known transaction)
@@ -146,8 +166,8 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>) {
         .map(|(i, _)| i.tx.clone())
         .collect();
     let mut sig_ok = ledger::tx::verify_signatures(&fresh).into_iter();
-    let chain = shared.chain();
     let metrics = &shared.metrics;
+    let mut answers = Vec::new();
     let mut mp = shared.mempool();
     for (item, known) in items.into_iter().zip(known) {
         let ok = if known {
@@ -174,13 +194,33 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>) {
             }
         }
         if let Some(reply) = item.reply {
-            // a client that went away leaves its transaction admitted
-            let _ = reply.send(result);
+            answers.push((reply, result));
         }
     }
     metrics.mempool_size.set(mp.len() as i64);
+    let outbox = mp.take_outbox();
     drop(mp);
     if sig_ok.next().is_some() {
         warn!("admission: more signature results than transactions");
+    }
+    // accepted means handed to the network: gossip first, then answer
+    if !outbox.is_empty() {
+        let to = shared.gossip_targets();
+        if !to.is_empty() {
+            for chunk in outbox.chunks(MAX_TX_BATCH) {
+                let bytes = Request::Txs(chunk.to_vec()).encode();
+                let cmd = Command::Broadcast {
+                    to: to.clone(),
+                    bytes,
+                };
+                if net.blocking_send(cmd).is_err() {
+                    warn!("admission: the network task stopped; transactions not gossiped");
+                }
+            }
+        }
+    }
+    for (reply, result) in answers {
+        // a client that went away leaves its transaction admitted
+        let _ = reply.send(result);
     }
 }

@@ -171,8 +171,11 @@ pub struct MempoolSection {
     /// Nonce window: a transaction's nonce may be at most this far above its sender's next
     /// nonce (also the most one sender may have pending). Default `1000`.
     pub max_per_sender: u64,
-    /// How often admitted transactions are sent to the other validators, in ms. Default `20`.
-    pub gossip_interval_ms: u64,
+    /// No longer used: a client's transaction is sent to the other validators as soon as
+    /// it is admitted, before the client's answer. Accepted (with a warning) so config
+    /// files written by earlier versions still load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gossip_interval_ms: Option<u64>,
 }
 
 impl Default for MempoolSection {
@@ -180,7 +183,7 @@ impl Default for MempoolSection {
         MempoolSection {
             max_txs: 200_000,
             max_per_sender: 1000,
-            gossip_interval_ms: 20,
+            gossip_interval_ms: None,
         }
     }
 }
@@ -255,5 +258,9 @@ mod tests {
         let partial: Config = toml::from_str("[rpc]\nmax_batch = 5\n").unwrap();
         assert_eq!(partial.rpc.max_batch, 5);
         assert_eq!(partial.p2p, P2pSection::default());
+        // a key earlier versions wrote still loads
+        let old: Config = toml::from_str("[mempool]\ngossip_interval_ms = 20\n").unwrap();
+        assert_eq!(old.mempool.gossip_interval_ms, Some(20));
+        assert!(!text.contains("gossip_interval_ms"));
     }
 }

@@ -106,6 +106,11 @@ pub fn run_node(home: PathBuf) -> Result<()> {
         LogFormat::Json => builder.json().init(),
         LogFormat::Plain => builder.with_ansi(false).init(),
     }
+    if cfg.mempool.gossip_interval_ms.is_some() {
+        tracing::warn!(
+            "config: mempool.gossip_interval_ms is no longer used (transactions are gossiped as they are admitted); remove it"
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

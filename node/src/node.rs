@@ -63,6 +63,8 @@ const FETCH_GRACE: Duration = Duration::from_millis(100);
 const FETCH_RETRY: Duration = Duration::from_millis(1000);
 /// …this many times at most.
 const MAX_FETCH_ATTEMPTS: u32 = 30;
+/// How often the core retries block fetches that are due and updates the mempool gauge.
+const HOUSEKEEPING: Duration = Duration::from_millis(20);
 
 /// What RPC and metrics read: the last finalized state and a few live figures.
 #[derive(Clone)]
@@ -113,6 +115,9 @@ pub struct Shared {
     pub hashrates: Mutex<HashMap<ledger::PublicKey, (u64, std::time::Instant)>>,
     /// The way into the mempool for clients' and gossiped transactions.
     pub admission: Admission,
+    /// The validators admitted client transactions are gossiped to (this epoch's and the
+    /// next's, without this node); the core keeps it current.
+    pub gossip_to: RwLock<Vec<PeerId>>,
 }
 
 /// What the core tells RPC subscribers.
@@ -132,6 +137,14 @@ impl Shared {
     pub fn chain(&self) -> ChainView {
         match self.chain.read() {
             Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The validators to gossip admitted client transactions to.
+    pub fn gossip_targets(&self) -> Vec<PeerId> {
+        match self.gossip_to.read() {
+            Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         }
     }
@@ -414,8 +427,10 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         included: Mutex::new(FastMap::default()),
         hashrates: Mutex::new(HashMap::new()),
         admission,
+        gossip_to: RwLock::new(Vec::new()),
     });
-    Admission::start(admission_queue, &shared).context("starting the admission thread")?;
+    Admission::start(admission_queue, &shared, net.clone())
+        .context("starting the admission thread")?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let rpc_handle = crate::rpc_server::start(&cfg.rpc, shared.clone()).await?;
@@ -554,9 +569,7 @@ impl Core {
         self.announce_validators();
         self.drive(Some(Input::Start))?;
         self.publish();
-        let mut gossip = tokio::time::interval(Duration::from_millis(
-            self.cfg.mempool.gossip_interval_ms.max(1),
-        ));
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         let mut status = tokio::time::interval(Duration::from_millis(
             self.cfg.consensus.status_interval_ms.max(50),
         ));
@@ -579,7 +592,11 @@ impl Core {
                     None => bail!("the commit thread stopped"),
                 },
                 _ = tokio::time::sleep_until(next_timer.into()) => self.fire_timers()?,
-                _ = gossip.tick() => { self.gossip(); self.send_fetches(); }
+                _ = housekeeping.tick() => {
+                    let size = self.shared.mempool().len();
+                    self.shared.metrics.mempool_size.set(size as i64);
+                    self.send_fetches();
+                }
                 _ = status.tick() => self.status_tick()?,
                 _ = tokio::signal::ctrl_c() => { info!("SIGINT: shutting down"); return Ok(()); }
                 _ = sigterm.recv() => { info!("SIGTERM: shutting down"); return Ok(()); }
@@ -912,10 +929,10 @@ impl Core {
         self.executed
             .insert(id, Executed::new(block.clone(), outcome));
         self.announce_head(&block);
-        // The validators hold the transactions from gossip: send them the header and the
-        // ids (32 bytes a transaction instead of ~200), after this node's own not yet
-        // gossiped ones; what a validator lacks it asks for (`Request::GetTxs`).
-        self.gossip();
+        // The validators hold the transactions from gossip (admission sends a client's
+        // transaction on before answering): send them the header and the ids (32 bytes a
+        // transaction instead of ~200); what a validator lacks it asks for
+        // (`Request::GetTxs`).
         let bytes = Request::BlockIds {
             header: block.header.clone(),
             ids: block
@@ -1287,6 +1304,15 @@ impl Core {
                 list.push((p, v.address.parse().ok()));
             }
         }
+        let gossip_to: Vec<PeerId> = list
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| *p != self.my_peer)
+            .collect();
+        match self.shared.gossip_to.write() {
+            Ok(mut g) => *g = gossip_to,
+            Err(p) => *p.into_inner() = gossip_to,
+        }
         self.send(Command::SetValidators(list));
     }
 
@@ -1463,34 +1489,6 @@ impl Core {
             self.maybe_sync();
         }
         Ok(())
-    }
-
-    fn gossip(&mut self) {
-        let (txs, size) = {
-            let mut mp = self.shared.mempool();
-            (mp.take_outbox(), mp.len())
-        };
-        self.shared.metrics.mempool_size.set(size as i64);
-        if txs.is_empty() {
-            return;
-        }
-        // validators of this and the next epoch build blocks from their own pools
-        let mut to: Vec<PeerId> = self.other_validators();
-        for v in self.state.system.validators_after_pending() {
-            if let Some(p) = p2p::peer_id_of(&v.key)
-                && p != self.my_peer
-                && !to.contains(&p)
-            {
-                to.push(p);
-            }
-        }
-        for chunk in txs.chunks(crate::wire::MAX_TX_BATCH) {
-            let bytes = Request::Txs(chunk.to_vec()).encode();
-            self.send(Command::Broadcast {
-                to: to.clone(),
-                bytes,
-            });
-        }
     }
 
     fn respond(&self, id: u64, r: Response) {
