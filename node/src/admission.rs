@@ -9,7 +9,9 @@
 //! Under light load a batch is one transaction and costs one single verification; under
 //! heavy load the queue fills while the thread works and each signature costs about half as
 //! much. Signatures are checked once per node: block building and block verification trust
-//! what the mempool holds (same id and same signature, see `Core::known_signatures`).
+//! what the mempool holds (same id and same signature, see `Core::known_signatures`), and
+//! admission trusts what is in a block this node executed (same id and same signature,
+//! `Shared::included`).
 //!
 //! A client's transaction is handed to the network (gossip to this epoch's and the next
 //! epoch's validators, `Shared::gossip_to`) before the client hears "accepted": a node
@@ -44,6 +46,8 @@ enum Job {
     },
     /// From another validator: not gossiped again.
     Gossip(Vec<SignedTransaction>),
+    /// Answered once everything queued before it is admitted.
+    Barrier(oneshot::Sender<()>),
 }
 
 /// The handle: cheap to clone.
@@ -95,6 +99,17 @@ impl Admission {
         answer.await.map_err(|_| Stopped)
     }
 
+    /// Resolves once every job queued before this call has been handled (transactions
+    /// gossiped before a block's ids are in the mempool, or refused).
+    pub async fn barrier(&self) -> Result<(), Stopped> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job::Barrier(reply))
+            .await
+            .map_err(|_| Stopped)?;
+        answer.await.map_err(|_| Stopped)
+    }
+
     /// Queue transactions gossiped by another validator. `false` if the queue is full: they
     /// are dropped (the validator that admitted them still holds them, and a block that
     /// carries them is verified in full).
@@ -128,6 +143,7 @@ fn job_len(job: &Job) -> usize {
     match job {
         Job::Submit { .. } => 1,
         Job::Gossip(txs) => txs.len(),
+        Job::Barrier(_) => 0,
     }
 }
 
@@ -140,6 +156,7 @@ struct Item {
 fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
     let chain = shared.chain();
     let mut items = Vec::new();
+    let mut barriers = Vec::new();
     for job in jobs {
         match job {
             Job::Submit { tx, reply } => items.push(Item {
@@ -152,13 +169,28 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
                     .filter(|tx| tx.tx().nonce >= chain.state.account(&tx.tx().sender).nonce)
                     .map(|tx| Item { tx, reply: None }),
             ),
+            Job::Barrier(reply) => barriers.push(reply),
         }
     }
-    // what is already pending needs no signature check (gossip of a known transaction)
-    let known: Vec<bool> = {
+    // what is already pending needs no signature check (gossip of a known transaction),
+    // nor what is in a block this node executed with the same signature (a validator that
+    // fetched a block's transactions before their gossip got here)
+    let mut known: Vec<bool> = {
         let mp = shared.mempool();
         items.iter().map(|i| mp.contains(&i.tx.id())).collect()
     };
+    shared.with_included(|inc| {
+        if inc.is_empty() {
+            return;
+        }
+        for (item, k) in items.iter().zip(known.iter_mut()) {
+            if !*k {
+                *k = inc
+                    .get(&item.tx.id())
+                    .is_some_and(|i| i.signature == *item.tx.signature());
+            }
+        }
+    });
     let fresh: Vec<SignedTransaction> = items
         .iter()
         .zip(&known)
@@ -167,6 +199,9 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
         .collect();
     let mut sig_ok = ledger::tx::verify_signatures(&fresh).into_iter();
     let metrics = &shared.metrics;
+    metrics
+        .admission_signatures_verified
+        .inc_by(fresh.len() as u64);
     let mut answers = Vec::new();
     let mut mp = shared.mempool();
     for (item, known) in items.into_iter().zip(known) {
@@ -222,5 +257,8 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
     for (reply, result) in answers {
         // a client that went away leaves its transaction admitted
         let _ = reply.send(result);
+    }
+    for b in barriers {
+        let _ = b.send(());
     }
 }

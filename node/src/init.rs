@@ -111,6 +111,13 @@ pub fn run_node(home: PathBuf) -> Result<()> {
             "config: mempool.gossip_interval_ms is no longer used (transactions are gossiped as they are admitted); remove it"
         );
     }
+    // signature checks run on rayon's pool; named threads make profiles readable
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("verify-{i}"))
+        .build_global()
+    {
+        tracing::warn!("rayon pool: {e}");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -52,6 +52,8 @@ pub struct Metrics {
     /// Signatures of block transactions verified at block building or verification (the
     /// others were verified at admission).
     pub block_signatures_verified: Counter,
+    /// Signatures verified at mempool admission (clients' and gossiped transactions).
+    pub admission_signatures_verified: Counter,
     /// Transactions of proposed blocks asked of the leader because the mempool lacked them.
     pub block_txs_fetched: Counter,
     /// Whole blocks asked of peers (not pushed by their leader in time, or sync of a gap).
@@ -82,6 +84,7 @@ impl Metrics {
             mempool_rejected: Counter::default(),
             gossip_dropped: Counter::default(),
             block_signatures_verified: Counter::default(),
+            admission_signatures_verified: Counter::default(),
             block_txs_fetched: Counter::default(),
             blocks_fetched: Counter::default(),
             ready: Gauge::default(),
@@ -154,6 +157,11 @@ impl Metrics {
             "palisade_block_signatures_verified",
             "Block transactions whose signatures were verified at block time (not at admission)",
             m.block_signatures_verified.clone(),
+        );
+        r.register(
+            "palisade_admission_signatures_verified",
+            "Signatures verified at mempool admission (clients' and gossiped transactions)",
+            m.admission_signatures_verified.clone(),
         );
         r.register(
             "palisade_block_txs_fetched",

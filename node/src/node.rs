@@ -109,8 +109,8 @@ pub struct Shared {
     pub genesis_hash: Hash,
     /// New and finalized blocks, for RPC subscriptions.
     pub events: tokio::sync::broadcast::Sender<ChainEvent>,
-    /// Transactions in executed blocks that are not finalized yet: id → (height, block, index).
-    pub included: Mutex<FastMap<Hash, (u64, Hash, u32)>>,
+    /// Transactions in executed blocks that are not finalized yet.
+    pub included: Mutex<FastMap<Hash, Included>>,
     /// Hashrates miners reported (`mining_submitHashrate`): miner → (hashes/s, when).
     pub hashrates: Mutex<HashMap<ledger::PublicKey, (u64, std::time::Instant)>>,
     /// The way into the mempool for clients' and gossiped transactions.
@@ -118,6 +118,19 @@ pub struct Shared {
     /// The validators admitted client transactions are gossiped to (this epoch's and the
     /// next's, without this node); the core keeps it current.
     pub gossip_to: RwLock<Vec<PeerId>>,
+}
+
+/// Where a transaction sits in an executed, unfinalized block.
+#[derive(Clone, Copy, Debug)]
+pub struct Included {
+    /// The block's height.
+    pub height: u64,
+    /// The block's id.
+    pub block: Hash,
+    /// The transaction's index in the block.
+    pub index: u32,
+    /// Its signature, checked before the block was executed.
+    pub signature: ledger::Signature,
 }
 
 /// What the core tells RPC subscribers.
@@ -150,14 +163,15 @@ impl Shared {
     }
 
     /// Where a transaction sits in an executed, unfinalized block.
-    pub fn included_at(&self, id: &Hash) -> Option<(u64, Hash, u32)> {
+    pub fn included_at(&self, id: &Hash) -> Option<Included> {
         match self.included.lock() {
             Ok(m) => m.get(id).copied(),
             Err(p) => p.into_inner().get(id).copied(),
         }
     }
 
-    fn with_included(&self, f: impl FnOnce(&mut FastMap<Hash, (u64, Hash, u32)>)) {
+    /// Run `f` on the map of transactions in executed, unfinalized blocks.
+    pub fn with_included<R>(&self, f: impl FnOnce(&mut FastMap<Hash, Included>) -> R) -> R {
         match self.included.lock() {
             Ok(mut m) => f(&mut m),
             Err(p) => f(&mut p.into_inner()),
@@ -259,14 +273,19 @@ enum Event {
         hash: Hash,
         result: Result<Vec<u8>, String>,
     },
+    /// Admission has admitted every transaction queued when a block being rebuilt from its
+    /// ids lacked some (see [`Core::on_block_ids`]).
+    AdmissionCaughtUp { hash: Hash },
 }
 
 /// A proposed block being rebuilt from its transaction ids: the mempool had some of them,
-/// the rest were asked of the leader.
+/// the rest come from gossip still queued for admission or are asked of the leader.
 struct Partial {
     header: BlockHeader,
     ids: Vec<Hash>,
     txs: Vec<Option<ledger::SignedTransaction>>,
+    /// The leader that sent the ids.
+    leader: PeerId,
 }
 
 type NodeEngine = Engine<Ed25519Signer, Ed25519Verifier>;
@@ -957,7 +976,15 @@ impl Core {
         let height = block.header.height;
         self.shared.with_included(|m| {
             for (i, t) in block.txs.iter().enumerate() {
-                m.insert(t.id(), (height, id, i as u32));
+                m.insert(
+                    t.id(),
+                    Included {
+                        height,
+                        block: id,
+                        index: i as u32,
+                        signature: *t.signature(),
+                    },
+                );
             }
         });
         if height > self.announced_head {
@@ -1051,16 +1078,65 @@ impl Core {
             let mp = self.shared.mempool();
             ids.iter().map(|id| mp.get(id).cloned()).collect()
         };
-        let missing: Vec<u32> = txs
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.is_none())
-            .map(|(i, _)| i as u32)
-            .collect();
-        if missing.is_empty() {
+        if txs.iter().all(Option::is_some) {
             let block = Block {
                 header,
                 txs: txs.into_iter().flatten().collect(),
+            };
+            if self.add_block(block) {
+                self.drive(None)?;
+            }
+            return Ok(());
+        }
+        // Gossip reaches a validator before the block that carries it (one connection, in
+        // order) but may still wait in the admission queue: let admission catch up, then
+        // ask the leader only for what is still missing (each signature is checked once).
+        self.partial.insert(
+            h,
+            Partial {
+                header,
+                ids,
+                txs,
+                leader: peer,
+            },
+        );
+        let admission = self.shared.admission.clone();
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            // a stopped admission thread means shutdown: the event is harmless then
+            let _ = admission.barrier().await;
+            let _ = events.send(Event::AdmissionCaughtUp { hash: h }).await;
+        });
+        Ok(())
+    }
+
+    /// Admission caught up for a block being rebuilt: take what gossip brought from the
+    /// mempool, ask the leader for the rest.
+    fn on_admission_caught_up(&mut self, h: Hash) -> Result<()> {
+        let Some(part) = self.partial.get_mut(&h) else {
+            return Ok(());
+        };
+        let missing: Vec<u32> = {
+            let mp = self.shared.mempool();
+            part.txs
+                .iter_mut()
+                .zip(&part.ids)
+                .enumerate()
+                .filter_map(|(i, (slot, id))| {
+                    if slot.is_none() {
+                        *slot = mp.get(id).cloned();
+                    }
+                    slot.is_none().then_some(i as u32)
+                })
+                .collect()
+        };
+        if missing.is_empty() {
+            let Some(part) = self.partial.remove(&h) else {
+                return Ok(());
+            };
+            let block = Block {
+                header: part.header,
+                txs: part.txs.into_iter().flatten().collect(),
             };
             if self.add_block(block) {
                 self.drive(None)?;
@@ -1071,13 +1147,13 @@ impl Core {
             .metrics
             .block_txs_fetched
             .inc_by(missing.len() as u64);
-        self.partial.insert(h, Partial { header, ids, txs });
+        let leader = part.leader;
         let bytes = Request::GetTxs {
             block: h,
             indices: missing,
         }
         .encode();
-        self.ask(peer, bytes, move |result| Event::FetchedTxs {
+        self.ask(leader, bytes, move |result| Event::FetchedTxs {
             hash: h,
             result,
         });
@@ -1231,7 +1307,7 @@ impl Core {
             for t in &job.block.txs {
                 m.remove(&t.id());
             }
-            m.retain(|_, (h, _, _)| *h > height);
+            m.retain(|_, i| i.height > height);
         });
         if height > self.announced_head {
             self.announced_head = height;
@@ -1584,6 +1660,7 @@ impl Core {
                 }
             }
             Event::FetchedTxs { hash, result } => self.on_fetched_txs(hash, result)?,
+            Event::AdmissionCaughtUp { hash } => self.on_admission_caught_up(hash)?,
             Event::Synced { peer, result } => {
                 self.sync_inflight = None;
                 let bytes = match result {

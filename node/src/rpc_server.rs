@@ -380,11 +380,11 @@ impl Api {
             }
             return Ok(st);
         }
-        if let Some((height, block, index)) = self.shared.included_at(id) {
+        if let Some(inc) = self.shared.included_at(id) {
             st.status = TxState::Included;
-            st.height = Some(height);
-            st.block_hash = Some(block.to_hex());
-            st.index = Some(index);
+            st.height = Some(inc.height);
+            st.block_hash = Some(inc.block.to_hex());
+            st.index = Some(inc.index);
             return Ok(st);
         }
         let mp = self.shared.mempool();
