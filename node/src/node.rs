@@ -63,6 +63,9 @@ const FETCH_GRACE: Duration = Duration::from_millis(100);
 const FETCH_RETRY: Duration = Duration::from_millis(1000);
 /// …this many times at most.
 const MAX_FETCH_ATTEMPTS: u32 = 30;
+/// How long a block rebuilt from ids waits for admission to catch up before the leader is
+/// asked for the transactions still missing.
+const ADMISSION_WAIT: Duration = Duration::from_millis(50);
 /// How often the core retries block fetches that are due and updates the mempool gauge.
 const HOUSEKEEPING: Duration = Duration::from_millis(20);
 
@@ -1089,8 +1092,8 @@ impl Core {
             return Ok(());
         }
         // Gossip reaches a validator before the block that carries it (one connection, in
-        // order) but may still wait in the admission queue: let admission catch up, then
-        // ask the leader only for what is still missing (each signature is checked once).
+        // order) but may still wait in the admission queue: let admission catch up (at most
+        // ADMISSION_WAIT), then ask the leader only for what is still missing.
         self.partial.insert(
             h,
             Partial {
@@ -1103,8 +1106,9 @@ impl Core {
         let admission = self.shared.admission.clone();
         let events = self.events_tx.clone();
         tokio::spawn(async move {
-            // a stopped admission thread means shutdown: the event is harmless then
-            let _ = admission.barrier().await;
+            // a stopped admission thread means shutdown: the event is harmless then; an
+            // admission queue far behind must not hold up the vote
+            let _ = tokio::time::timeout(ADMISSION_WAIT, admission.barrier()).await;
             let _ = events.send(Event::AdmissionCaughtUp { hash: h }).await;
         });
         Ok(())
