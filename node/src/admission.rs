@@ -44,6 +44,11 @@ enum Job {
         tx: Box<SignedTransaction>,
         reply: oneshot::Sender<Result<Hash, AdmitError>>,
     },
+    /// Many from a client (`tx_submitMany`): one answer per transaction, in order.
+    SubmitMany {
+        txs: Vec<SignedTransaction>,
+        reply: oneshot::Sender<Vec<Result<Hash, AdmitError>>>,
+    },
     /// From another validator: not gossiped again.
     Gossip(Vec<SignedTransaction>),
     /// Answered once everything queued before it is admitted.
@@ -99,6 +104,20 @@ impl Admission {
         answer.await.map_err(|_| Stopped)
     }
 
+    /// Check and admit many transactions from a client together: one answer per
+    /// transaction, in order; the admitted ones are handed to the network first.
+    pub async fn submit_many(
+        &self,
+        txs: Vec<SignedTransaction>,
+    ) -> Result<Vec<Result<Hash, AdmitError>>, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job::SubmitMany { txs, reply })
+            .await
+            .map_err(|_| Stopped)?;
+        answer.await.map_err(|_| Stopped)
+    }
+
     /// Resolves once every job queued before this call has been handled (transactions
     /// gossiped before a block's ids are in the mempool, or refused).
     pub async fn barrier(&self) -> Result<(), Stopped> {
@@ -142,32 +161,60 @@ fn run(mut rx: mpsc::Receiver<Job>, shared: Weak<Shared>, net: &mpsc::Sender<Com
 fn job_len(job: &Job) -> usize {
     match job {
         Job::Submit { .. } => 1,
-        Job::Gossip(txs) => txs.len(),
+        Job::Gossip(txs) | Job::SubmitMany { txs, .. } => txs.len(),
         Job::Barrier(_) => 0,
     }
 }
 
-/// One transaction of a round: where its answer goes (`None` for gossip).
+/// Where a transaction's answer goes.
+enum Reply {
+    /// Gossip: nobody waits.
+    None,
+    /// `tx_submit`.
+    One(oneshot::Sender<Result<Hash, AdmitError>>),
+    /// Slot of a `tx_submitMany` call (index into the round's many-calls).
+    Many(usize),
+}
+
+/// One transaction of a round.
 struct Item {
     tx: SignedTransaction,
-    reply: Option<oneshot::Sender<Result<Hash, AdmitError>>>,
+    reply: Reply,
 }
+
+/// A `tx_submitMany` call of a round: where its answers go, and the answers so far.
+type ManyCall = (
+    oneshot::Sender<Vec<Result<Hash, AdmitError>>>,
+    Vec<Result<Hash, AdmitError>>,
+);
 
 fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
     let chain = shared.chain();
     let mut items = Vec::new();
     let mut barriers = Vec::new();
+    let mut many: Vec<ManyCall> = Vec::new();
     for job in jobs {
         match job {
             Job::Submit { tx, reply } => items.push(Item {
                 tx: *tx,
-                reply: Some(reply),
+                reply: Reply::One(reply),
             }),
+            Job::SubmitMany { txs, reply } => {
+                let call = many.len();
+                many.push((reply, Vec::with_capacity(txs.len())));
+                items.extend(txs.into_iter().map(|tx| Item {
+                    tx,
+                    reply: Reply::Many(call),
+                }));
+            }
             // spent nonces (finalized here) are dropped unchecked
             Job::Gossip(txs) => items.extend(
                 txs.into_iter()
                     .filter(|tx| tx.tx().nonce >= chain.state.account(&tx.tx().sender).nonce)
-                    .map(|tx| Item { tx, reply: None }),
+                    .map(|tx| Item {
+                        tx,
+                        reply: Reply::None,
+                    }),
             ),
             Job::Barrier(reply) => barriers.push(reply),
         }
@@ -211,7 +258,7 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
             sig_ok.next().unwrap_or(false)
         };
         // a client's transaction is passed on to the other validators; gossip is not
-        let from_client = item.reply.is_some();
+        let from_client = !matches!(item.reply, Reply::None);
         let result = mp.admit(
             item.tx,
             ok,
@@ -228,8 +275,10 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
                 metrics.mempool_rejected.inc();
             }
         }
-        if let Some(reply) = item.reply {
-            answers.push((reply, result));
+        match item.reply {
+            Reply::None => {}
+            Reply::One(reply) => answers.push((reply, result)),
+            Reply::Many(call) => many[call].1.push(result),
         }
     }
     metrics.mempool_size.set(mp.len() as i64);
@@ -257,6 +306,9 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
     for (reply, result) in answers {
         // a client that went away leaves its transaction admitted
         let _ = reply.send(result);
+    }
+    for (reply, results) in many {
+        let _ = reply.send(results);
     }
     for b in barriers {
         let _ = b.send(());

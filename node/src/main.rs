@@ -79,7 +79,7 @@ enum Command {
         genesis_set: Vec<String>,
     },
     /// Benchmark: open-loop load of pre-signed transfers at --rate for --duration, in
-    /// JSON-RPC batches over every validator of a fresh local testnet (or of --rpc
+    /// tx_submitMany calls over every validator of a fresh local testnet (or of --rpc
     /// endpoints); prints finalized tx/s, submit to finalized latency p50/p90/p99, block
     /// time, CPU and peak RSS per node, and lost transactions.
     ///
@@ -97,8 +97,8 @@ enum Command {
         /// Sending accounts (dev accounts 1..=N); each sends to one validator.
         #[arg(long, default_value_t = 256)]
         senders: u32,
-        /// Transactions per JSON-RPC batch request (at most the nodes' rpc.max_batch; 1
-        /// sends single calls).
+        /// Transactions per tx_submitMany call (at most 1,000; 1 sends single tx_submit
+        /// calls).
         #[arg(long, default_value_t = 100)]
         batch: usize,
         /// Raise the rate by a quarter per run (each on a fresh testnet) until a run loses

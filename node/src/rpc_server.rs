@@ -27,8 +27,9 @@ use ledger::{Encode, Hash, PublicKey, RejectReason, SignedTransaction};
 use rpc::{
     AccountApiServer, AccountInfo, AccountProofInfo, AccountState, BlockInfo, ChainApiServer,
     ChainInfo, DiscoverApiServer, HeaderInfo, MAX_STATUS_HASHES, NodeApiServer, NodeHealth,
-    NodeVersion, PeerInfo, RpcMethods, ServerError, SimulateResult, StateApiServer, SyncState,
-    TxApiServer, TxInfo, TxKindInfo, TxState, TxStatus, ValidatorInfo, ValidatorsInfo, error_codes,
+    NodeVersion, PeerInfo, RpcMethods, ServerError, SimulateResult, StateApiServer, SubmitError,
+    SubmitOutcome, SyncState, TxApiServer, TxInfo, TxKindInfo, TxState, TxStatus, ValidatorInfo,
+    ValidatorsInfo, error_codes,
 };
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -187,6 +188,17 @@ impl<S> RateLimit<S> {
     }
 }
 
+/// Rate-limit tokens a call costs: one, or one per transaction for `tx_submitMany` (its
+/// params are an array of hex strings, so the commas count them).
+fn call_cost(req: &Request<'_>) -> usize {
+    if req.method_name() != "tx_submitMany" {
+        return 1;
+    }
+    req.params()
+        .as_str()
+        .map_or(1, |p| p.bytes().filter(|b| *b == b',').count() + 1)
+}
+
 fn rate_limited(id: Id<'_>) -> MethodResponse {
     MethodResponse::error(id, ErrorObjectOwned::from(ServerError::rate_limited()))
 }
@@ -207,7 +219,7 @@ where
     type NotificationResponse = MethodResponse;
 
     fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
-        let allowed = self.allow(req.extensions(), 1);
+        let allowed = self.allow(req.extensions(), call_cost(&req));
         let inner = self.inner.clone();
         async move {
             if allowed {
@@ -225,9 +237,15 @@ where
         let calls = batch.len();
         let allowed = self.allow(batch.extensions(), calls);
         let inner = self.inner.clone();
+        let limit = self.clone();
         async move {
             if allowed {
-                run_batch(&inner, batch).await
+                run_batch(&inner, batch, |req| {
+                    // the batch paid one token per call: a tx_submitMany pays the rest
+                    let extra = call_cost(req) - 1;
+                    extra == 0 || limit.allow(req.extensions(), extra)
+                })
+                .await
             } else {
                 rate_limited(Id::Null)
             }
@@ -254,7 +272,11 @@ where
 /// and with any parallelism; jsonrpsee's own batch runs them one after another), answering
 /// in request order. Concurrent `tx_submit`s reach the admission thread together and share
 /// batch signature checks.
-async fn run_batch<S>(inner: &S, batch: Batch<'_>) -> MethodResponse
+async fn run_batch<S>(
+    inner: &S,
+    batch: Batch<'_>,
+    allowed: impl Fn(&Request<'_>) -> bool,
+) -> MethodResponse
 where
     S: RpcServiceT<MethodResponse = MethodResponse, NotificationResponse = MethodResponse>,
 {
@@ -262,6 +284,9 @@ where
     let mut got_notification = false;
     for entry in batch {
         match entry {
+            Ok(BatchEntry::Call(req)) if !allowed(&req) => calls.push(
+                futures::future::Either::Right(futures::future::ready(rate_limited(req.id))),
+            ),
             Ok(BatchEntry::Call(req)) => calls.push(futures::future::Either::Left(inner.call(req))),
             Ok(BatchEntry::Notification(n)) => {
                 got_notification = true;
@@ -640,6 +665,59 @@ impl TxApiServer for Api {
     async fn submit(&self, tx: String) -> RpcResult<String> {
         let stx = self.decode_tx(&tx)?;
         Ok(self.admit(stx).await?.to_hex())
+    }
+
+    async fn submit_many(&self, txs: Vec<String>) -> RpcResult<Vec<SubmitOutcome>> {
+        if txs.len() > rpc::MAX_SUBMIT_TXS {
+            return Err(ServerError::invalid_value(
+                "txs",
+                format!("at most {} per call", rpc::MAX_SUBMIT_TXS),
+            )
+            .into());
+        }
+        let refused = |e: ServerError| SubmitOutcome {
+            hash: None,
+            error: Some(SubmitError {
+                code: e.code,
+                message: e.message,
+                data: e.data,
+            }),
+        };
+        // what does not decode is answered here; the rest goes to admission together
+        let mut out: Vec<Option<SubmitOutcome>> = Vec::with_capacity(txs.len());
+        let mut decoded = Vec::with_capacity(txs.len());
+        for tx in &txs {
+            match self.decode_tx(tx) {
+                Ok(stx) => {
+                    decoded.push(stx);
+                    out.push(None);
+                }
+                Err(e) => out.push(Some(refused(e))),
+            }
+        }
+        let results = if decoded.is_empty() {
+            Vec::new()
+        } else {
+            self.shared
+                .admission
+                .submit_many(decoded)
+                .await
+                .map_err(ServerError::internal)?
+        };
+        let mut results = results.into_iter();
+        Ok(out
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| match results.next() {
+                    Some(Ok(id)) => SubmitOutcome {
+                        hash: Some(id.to_hex()),
+                        error: None,
+                    },
+                    Some(Err(e)) => refused(admit_error(&e)),
+                    None => refused(ServerError::internal("admission gave fewer answers")),
+                })
+            })
+            .collect())
     }
 
     async fn get_status(&self, hashes: Vec<String>) -> RpcResult<Vec<TxStatus>> {

@@ -360,6 +360,50 @@ async fn bad_input_table(net: &Testnet, chain_id: Hash) {
         v.as_array().unwrap().iter().all(|r| r["result"] == 1),
         "{text}"
     );
+
+    // tx_submitMany: one outcome per transaction, in order, each as tx_submit would answer
+    let good = signed_hex(&key, chain_id, 1, u64::MAX, transfer(sink, 5));
+    let many = vec![
+        good.clone(),
+        "0xzz".to_owned(),
+        "0x0102".to_owned(),
+        bad_sig.clone(),
+        replay_nonce.clone(),
+        wrong_chain.clone(),
+        good.clone(),
+    ];
+    let out = c.submit_many(many).await.unwrap();
+    assert_eq!(out.len(), 7, "{out:?}");
+    let good_hash = out[0].hash.clone().expect("the good one is admitted");
+    assert!(out[0].error.is_none());
+    let refusals: Vec<(i32, String)> = out[1..]
+        .iter()
+        .map(|o| {
+            assert!(o.hash.is_none(), "{o:?}");
+            let e = o.error.as_ref().expect("an error");
+            (e.code, e.data["reason"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    let want: Vec<(i32, String)> = [
+        (-32022, "invalid_value"),
+        (-32020, "malformed"),
+        (-32020, "bad_signature"),
+        (-32020, "nonce_too_low"),
+        (-32020, "wrong_chain"),
+        (-32020, "already_known"),
+    ]
+    .iter()
+    .map(|(c, r)| (*c, (*r).to_owned()))
+    .collect();
+    assert_eq!(refusals, want);
+    wait_finalized(&c, &good_hash, Duration::from_secs(30)).await;
+    // more than 1,000 in one call is refused as a whole
+    let e = c.submit_many(vec![good; 1001]).await.unwrap_err();
+    let ClientError::Call(obj) = e else {
+        panic!("not a call error: {e}")
+    };
+    assert_eq!(obj.code(), -32022);
+    still_serving(addr, "tx_submitMany");
 }
 
 /// Heads arrive over WebSocket, finalized heads in order; `tx_submitAndWatch` streams
@@ -688,6 +732,11 @@ async fn openrpc_coverage(net: &Testnet, chain_id: Hash) {
             json!([{"name": "tx", "value": simulate}]),
             Value::Null,
         ),
+        (
+            "tx_submitMany",
+            json!([{"name": "txs", "value": ["0x0102"]}]),
+            Value::Null,
+        ),
     ];
     for m in doc["methods"].as_array_mut().unwrap() {
         for (name, params, result) in &examples {
@@ -752,6 +801,10 @@ async fn rate_limit(net: &mut Testnet) {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["error"]["code"], -32023, "{text}");
     assert_eq!(v["error"]["data"]["reason"], "rate_limited", "{text}");
+    // tx_submitMany pays per transaction: 30 in one call are over a burst of 20
+    let (_, text) = post(addr, &call_json("tx_submitMany", json!([vec!["0x00"; 30]])));
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["error"]["code"], -32023, "{text}");
     let mut limited = 0;
     for _ in 0..40 {
         let (_, text) = post(addr, &call_json("node_health", json!([])));

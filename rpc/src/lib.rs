@@ -19,8 +19,8 @@ pub use errors::{ServerError, error_codes};
 pub use types::{
     AccountInfo, AccountProofInfo, AccountState, BlockInfo, ChainInfo, HeaderInfo, MiningClaimInfo,
     MiningEpochInfo, MiningStats, MiningWork, NodeHealth, NodeVersion, PeerInfo, ReportedHashrate,
-    RpcMethods, SimulateResult, SubmitWorkResult, SyncState, TxInfo, TxKindInfo, TxState, TxStatus,
-    ValidatorInfo, ValidatorsInfo,
+    RpcMethods, SimulateResult, SubmitError, SubmitOutcome, SubmitWorkResult, SyncState, TxInfo,
+    TxKindInfo, TxState, TxStatus, ValidatorInfo, ValidatorsInfo,
 };
 
 /// The WebSocket URL of a node given by its HTTP URL (`http://…` → `ws://…`, `https://…` →
@@ -37,6 +37,9 @@ pub fn ws_url(url: &str) -> String {
 
 /// Most hashes in one `tx_getStatus` call.
 pub const MAX_STATUS_HASHES: usize = 1000;
+
+/// Most transactions in one `tx_submitMany` call.
+pub const MAX_SUBMIT_TXS: usize = 1000;
 
 /// Discovery: what this server serves.
 #[rpc(server, client)]
@@ -130,6 +133,12 @@ pub trait TxApi {
     /// mempool has admitted it; a refused transaction gets a server error with the reason.
     #[method(name = "submit")]
     async fn submit(&self, tx: String) -> RpcResult<String>;
+
+    /// Submit up to [`MAX_SUBMIT_TXS`] signed transactions in one call; one outcome per
+    /// transaction, in order: its hash once admitted, or the error `tx_submit` would give.
+    /// Their signatures are checked together; the per-IP rate limit counts each one.
+    #[method(name = "submitMany")]
+    async fn submit_many(&self, txs: Vec<String>) -> RpcResult<Vec<SubmitOutcome>>;
 
     /// The status of each hash (at most 1,000): pending, included, finalized (with height,
     /// index and outcome), rejected (with the reason) or unknown.

@@ -206,6 +206,19 @@ pub fn methods() -> Vec<MethodDoc> {
             ("hash", hash()),
         ),
         m(
+            "tx_submitMany",
+            "Submit up to 1,000 signed transactions; per transaction its hash once admitted, or the error tx_submit would give.",
+            vec![(
+                "txs",
+                "signed transactions",
+                json!({"type": "array", "items": tx_hex(), "maxItems": crate::MAX_SUBMIT_TXS}),
+            )],
+            (
+                "outcomes",
+                json!({"type": "array", "items": schema::<SubmitOutcome>()}),
+            ),
+        ),
+        m(
             "tx_getStatus",
             "Status of up to 1,000 transactions.",
             vec![(

@@ -521,6 +521,30 @@ pub struct MiningWork {
     pub expected_hashes: f64,
 }
 
+/// One transaction's outcome in `tx_submitMany`: `hash` once admitted, else `error`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitOutcome {
+    /// Admitted: the transaction hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// Refused: the error `tx_submit` would answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<SubmitError>,
+}
+
+/// A refusal in `tx_submitMany`: the JSON-RPC error `tx_submit` would answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitError {
+    /// The error code (`-32020` refused, `-32021` mempool full, `-32022` invalid value).
+    pub code: i32,
+    /// In words.
+    pub message: String,
+    /// `{"reason": ..., ...}` as in the error of `tx_submit`.
+    pub data: serde_json::Value,
+}
+
 /// `mining_submitWork`: whether the claim was admitted, or why not.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -4,7 +4,7 @@
 //!
 //! - Senders: dev accounts `1..=senders`, funded by the dev genesis; each sender talks to
 //!   one validator (sender `s` → validator `s mod n`), as a wallet would, and its
-//!   transactions are sent in nonce order in JSON-RPC batches of `batch`.
+//!   transactions are sent in nonce order, `batch` per `tx_submitMany` call.
 //! - Finalized tx/s counts transactions in blocks first seen finalized during the load
 //!   window (read back block by block from node 0), not submissions.
 //! - Latency is from sending a transaction's batch to the moment the block holding it is
@@ -28,8 +28,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use genesis::{DevKeyKind, dev_keypair};
-use jsonrpsee::core::client::ClientT;
-use jsonrpsee::core::params::BatchRequestBuilder;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use ledger::{Encode, Hash, PublicKey, Transaction, TxKind};
 use rayon::prelude::*;
@@ -71,7 +69,7 @@ pub struct BenchOptions {
     pub duration_s: u64,
     /// Sending accounts (dev accounts 1..=senders).
     pub senders: u32,
-    /// Transactions per JSON-RPC batch request (1: single calls).
+    /// Transactions per `tx_submitMany` call (1: single `tx_submit` calls).
     pub batch: usize,
     /// SIGKILL the last validator this many seconds into the load (local testnet only).
     pub kill_at_s: Option<f64>,
@@ -443,6 +441,9 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport> {
     }
     if opts.senders == 0 || opts.batch == 0 {
         bail!("--senders and --batch must be positive");
+    }
+    if opts.batch > rpc::MAX_SUBMIT_TXS {
+        bail!("--batch is at most {} (tx_submitMany)", rpc::MAX_SUBMIT_TXS);
     }
     match &opts.target {
         Target::Local(t) => {
@@ -873,32 +874,31 @@ async fn submit(
             Err(e) => Err(reason_of(&e.to_string())),
         };
     }
-    let mut b = BatchRequestBuilder::new();
-    for (_, hex) in items {
-        b.insert("tx_submit", [hex.as_str()])
-            .map_err(|e| format!("client: {e}"))?;
-    }
-    match client.batch_request::<String>(b).await {
-        Ok(resp) => Ok(items
+    let hexes: Vec<String> = items.iter().map(|(_, hex)| hex.clone()).collect();
+    match rpc::TxApiClient::submit_many(client, hexes).await {
+        Ok(outcomes) if outcomes.len() == items.len() => Ok(items
             .iter()
-            .zip(resp)
-            .map(|((id, _), r)| {
-                (
-                    *id,
-                    r.map(|_| ()).map_err(|e| {
-                        e.data()
-                            .and_then(|d| serde_json::from_str::<serde_json::Value>(d.get()).ok())
-                            .and_then(|d| d["reason"].as_str().map(str::to_owned))
-                            .unwrap_or_else(|| e.message().to_owned())
-                    }),
-                )
+            .zip(outcomes)
+            .map(|((id, _), o)| {
+                let r = match (o.hash, o.error) {
+                    (Some(_), _) => Ok(()),
+                    (None, Some(e)) => Err(e.data["reason"]
+                        .as_str()
+                        .map_or_else(|| e.message.clone(), str::to_owned)),
+                    (None, None) => Err("no outcome".to_owned()),
+                };
+                (*id, r)
             })
             .collect()),
+        Ok(outcomes) => Err(format!(
+            "{} outcomes for {} transactions",
+            outcomes.len(),
+            items.len()
+        )),
         Err(e) => Err(reason_of(&e.to_string())),
     }
 }
 
-/// A short reason from a client error's text.
 fn reason_of(text: &str) -> String {
     if let Some(i) = text.find("\"reason\":\"") {
         let rest = &text[i + 10..];
