@@ -1082,14 +1082,7 @@ impl Core {
             ids.iter().map(|id| mp.get(id).cloned()).collect()
         };
         if txs.iter().all(Option::is_some) {
-            let block = Block {
-                header,
-                txs: txs.into_iter().flatten().collect(),
-            };
-            if self.add_block(block) {
-                self.drive(None)?;
-            }
-            return Ok(());
+            return self.add_rebuilt(header, txs);
         }
         // Gossip reaches a validator before the block that carries it (one connection, in
         // order) but may still wait in the admission queue: let admission catch up (at most
@@ -1138,14 +1131,7 @@ impl Core {
             let Some(part) = self.partial.remove(&h) else {
                 return Ok(());
             };
-            let block = Block {
-                header: part.header,
-                txs: part.txs.into_iter().flatten().collect(),
-            };
-            if self.add_block(block) {
-                self.drive(None)?;
-            }
-            return Ok(());
+            return self.add_rebuilt(part.header, part.txs);
         }
         self.shared
             .metrics
@@ -1188,9 +1174,18 @@ impl Core {
             self.fetch_now(h);
             return Ok(());
         }
+        self.add_rebuilt(part.header, part.txs)
+    }
+
+    /// A block rebuilt from ids with every transaction found: add it and go on.
+    fn add_rebuilt(
+        &mut self,
+        header: BlockHeader,
+        txs: Vec<Option<ledger::SignedTransaction>>,
+    ) -> Result<()> {
         let block = Block {
-            header: part.header,
-            txs: part.txs.into_iter().flatten().collect(),
+            header,
+            txs: txs.into_iter().flatten().collect(),
         };
         if self.add_block(block) {
             self.drive(None)?;
