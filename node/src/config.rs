@@ -143,7 +143,7 @@ pub struct ConsensusSection {
     /// A leader waits until this long after its parent block before proposing, unless the
     /// mempool already holds a full block. Default `200`.
     pub min_block_interval_ms: u64,
-    /// Most transactions a proposal takes from the mempool. Default `10000`.
+    /// Most transactions a proposal takes from the mempool. Default `20000`.
     pub max_block_txs: usize,
     /// How often a node tells its peers its finalized height. Default `1000`.
     pub status_interval_ms: u64,
@@ -155,7 +155,7 @@ impl Default for ConsensusSection {
     fn default() -> Self {
         ConsensusSection {
             min_block_interval_ms: 200,
-            max_block_txs: 10_000,
+            max_block_txs: 20_000,
             status_interval_ms: 1000,
             sync_timeout_ms: 5000,
         }
