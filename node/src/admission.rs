@@ -93,15 +93,11 @@ impl Admission {
     /// Check and admit one transaction from a client; if admitted, it is handed to the
     /// network for the other validators before the answer comes back.
     pub async fn submit(&self, tx: SignedTransaction) -> Result<Result<Hash, AdmitError>, Stopped> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Job::Submit {
-                tx: Box::new(tx),
-                reply,
-            })
-            .await
-            .map_err(|_| Stopped)?;
-        answer.await.map_err(|_| Stopped)
+        self.ask(|reply| Job::Submit {
+            tx: Box::new(tx),
+            reply,
+        })
+        .await
     }
 
     /// Check and admit many transactions from a client together: one answer per
@@ -110,22 +106,19 @@ impl Admission {
         &self,
         txs: Vec<SignedTransaction>,
     ) -> Result<Vec<Result<Hash, AdmitError>>, Stopped> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Job::SubmitMany { txs, reply })
-            .await
-            .map_err(|_| Stopped)?;
-        answer.await.map_err(|_| Stopped)
+        self.ask(|reply| Job::SubmitMany { txs, reply }).await
     }
 
     /// Resolves once every job queued before this call has been handled (transactions
     /// gossiped before a block's ids are in the mempool, or refused).
     pub async fn barrier(&self) -> Result<(), Stopped> {
+        self.ask(Job::Barrier).await
+    }
+
+    /// Queue the job `job(reply)` builds and wait for its answer.
+    async fn ask<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, Stopped> {
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Job::Barrier(reply))
-            .await
-            .map_err(|_| Stopped)?;
+        self.queue.send(job(reply)).await.map_err(|_| Stopped)?;
         answer.await.map_err(|_| Stopped)
     }
 
