@@ -19,6 +19,9 @@
 //!   nonces wait behind them.
 //! - `--kill-at S` SIGKILLs the last validator S seconds into the load (and `--restart-at`
 //!   starts it again); the per-second timeline shows the dip and the recovery.
+//! - Two timelines, one value per second of load: finalized tx/s (`timeline_tps`) and the
+//!   median latency of the transactions sent in that second (`timeline_p50_ms`), which
+//!   shows when a queue builds up and how long it takes to drain.
 //! - `--sweep` repeats the run on a fresh testnet at rising rates until latency or loss
 //!   breaks, and reports the saturation point.
 
@@ -124,6 +127,10 @@ pub struct BenchReport {
     pub bench_cpu_pct: f64,
     /// Finalized transactions per second of load, second by second.
     pub timeline: Vec<u64>,
+    /// Median submit→finalized latency (ms) of the transactions sent in each second of
+    /// load (0 for a second with none finalized): a queue that builds up and drains shows
+    /// here, and so does a kill's dip.
+    pub timeline_p50_ms: Vec<u64>,
     /// The kill, if any: second of the load it happened.
     pub killed_at_s: Option<f64>,
     /// The restart, if any.
@@ -163,6 +170,7 @@ impl BenchReport {
             "cpu_pct": self.cpu_pct,
             "bench_cpu_pct": self.bench_cpu_pct,
             "timeline_tps": self.timeline,
+            "timeline_p50_ms": self.timeline_p50_ms,
             "killed_at_s": self.killed_at_s,
             "restarted_at_s": self.restarted_at_s,
             "resubmitted": self.resubmitted,
@@ -191,7 +199,8 @@ impl BenchReport {
              peak RSS (MiB)       {}\n\
              CPU per node (%)     {}\n\
              CPU of the bench (%) {:.0}\n\
-             finalized tx/s by second of load\n  {}",
+             finalized tx/s by second of load\n  {}\n\
+             p50 latency (ms) by second of submission\n  {}",
             self.validators,
             self.rate,
             self.duration_s,
@@ -222,6 +231,11 @@ impl BenchReport {
             list(&self.cpu_pct),
             self.bench_cpu_pct,
             self.timeline
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            self.timeline_p50_ms
                 .iter()
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
@@ -352,6 +366,24 @@ pub async fn sweep(opts: BenchOptions) -> Result<SweepReport> {
         rate = next_sweep_rate(rate);
     }
     Ok(SweepReport { runs })
+}
+
+/// The median latency of each second: `samples` are (seconds since the load began when
+/// sent, latency in ms); seconds without samples get 0, samples past `seconds` are left out.
+fn p50_by_second(samples: &[(f64, f64)], seconds: usize) -> Vec<u64> {
+    let mut by_second: Vec<Vec<f64>> = vec![Vec::new(); seconds];
+    for &(at, ms) in samples {
+        if let Some(slot) = by_second.get_mut(at as usize) {
+            slot.push(ms);
+        }
+    }
+    by_second
+        .into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            percentile(&v, 0.5).round() as u64
+        })
+        .collect()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -804,11 +836,15 @@ async fn drive(
         .unwrap_or_else(|e| e.into_inner());
 
     let mut lat = Vec::with_capacity(accepted);
+    let mut sent_lat = Vec::with_capacity(accepted);
     for (id, at) in &submitted_at {
         if let Some(f) = poll.finalized_at.get(id) {
-            lat.push(f.saturating_duration_since(*at).as_secs_f64() * 1000.0);
+            let ms = f.saturating_duration_since(*at).as_secs_f64() * 1000.0;
+            lat.push(ms);
+            sent_lat.push((at.saturating_duration_since(t0).as_secs_f64(), ms));
         }
     }
+    let timeline_p50_ms = p50_by_second(&sent_lat, window.ceil() as usize);
     lat.sort_by(f64::total_cmp);
     let finalized = lat.len();
     let mut in_window = 0usize;
@@ -853,6 +889,7 @@ async fn drive(
         cpu_pct,
         bench_cpu_pct,
         timeline,
+        timeline_p50_ms,
         killed_at_s: killed_at,
         restarted_at_s: restarted_at,
         resubmitted,
@@ -940,6 +977,22 @@ mod tests {
             ..r.clone()
         };
         assert_eq!(never.dip_and_recovery(), Some((100, None)));
+    }
+
+    #[test]
+    fn median_latency_per_second_of_submission() {
+        // second 0: 10, 30, 20 → 20; second 1: none → 0; second 2: 100, 300 → the upper
+        // middle (index rounds half up); second 3 is past the window
+        let samples = [
+            (0.1, 10.0),
+            (0.5, 30.0),
+            (0.99, 20.0),
+            (2.0, 100.0),
+            (2.7, 300.0),
+            (3.2, 5.0),
+        ];
+        assert_eq!(p50_by_second(&samples, 3), vec![20, 0, 300]);
+        assert!(p50_by_second(&[], 2).iter().all(|&v| v == 0));
     }
 
     #[test]
