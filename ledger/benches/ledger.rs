@@ -162,6 +162,38 @@ fn bench_signatures(c: &mut Criterion) {
     g.finish();
 }
 
+/// Batch size against cost per signature, over 1,024 signatures from 256 warm keys (four
+/// from each): is a batch larger than the ledger's 256 worth it?
+fn bench_batch_sizes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ed25519_batch_size");
+    let keys: Vec<Keypair> = (0..256u32)
+        .map(|i| Keypair::from_secret(key(i).0))
+        .collect();
+    let pubs: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
+    let msgs: Vec<[u8; 32]> = (0..1024u32)
+        .map(|i| *blake3::hash(&i.to_be_bytes()).as_bytes())
+        .collect();
+    let sigs: Vec<Signature> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| keys[i % 256].sign(m))
+        .collect();
+    let checks: Vec<SignatureCheck> = (0..1024)
+        .map(|i| SignatureCheck {
+            key: &pubs[i % 256],
+            message: &msgs[i],
+            signature: &sigs[i],
+        })
+        .collect();
+    g.throughput(Throughput::Elements(1024));
+    for size in [128usize, 256, 512, 1024] {
+        g.bench_function(format!("warm_keys/verify_batch_{size}_x1024"), |b| {
+            b.iter(|| verify_batch(&checks, size).into_iter().all(|ok| ok))
+        });
+    }
+    g.finish();
+}
+
 fn bench_state_root(c: &mut Criterion) {
     let mut g = c.benchmark_group("state_root");
     g.sample_size(20);
@@ -283,6 +315,7 @@ criterion_group!(
     benches,
     bench_execution,
     bench_signatures,
+    bench_batch_sizes,
     bench_state_root,
     bench_commit
 );
