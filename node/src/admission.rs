@@ -20,11 +20,12 @@
 //! chain has spent is dropped before its signature is checked (much gossip arrives after
 //! its transaction is final on a busy chain, and each copy would cost a verification).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use ledger::{Hash, SignedTransaction};
 use tokio::sync::{mpsc, oneshot};
-use tracing::warn;
+use tracing::{trace, warn};
 
 use crate::mempool::AdmitError;
 use crate::node::Shared;
@@ -59,10 +60,12 @@ enum Job {
 #[derive(Clone)]
 pub struct Admission {
     queue: mpsc::Sender<Job>,
+    /// Transactions queued and not yet taken by the admission thread.
+    queued: Arc<AtomicUsize>,
 }
 
 /// The receiving end, until [`Admission::start`] gets the shared state.
-pub struct AdmissionQueue(mpsc::Receiver<Job>);
+pub struct AdmissionQueue(mpsc::Receiver<Job>, Arc<AtomicUsize>);
 
 /// Why a submission got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +76,14 @@ impl Admission {
     /// A handle and its queue; nothing runs until [`Admission::start`].
     pub fn channel() -> (Admission, AdmissionQueue) {
         let (queue, rx) = mpsc::channel(QUEUE);
-        (Admission { queue }, AdmissionQueue(rx))
+        let queued = Arc::new(AtomicUsize::new(0));
+        (
+            Admission {
+                queue,
+                queued: queued.clone(),
+            },
+            AdmissionQueue(rx, queued),
+        )
     }
 
     /// Run the admission thread; admitted client transactions go to `net`. It holds
@@ -86,7 +96,7 @@ impl Admission {
         let weak = Arc::downgrade(shared);
         std::thread::Builder::new()
             .name("admission".into())
-            .spawn(move || run(queue.0, weak, &net))
+            .spawn(move || run(queue.0, &queue.1, weak, &net))
             .map(|_| ())
     }
 
@@ -118,7 +128,13 @@ impl Admission {
     /// Queue the job `job(reply)` builds and wait for its answer.
     async fn ask<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, Stopped> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(job(reply)).await.map_err(|_| Stopped)?;
+        let job = job(reply);
+        let n = job_len(&job);
+        self.queued.fetch_add(n, Ordering::Relaxed);
+        if self.queue.send(job).await.is_err() {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+            return Err(Stopped);
+        }
         answer.await.map_err(|_| Stopped)
     }
 
@@ -126,11 +142,22 @@ impl Admission {
     /// are dropped (the validator that admitted them still holds them, and a block that
     /// carries them is verified in full).
     pub fn gossip(&self, txs: Vec<SignedTransaction>) -> bool {
-        self.queue.try_send(Job::Gossip(txs)).is_ok()
+        let n = txs.len();
+        self.queued.fetch_add(n, Ordering::Relaxed);
+        let sent = self.queue.try_send(Job::Gossip(txs)).is_ok();
+        if !sent {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
+        }
+        sent
     }
 }
 
-fn run(mut rx: mpsc::Receiver<Job>, shared: Weak<Shared>, net: &mpsc::Sender<Command>) {
+fn run(
+    mut rx: mpsc::Receiver<Job>,
+    queued: &AtomicUsize,
+    shared: Weak<Shared>,
+    net: &mpsc::Sender<Command>,
+) {
     let mut jobs = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut count = job_len(&first);
@@ -144,9 +171,14 @@ fn run(mut rx: mpsc::Receiver<Job>, shared: Weak<Shared>, net: &mpsc::Sender<Com
                 Err(_) => break,
             }
         }
+        let left = queued
+            .fetch_sub(count, Ordering::Relaxed)
+            .saturating_sub(count);
         let Some(shared) = shared.upgrade() else {
             return;
         };
+        shared.metrics.admission_queue.set(left as i64);
+        trace!(round = count, left, "admission round");
         admit_all(&shared, std::mem::take(&mut jobs), net);
     }
 }
@@ -242,6 +274,11 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
     metrics
         .admission_signatures_verified
         .inc_by(fresh.len() as u64);
+    if !fresh.is_empty() {
+        metrics
+            .admission_round_signatures
+            .observe(fresh.len() as f64);
+    }
     let mut answers = Vec::new();
     let mut mp = shared.mempool();
     for (item, known) in items.into_iter().zip(known) {

@@ -145,6 +145,12 @@ pub struct ConsensusSection {
     pub min_block_interval_ms: u64,
     /// Most transactions a proposal takes from the mempool. Default `20000`.
     pub max_block_txs: usize,
+    /// A transaction a client sent to this node goes into this node's proposals only once
+    /// it has been pending this long, so that the other validators, which receive it by
+    /// gossip, hold it when the proposal's ids arrive (a validator that lacks some asks the
+    /// leader for them before it can vote). Transactions gossiped here by other
+    /// validators are proposed at once. `0` proposes everything at once. Default `100`.
+    pub settle_ms: u64,
     /// How often a node tells its peers its finalized height. Default `1000`.
     pub status_interval_ms: u64,
     /// A sync request unanswered this long is sent to another peer. Default `5000`.
@@ -156,6 +162,7 @@ impl Default for ConsensusSection {
         ConsensusSection {
             min_block_interval_ms: 200,
             max_block_txs: 20_000,
+            settle_ms: 100,
             status_interval_ms: 1000,
             sync_timeout_ms: 5000,
         }

@@ -7,6 +7,7 @@
 //! execution decides, and a transaction admitted here may still be rejected in its block.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use ledger::{
     FastMap, Hash, LedgerState, PublicKey, RejectReason, Role, SignedTransaction, TxKind,
@@ -47,6 +48,8 @@ impl AdmitError {
 
 struct Entry {
     tx: SignedTransaction,
+    /// When a client's transaction was admitted here (`None` for gossip).
+    local_since: Option<Instant>,
 }
 
 /// The pool.
@@ -166,7 +169,8 @@ impl Mempool {
         if gossip {
             self.outbox.push(tx.clone());
         }
-        self.by_id.insert(id, Entry { tx });
+        let local_since = gossip.then(Instant::now);
+        self.by_id.insert(id, Entry { tx, local_since });
         Ok(id)
     }
 
@@ -273,14 +277,28 @@ impl Mempool {
     }
 
     /// Up to `max` transactions that execute in order on `state`: per sender, consecutive
-    /// nonces from the sender's next nonce, senders interleaved round by round.
-    pub fn select(&self, state: &LedgerState, max: usize) -> Vec<SignedTransaction> {
+    /// nonces from the sender's next nonce, senders interleaved round by round. A client's
+    /// transaction admitted here less than `settle` ago is left for a later block (and so
+    /// are its sender's later nonces); gossiped ones are taken at once.
+    pub fn select(
+        &self,
+        state: &LedgerState,
+        max: usize,
+        settle: Duration,
+    ) -> Vec<SignedTransaction> {
+        let now = Instant::now();
+        let settled = |id: &Hash| {
+            self.by_id.get(id).is_some_and(|e| {
+                e.local_since
+                    .is_none_or(|t| now.saturating_duration_since(t) >= settle)
+            })
+        };
         let mut runs: Vec<Vec<&Hash>> = Vec::new();
         for (sender, by_nonce) in &self.by_sender {
             let first = state.account(sender).nonce;
             let run: Vec<&Hash> = (first..)
                 .zip(by_nonce.range(first..))
-                .take_while(|(want, (nonce, _))| *want == **nonce)
+                .take_while(|(want, (nonce, id))| *want == **nonce && settled(id))
                 .map(|(_, (_, id))| id)
                 .collect();
             if !run.is_empty() {
@@ -472,7 +490,7 @@ mod tests {
         // a gap stops the sender's run
         mp.admit(transfer(&keys[1], 1, 1, chain), true, &chain, &state, true)
             .unwrap();
-        let sel = mp.select(&state, 100);
+        let sel = mp.select(&state, 100, Duration::ZERO);
         assert_eq!(sel.len(), 3);
         assert!(sel.iter().all(|t| t.tx().sender == keys[0].public()));
         assert_eq!(
@@ -524,6 +542,27 @@ mod tests {
         mp.finalized(&txs[..2], &out.state);
         assert_eq!(mp.len(), 1);
         assert!(mp.contains(&txs[2].id()));
-        assert_eq!(mp.select(&out.state, 10).len(), 1);
+        assert_eq!(mp.select(&out.state, 10, Duration::ZERO).len(), 1);
+    }
+
+    #[test]
+    fn a_clients_transaction_is_proposed_once_settled_gossip_at_once() {
+        let (keys, state, chain) = setup(2);
+        let mut mp = Mempool::new(10, 10);
+        // sender 0's first transaction came from a client of this node, its second by
+        // gossip: the second waits behind the first; sender 1's (gossip) goes at once
+        mp.admit(transfer(&keys[0], 0, 1, chain), true, &chain, &state, true)
+            .unwrap();
+        mp.admit(transfer(&keys[0], 1, 1, chain), true, &chain, &state, false)
+            .unwrap();
+        mp.admit(transfer(&keys[1], 0, 1, chain), true, &chain, &state, false)
+            .unwrap();
+        let settle = Duration::from_millis(200);
+        let now = mp.select(&state, 10, settle);
+        assert_eq!(now.len(), 1);
+        assert_eq!(now[0].tx().sender, keys[1].public());
+        assert_eq!(mp.select(&state, 10, Duration::ZERO).len(), 3);
+        std::thread::sleep(settle);
+        assert_eq!(mp.select(&state, 10, settle).len(), 3);
     }
 }

@@ -54,6 +54,11 @@ pub struct Metrics {
     pub block_signatures_verified: Counter,
     /// Signatures verified at mempool admission (clients' and gossiped transactions).
     pub admission_signatures_verified: Counter,
+    /// Transactions waiting for the admission thread (after it took its latest round).
+    pub admission_queue: Gauge,
+    /// Signatures checked together in one admission round (larger rounds make cheaper
+    /// batches).
+    pub admission_round_signatures: Histogram,
     /// Transactions of proposed blocks asked of the leader because the mempool lacked them.
     pub block_txs_fetched: Counter,
     /// Whole blocks asked of peers (not pushed by their leader in time, or sync of a gap).
@@ -85,6 +90,8 @@ impl Metrics {
             gossip_dropped: Counter::default(),
             block_signatures_verified: Counter::default(),
             admission_signatures_verified: Counter::default(),
+            admission_queue: Gauge::default(),
+            admission_round_signatures: Histogram::new(exponential_buckets(1.0, 2.0, 13)),
             block_txs_fetched: Counter::default(),
             blocks_fetched: Counter::default(),
             ready: Gauge::default(),
@@ -162,6 +169,16 @@ impl Metrics {
             "palisade_admission_signatures_verified",
             "Signatures verified at mempool admission (clients' and gossiped transactions)",
             m.admission_signatures_verified.clone(),
+        );
+        r.register(
+            "palisade_admission_queue",
+            "Transactions waiting for the admission thread",
+            m.admission_queue.clone(),
+        );
+        r.register(
+            "palisade_admission_round_signatures",
+            "Signatures checked together in one admission round",
+            m.admission_round_signatures.clone(),
         );
         r.register(
             "palisade_block_txs_fetched",

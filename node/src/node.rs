@@ -819,10 +819,17 @@ impl Core {
         let known = self.known_signatures(&block.txs);
         match ledger::verify_block_with(&self.params, &prev, &parent, &block, &known) {
             Ok(outcome) => {
+                let took = t.elapsed();
                 self.shared
                     .metrics
                     .verify_seconds
-                    .observe(t.elapsed().as_secs_f64());
+                    .observe(took.as_secs_f64());
+                debug!(
+                    height = block.header.height,
+                    txs = block.txs.len(),
+                    ms = took.as_millis() as u64,
+                    "block executed"
+                );
                 let state = outcome.state.clone();
                 self.executed
                     .insert(h, Executed::new(block.clone(), outcome));
@@ -922,10 +929,16 @@ impl Core {
             return Ok(None);
         };
         self.pending_payload = None;
+        // alone, nobody needs time to receive our clients' transactions
+        let settle = if self.epoch.peers.len() > 1 {
+            Duration::from_millis(self.cfg.consensus.settle_ms)
+        } else {
+            Duration::ZERO
+        };
         let txs = self
             .shared
             .mempool()
-            .select(&prev, self.cfg.consensus.max_block_txs);
+            .select(&prev, self.cfg.consensus.max_block_txs, settle);
         let ts = now_ms().max(parent_header.timestamp_ms + 1);
         // the pool holds only transactions whose signatures verified at admission
         let known = vec![true; txs.len()];
@@ -1081,7 +1094,14 @@ impl Core {
             let mp = self.shared.mempool();
             ids.iter().map(|id| mp.get(id).cloned()).collect()
         };
-        if txs.iter().all(Option::is_some) {
+        let lacking = txs.iter().filter(|t| t.is_none()).count();
+        debug!(
+            height = header.height,
+            txs = ids.len(),
+            lacking,
+            "block ids from the leader"
+        );
+        if lacking == 0 {
             return self.add_rebuilt(header, txs);
         }
         // Gossip reaches a validator before the block that carries it (one connection, in
@@ -1127,6 +1147,11 @@ impl Core {
                 })
                 .collect()
         };
+        debug!(
+            height = part.header.height,
+            missing = missing.len(),
+            "admission caught up"
+        );
         if missing.is_empty() {
             let Some(part) = self.partial.remove(&h) else {
                 return Ok(());
