@@ -245,6 +245,14 @@ enum KeysCommand {
 }
 
 fn main() {
+    // No transparent huge pages for this process (and the nodes it starts, which inherit
+    // the flag): mimalloc asks for them, and the kernel then zeroes 2 MiB at each first
+    // touch while a node's memory grows. With them, the first seconds of a 25,000 tx/s load
+    // built a queue that took 10-20 s to drain (the admission thread spent most of its time
+    // clearing pages); without, the first second's p50 is ~250 ms, and at 20,000 tx/s the
+    // nodes use ~3% less CPU and ~25% less memory (BENCHMARKS.md).
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_thp_disable(true);
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");
