@@ -287,19 +287,18 @@ impl Mempool {
         settle: Duration,
     ) -> Vec<SignedTransaction> {
         let now = Instant::now();
-        let settled = |id: &Hash| {
-            self.by_id.get(id).is_some_and(|e| {
-                e.local_since
-                    .is_none_or(|t| now.saturating_duration_since(t) >= settle)
-            })
-        };
-        let mut runs: Vec<Vec<&Hash>> = Vec::new();
+        // each sender's run, looked up once: consecutive nonces, each settled
+        let mut runs: Vec<Vec<&SignedTransaction>> = Vec::new();
         for (sender, by_nonce) in &self.by_sender {
             let first = state.account(sender).nonce;
-            let run: Vec<&Hash> = (first..)
+            let run: Vec<&SignedTransaction> = (first..)
                 .zip(by_nonce.range(first..))
-                .take_while(|(want, (nonce, id))| *want == **nonce && settled(id))
-                .map(|(_, (_, id))| id)
+                .map_while(|(want, (nonce, id))| {
+                    let e = self.by_id.get(id).filter(|_| want == *nonce)?;
+                    e.local_since
+                        .is_none_or(|t| now.saturating_duration_since(t) >= settle)
+                        .then_some(&e.tx)
+                })
                 .collect();
             if !run.is_empty() {
                 runs.push(run);
@@ -310,13 +309,11 @@ impl Mempool {
         while out.len() < max {
             let mut any = false;
             for run in &runs {
-                if let Some(id) = run.get(round) {
+                if let Some(tx) = run.get(round) {
                     any = true;
-                    if let Some(e) = self.by_id.get(*id) {
-                        out.push(e.tx.clone());
-                        if out.len() >= max {
-                            break;
-                        }
+                    out.push((*tx).clone());
+                    if out.len() >= max {
+                        break;
                     }
                 }
             }
