@@ -1,5 +1,13 @@
-//! libp2p networking: TCP + noise + yamux, one request/response protocol carrying
-//! length-prefixed frames (see `wire`), peer admission and scoring.
+//! libp2p networking: TCP + noise + yamux carrying length-prefixed frames (see `wire`),
+//! peer admission and scoring.
+//!
+//! Two protocols. Fire-and-forget messages (votes, certificates, proposals' block ids,
+//! transaction gossip, status) go over one long-lived stream per peer and direction,
+//! `/palisade/frames/1`: a writer task per peer writes whatever has queued in one write, so
+//! under load many messages share a yamux frame and a syscall. Requests that want an
+//! answer (blocks, transactions a proposal names) use request/response, `/palisade/1`, a
+//! stream per request. (Before, every message was a request/response exchange: eight or so
+//! yamux frames, each its own noise frame and syscall, plus the acknowledgement.)
 //!
 //! A node's libp2p identity is its ed25519 validator key, so a connection's `PeerId` names
 //! the validator. Admission: validators of the current and next epoch are always accepted;
@@ -27,6 +35,12 @@ use crate::metrics::Metrics;
 use crate::wire::MAX_FRAME_BYTES;
 
 const PROTOCOL: &str = "/palisade/1";
+/// The protocol of the long-lived per-peer streams of fire-and-forget frames.
+const STREAM_PROTOCOL: &str = "/palisade/frames/1";
+/// Frames queued for one peer's writer before more are dropped (a peer that does not read).
+const WRITER_QUEUE: usize = 8192;
+/// Most bytes a writer gathers from its queue into one write.
+const WRITE_GATHER_BYTES: usize = 1 << 20;
 
 /// The libp2p peer id of an ed25519 public key.
 pub fn peer_id_of(key: &ledger::PublicKey) -> Option<PeerId> {
@@ -60,8 +74,12 @@ async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
 ) -> io::Result<()> {
     let len = u32::try_from(bytes.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
-    io.write_all(&len.to_le_bytes()).await?;
-    io.write_all(bytes).await?;
+    // one write: yamux sends each write as its own frame, and each frame costs a noise
+    // frame and a syscall
+    let mut frame = Vec::with_capacity(4 + bytes.len());
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(bytes);
+    io.write_all(&frame).await?;
     io.flush().await?;
     io.close().await
 }
@@ -114,6 +132,81 @@ impl request_response::Codec for FrameCodec {
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     rr: request_response::Behaviour<FrameCodec>,
+    streams: libp2p_stream::Behaviour,
+}
+
+/// Append one frame (u32 little-endian length, then the bytes) to `buf`.
+fn push_frame(buf: &mut Vec<u8>, bytes: &[u8]) {
+    // frames are built by this node under MAX_FRAME_BYTES, far below u32::MAX
+    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+/// One peer's writer: opens the frames stream and writes what `frames` delivers, gathering
+/// everything queued into one write. Ends when the stream fails or `frames` closes (the
+/// node then starts a new writer for the peer's next message).
+async fn write_frames(
+    mut control: libp2p_stream::Control,
+    peer: PeerId,
+    mut frames: mpsc::Receiver<Vec<u8>>,
+) {
+    let mut stream = match control
+        .open_stream(peer, StreamProtocol::new(STREAM_PROTOCOL))
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            debug!(%peer, "frames stream: {e}");
+            return;
+        }
+    };
+    let mut buf = Vec::new();
+    while let Some(first) = frames.recv().await {
+        buf.clear();
+        push_frame(&mut buf, &first);
+        while buf.len() < WRITE_GATHER_BYTES {
+            match frames.try_recv() {
+                Ok(more) => push_frame(&mut buf, &more),
+                Err(_) => break,
+            }
+        }
+        let written = async {
+            stream.write_all(&buf).await?;
+            stream.flush().await
+        };
+        if let Err(e) = written.await {
+            debug!(%peer, "frames stream closed: {e}");
+            return;
+        }
+    }
+    let _ = stream.close().await;
+}
+
+/// One inbound frames stream: each frame goes to the network task as `(peer, frame)`; a
+/// frame over the limit ends the stream and is reported as an error.
+async fn read_frames<S: futures::AsyncRead + Unpin + Send>(
+    peer: PeerId,
+    mut stream: S,
+    to: mpsc::Sender<(PeerId, io::Result<Vec<u8>>)>,
+) {
+    loop {
+        match read_frame(&mut stream).await {
+            Ok(frame) => {
+                if to.send((peer, Ok(frame))).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                if e.kind() == io::ErrorKind::InvalidData {
+                    let _ = to.send((peer, Err(e))).await;
+                } else {
+                    debug!(%peer, "inbound frames stream closed: {e}");
+                }
+                return;
+            }
+        }
+    }
 }
 
 /// What the node asks of the network.
@@ -244,9 +337,17 @@ pub fn spawn(
             yamux::Config::default,
         )
         .context("libp2p transport")?
-        .with_behaviour(|_| Behaviour { rr })
+        .with_behaviour(|_| Behaviour {
+            rr,
+            streams: libp2p_stream::Behaviour::new(),
+        })
         .context("libp2p behaviour")?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600)))
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(Duration::from_secs(24 * 3600))
+                // every message opens a substream: send the request with the protocol
+                // proposal instead of waiting a round trip for the peer to confirm it
+                .with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
+        })
         .build();
     swarm
         .listen_on(cfg.listen.clone())
@@ -254,6 +355,16 @@ pub fn spawn(
     info!(peer_id = %swarm.local_peer_id(), listen = %cfg.listen, "p2p started");
     let (cmd_tx, cmd_rx) = mpsc::channel(65_536);
     let (in_tx, in_rx) = mpsc::channel(65_536);
+    let mut control = swarm.behaviour().streams.new_control();
+    let mut incoming = control
+        .accept(StreamProtocol::new(STREAM_PROTOCOL))
+        .map_err(|e| anyhow::anyhow!("frames protocol: {e:?}"))?;
+    let (frames_tx, frames_rx) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        while let Some((peer, stream)) = incoming.next().await {
+            tokio::spawn(read_frames(peer, stream, frames_tx.clone()));
+        }
+    });
     let mut extra = Vec::new();
     for addr in &cfg.peers {
         match addr.iter().last() {
@@ -276,8 +387,10 @@ pub fn spawn(
         pending_out: HashMap::new(),
         pending_in: HashMap::new(),
         next_in: 0,
+        control,
+        writers: HashMap::new(),
     };
-    tokio::spawn(task.run(cmd_rx));
+    tokio::spawn(task.run(cmd_rx, frames_rx));
     Ok((cmd_tx, in_rx))
 }
 
@@ -296,10 +409,18 @@ struct Net {
     pending_out: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>>,
     pending_in: HashMap<u64, ResponseChannel<Vec<u8>>>,
     next_in: u64,
+    /// Opens the per-peer frames streams.
+    control: libp2p_stream::Control,
+    /// Each connected peer's writer (see [`write_frames`]).
+    writers: HashMap<PeerId, mpsc::Sender<Vec<u8>>>,
 }
 
 impl Net {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut frames: mpsc::Receiver<(PeerId, io::Result<Vec<u8>>)>,
+    ) {
         let mut redial = tokio::time::interval(Duration::from_millis(1000));
         loop {
             tokio::select! {
@@ -307,6 +428,7 @@ impl Net {
                     Some(cmd) => self.command(cmd),
                     None => break,
                 },
+                Some((peer, frame)) = frames.recv() => self.frame(peer, frame),
                 event = self.swarm.select_next_some() => self.event(event),
                 _ = redial.tick() => self.redial(),
             }
@@ -338,9 +460,62 @@ impl Net {
         }
     }
 
+    /// Send a fire-and-forget frame to a connected peer over its frames stream (a frame
+    /// that wants an answer goes as a request; its answer is not awaited).
     fn send(&mut self, to: &PeerId, bytes: Vec<u8>) {
-        if self.connected.contains(to) {
+        if !self.connected.contains(to) {
+            return;
+        }
+        if crate::wire::expects_answer(&bytes) {
             self.swarm.behaviour_mut().rr.send_request(to, bytes);
+            return;
+        }
+        let mut bytes = bytes;
+        // a writer whose stream failed has ended: start a new one (at most once per frame)
+        for _ in 0..2 {
+            let writer = self.writers.entry(*to).or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+                tokio::spawn(write_frames(self.control.clone(), *to, rx));
+                tx
+            });
+            match writer.try_send(bytes) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    warn!(peer = %to, "peer is not reading: message dropped");
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(b)) => {
+                    self.writers.remove(to);
+                    bytes = b;
+                }
+            }
+        }
+    }
+
+    /// A frame from a peer's frames stream: handled as a request that wants no answer.
+    fn frame(&mut self, peer: PeerId, frame: io::Result<Vec<u8>>) {
+        let bytes = match frame {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.penalize(peer, 20, &format!("malformed frame: {e}"));
+                return;
+            }
+        };
+        if !self.connected.contains(&peer) {
+            // refused or banned while the stream was open
+            return;
+        }
+        if crate::wire::expects_answer(&bytes) {
+            self.penalize(peer, 20, "request sent where no answer can go");
+            return;
+        }
+        let msg = Inbound {
+            peer,
+            bytes,
+            respond: None,
+        };
+        if self.inbound.try_send(msg).is_err() {
+            warn!(%peer, "inbound queue full: message dropped");
         }
     }
 
@@ -436,6 +611,7 @@ impl Net {
                 ..
             } if self.connected.remove(&peer_id) => {
                 info!(peer = %peer_id, "peer disconnected");
+                self.writers.remove(&peer_id);
                 self.addresses.remove(&peer_id);
                 self.update_peers();
             }
@@ -526,5 +702,51 @@ impl Net {
             }
             request_response::Event::ResponseSent { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_frames_stream_delivers_each_frame_and_reports_one_over_the_limit() {
+        let peer = PeerId::random();
+        let mut bytes = Vec::new();
+        push_frame(&mut bytes, b"first");
+        push_frame(&mut bytes, b"");
+        push_frame(&mut bytes, &[7u8; 3000]);
+        // then a length over the limit, and bytes that must not be read as a frame
+        let over = u32::try_from(MAX_FRAME_BYTES + 1).unwrap_or(u32::MAX);
+        bytes.extend_from_slice(&over.to_le_bytes());
+        push_frame(&mut bytes, b"never");
+        let (tx, mut rx) = mpsc::channel(16);
+        read_frames(peer, futures::io::Cursor::new(bytes), tx).await;
+        let mut got = Vec::new();
+        while let Some((from, frame)) = rx.recv().await {
+            assert_eq!(from, peer);
+            got.push(frame);
+        }
+        assert_eq!(got.len(), 4, "three frames and one error");
+        assert_eq!(got[0].as_ref().ok(), Some(&b"first".to_vec()));
+        assert_eq!(got[1].as_ref().ok(), Some(&Vec::new()));
+        assert_eq!(got[2].as_ref().ok(), Some(&vec![7u8; 3000]));
+        let err = got[3].as_ref().err().map(io::Error::kind);
+        assert_eq!(err, Some(io::ErrorKind::InvalidData));
+    }
+
+    #[tokio::test]
+    async fn a_frames_stream_that_ends_mid_frame_reports_nothing_more() {
+        let peer = PeerId::random();
+        let mut bytes = Vec::new();
+        push_frame(&mut bytes, b"whole");
+        push_frame(&mut bytes, b"cut short");
+        bytes.truncate(bytes.len() - 3);
+        let (tx, mut rx) = mpsc::channel(16);
+        read_frames(peer, futures::io::Cursor::new(bytes), tx).await;
+        let first = rx.recv().await.map(|(_, f)| f.ok());
+        assert_eq!(first, Some(Some(b"whole".to_vec())));
+        // a connection that drops is not misbehaviour: no error is reported
+        assert!(rx.recv().await.is_none());
     }
 }
