@@ -161,6 +161,15 @@ impl Store {
     /// Open (creating if needed) the store at `path`.
     pub fn open(path: &Path, limits: Limits) -> Result<Store, StoreError> {
         let mut opts = tuned_options();
+        // Flushes and compactions are background work: at the lowest CPU priority they use
+        // what the validator's own threads leave idle instead of taking the cores from them
+        // in bursts (a 64 MiB memtable of tx-index entries takes about a second of CPU to
+        // flush). A flush that cannot keep up makes RocksDB slow writes down, which gives it
+        // the CPU back.
+        let mut env = rocksdb::Env::new()?;
+        env.lower_thread_pool_cpu_priority();
+        env.lower_high_priority_thread_pool_cpu_priority();
+        opts.set_env(&env);
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         let cfs = ALL_CFS
