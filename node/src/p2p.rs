@@ -412,7 +412,14 @@ struct Net {
     /// Opens the per-peer frames streams.
     control: libp2p_stream::Control,
     /// Each connected peer's writer (see [`write_frames`]).
-    writers: HashMap<PeerId, mpsc::Sender<Vec<u8>>>,
+    writers: HashMap<PeerId, Writer>,
+}
+
+/// The queue into one peer's writer task, and how many frames were dropped in a row
+/// because it was full.
+struct Writer {
+    tx: mpsc::Sender<Vec<u8>>,
+    dropped: u64,
 }
 
 impl Net {
@@ -476,12 +483,22 @@ impl Net {
             let writer = self.writers.entry(*to).or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(WRITER_QUEUE);
                 tokio::spawn(write_frames(self.control.clone(), *to, rx));
-                tx
+                Writer { tx, dropped: 0 }
             });
-            match writer.try_send(bytes) {
-                Ok(()) => return,
+            match writer.tx.try_send(bytes) {
+                Ok(()) => {
+                    if writer.dropped > 0 {
+                        info!(peer = %to, dropped = writer.dropped, "peer reading again");
+                        writer.dropped = 0;
+                    }
+                    return;
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    warn!(peer = %to, "peer is not reading: message dropped");
+                    writer.dropped += 1;
+                    // one warning per run of drops, then one per 1,000
+                    if writer.dropped % 1000 == 1 {
+                        warn!(peer = %to, dropped = writer.dropped, "peer is not reading: messages dropped");
+                    }
                     return;
                 }
                 Err(mpsc::error::TrySendError::Closed(b)) => {
