@@ -170,7 +170,7 @@ fn bench_batch_sizes(c: &mut Criterion) {
         .map(|i| Keypair::from_secret(key(i).0))
         .collect();
     let pubs: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
-    let msgs: Vec<[u8; 32]> = (0..1024u32)
+    let msgs: Vec<[u8; 32]> = (0..4096u32)
         .map(|i| *blake3::hash(&i.to_be_bytes()).as_bytes())
         .collect();
     let sigs: Vec<Signature> = msgs
@@ -178,16 +178,16 @@ fn bench_batch_sizes(c: &mut Criterion) {
         .enumerate()
         .map(|(i, m)| keys[i % 256].sign(m))
         .collect();
-    let checks: Vec<SignatureCheck> = (0..1024)
+    let checks: Vec<SignatureCheck> = (0..4096)
         .map(|i| SignatureCheck {
             key: &pubs[i % 256],
             message: &msgs[i],
             signature: &sigs[i],
         })
         .collect();
-    g.throughput(Throughput::Elements(1024));
-    for size in [128usize, 256, 512, 1024] {
-        g.bench_function(format!("warm_keys/verify_batch_{size}_x1024"), |b| {
+    g.throughput(Throughput::Elements(4096));
+    for size in [256usize, 512, 1024, 2048, 4096] {
+        g.bench_function(format!("warm_keys/verify_batch_{size}_x4096"), |b| {
             b.iter(|| verify_batch(&checks, size).into_iter().all(|ok| ok))
         });
     }
