@@ -170,9 +170,9 @@ impl Store {
         let mut opts = tuned_options();
         // Flushes and compactions are background work: at the lowest CPU priority they use
         // what the validator's own threads leave idle instead of taking the cores from them
-        // in bursts (at 25,000 tx/s the tx index's 64 MiB memtable, ~980,000 entries, fills
-        // on every validator at once). A flush that cannot keep up makes RocksDB slow writes
-        // down, which gives it the CPU back.
+        // in bursts (under a steady load the tx index's memtable fills on every validator
+        // of a chain at the same moment). A flush that cannot keep up makes RocksDB slow
+        // writes down, which gives it the CPU back.
         let mut env = rocksdb::Env::new()?;
         env.lower_thread_pool_cpu_priority();
         env.lower_high_priority_thread_pool_cpu_priority();
