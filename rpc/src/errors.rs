@@ -30,6 +30,23 @@ pub mod error_codes {
         (NOT_READY, "not_ready"),
         (INTERNAL, "internal"),
     ];
+
+    /// Every `data.reason` a [`TX_REJECTED`] error carries: `malformed` (the bytes do not
+    /// decode), the ledger rules the mempool checks on admission, and the mempool's own.
+    pub const TX_REJECTED_REASONS: [&str; 12] = [
+        "malformed",
+        "bad_signature",
+        "wrong_chain",
+        "expired",
+        "nonce_too_low",
+        "nonce_too_high",
+        "unknown_sender",
+        "missing_role",
+        "insufficient_balance",
+        "already_known",
+        "nonce_taken",
+        "already_finalized",
+    ];
 }
 
 /// A server error: code, message and `data` with a `reason`.

@@ -3,14 +3,21 @@
 //! Param and result schemas are generated (schemars) from the same Rust types the `#[rpc]`
 //! traits use, so a changed type changes the document. The method list is written out
 //! here once; [`check_served`] compares it with the names the server really registers (the
-//! node refuses to start on a difference, and a test checks it too), and the external
-//! `@open-rpc/test-coverage` run checks every result against its schema on a live node.
+//! node refuses to start on a difference, and a test checks it too). Each method lists the
+//! error codes it can answer with. `scripts/openrpc_check.py` (run by the test suite)
+//! validates the live document against the OpenRPC models and the JSON Schema meta-schema,
+//! then calls every method with schema-generated params and checks every result against its
+//! schema and every error against the method's codes.
 
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 use serde_json::{Value, json};
 
+use crate::error_codes::*;
 use crate::types::*;
+
+/// JSON-RPC 2.0's code for params that are not the method's JSON types (jsonrpsee answers it).
+pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 
 /// One method of the document.
 pub struct MethodDoc {
@@ -18,12 +25,55 @@ pub struct MethodDoc {
     pub name: &'static str,
     /// One line on what it does.
     pub summary: &'static str,
-    /// Positional parameters: name, description, schema.
-    pub params: Vec<(&'static str, &'static str, Value)>,
+    /// Parameters, in positional order.
+    pub params: Vec<ParamDoc>,
     /// Result name and schema.
     pub result: (&'static str, Value),
     /// For subscriptions: the notification method and its unsubscribe method.
     pub subscription: Option<(&'static str, &'static str)>,
+    /// The error codes it answers with, besides those of the transport that any call can
+    /// get (−32700 parse error, −32600 invalid request, −32601 method not found, −32007
+    /// request too big, −32010 batch too large, −32006 too many subscriptions).
+    pub errors: Vec<i32>,
+    /// OpenRPC `paramStructure`: jsonrpsee takes params by position or by name (the
+    /// documented name or its snake_case form), except in unsubscribe calls (by position).
+    pub param_structure: &'static str,
+}
+
+impl MethodDoc {
+    /// Also answers with `codes`.
+    fn errors(mut self, codes: &[i32]) -> Self {
+        self.errors.extend_from_slice(codes);
+        self
+    }
+}
+
+/// One parameter of a method.
+pub struct ParamDoc {
+    /// Its name; a by-name call uses it (or its snake_case form) as the key.
+    pub name: &'static str,
+    /// One line on what it is.
+    pub description: &'static str,
+    /// Its JSON schema.
+    pub schema: Value,
+    /// False for a trailing `Option` parameter, which may be left out.
+    pub required: bool,
+}
+
+fn p(name: &'static str, description: &'static str, schema: Value) -> ParamDoc {
+    ParamDoc {
+        name,
+        description,
+        schema,
+        required: true,
+    }
+}
+
+fn optional(name: &'static str, description: &'static str, schema: Value) -> ParamDoc {
+    ParamDoc {
+        required: false,
+        ..p(name, description, schema)
+    }
 }
 
 /// The JSON schema of `T` (draft-07, inlined, without keywords generic tools reject).
@@ -41,11 +91,19 @@ pub fn schema<T: JsonSchema>() -> Value {
 }
 
 /// Drop `format` (schemars writes Rust formats like `uint64` that JSON Schema validators
-/// do not know) and `title` noise, keeping property names intact.
+/// do not know, turning the integer ones into the `minimum`/`maximum` they stand for, so a
+/// schema-valid number is one the server can parse) and `title` noise, keeping property
+/// names intact.
 fn clean(v: &mut Value) {
     match v {
         Value::Object(map) => {
-            map.remove("format");
+            if let Some((min, max)) = map
+                .remove("format")
+                .and_then(|f| f.as_str().and_then(integer_bounds))
+            {
+                map.entry("minimum").or_insert(min);
+                map.entry("maximum").or_insert(max);
+            }
             map.remove("title");
             for (k, child) in map.iter_mut() {
                 if k == "properties" {
@@ -60,6 +118,21 @@ fn clean(v: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(clean),
         _ => {}
     }
+}
+
+/// The range of a schemars integer format (`uint64`, …); `None` for any other format.
+fn integer_bounds(format: &str) -> Option<(Value, Value)> {
+    Some(match format {
+        "uint8" => (json!(0), json!(u8::MAX)),
+        "uint16" => (json!(0), json!(u16::MAX)),
+        "uint32" => (json!(0), json!(u32::MAX)),
+        "uint64" | "uint" => (json!(0), json!(u64::MAX)),
+        "int8" => (json!(i8::MIN), json!(i8::MAX)),
+        "int16" => (json!(i16::MIN), json!(i16::MAX)),
+        "int32" => (json!(i32::MIN), json!(i32::MAX)),
+        "int64" | "int" => (json!(i64::MIN), json!(i64::MAX)),
+        _ => return None,
+    })
 }
 
 fn hex_schema(len: usize, what: &str) -> Value {
@@ -81,32 +154,36 @@ fn tx_hex() -> Value {
 fn m(
     name: &'static str,
     summary: &'static str,
-    params: Vec<(&'static str, &'static str, Value)>,
+    params: Vec<ParamDoc>,
     result: (&'static str, Value),
 ) -> MethodDoc {
+    // every call can be rate limited or fail inside the node; params can fail to parse
+    let mut errors = vec![RATE_LIMITED, INTERNAL];
+    if !params.is_empty() {
+        errors.insert(0, INVALID_PARAMS);
+    }
     MethodDoc {
         name,
         summary,
         params,
         result,
         subscription: None,
+        errors,
+        param_structure: "either",
     }
 }
 
 fn sub(
     name: &'static str,
     summary: &'static str,
-    params: Vec<(&'static str, &'static str, Value)>,
+    params: Vec<ParamDoc>,
     item: Value,
     notification: &'static str,
     unsubscribe: &'static str,
 ) -> MethodDoc {
     MethodDoc {
-        name,
-        summary,
-        params,
-        result: ("item", item),
         subscription: Some((notification, unsubscribe)),
+        ..m(name, summary, params, ("item", item))
     }
 }
 
@@ -160,15 +237,16 @@ pub fn methods() -> Vec<MethodDoc> {
         m(
             "chain_getBlockByHeight",
             "A finalized block by height, or null.",
-            vec![("height", "block height", schema::<u64>())],
+            vec![p("height", "block height", schema::<u64>())],
             ("block", schema::<Option<BlockInfo>>()),
         ),
         m(
             "chain_getBlockByHash",
             "A finalized block by hash, or null.",
-            vec![("hash", "block hash", hash())],
+            vec![p("hash", "block hash", hash())],
             ("block", schema::<Option<BlockInfo>>()),
-        ),
+        )
+        .errors(&[INVALID_VALUE]),
         m(
             "chain_getValidators",
             "The current validators, their power and the quorum.",
@@ -178,37 +256,42 @@ pub fn methods() -> Vec<MethodDoc> {
         m(
             "account_getInfo",
             "Balance, next nonce and roles of an account.",
-            vec![("publicKey", "the account", key())],
+            vec![p("publicKey", "the account", key())],
             ("account", schema::<AccountInfo>()),
-        ),
+        )
+        .errors(&[INVALID_VALUE]),
         m(
             "account_getBalance",
             "An account's balance as a decimal string.",
-            vec![("publicKey", "the account", key())],
+            vec![p("publicKey", "the account", key())],
             ("balance", json!({"type": "string", "pattern": "^[0-9]+$"})),
-        ),
+        )
+        .errors(&[INVALID_VALUE]),
         m(
             "account_getNonce",
             "The nonce an account's next transaction must carry.",
-            vec![("publicKey", "the account", key())],
+            vec![p("publicKey", "the account", key())],
             ("nonce", schema::<u64>()),
-        ),
+        )
+        .errors(&[INVALID_VALUE]),
         m(
             "state_getProof",
             "A Merkle proof of an account (or its absence) against the last finalized header.",
-            vec![("publicKey", "the account", key())],
+            vec![p("publicKey", "the account", key())],
             ("proof", schema::<AccountProofInfo>()),
-        ),
+        )
+        .errors(&[INVALID_VALUE]),
         m(
             "tx_submit",
             "Submit a signed transaction; returns its hash once admitted to the mempool.",
-            vec![("tx", "the signed transaction", tx_hex())],
+            vec![p("tx", "the signed transaction", tx_hex())],
             ("hash", hash()),
-        ),
+        )
+        .errors(&[INVALID_VALUE, TX_REJECTED, MEMPOOL_FULL]),
         m(
             "tx_submitMany",
             "Submit up to 1,000 signed transactions; per transaction its hash once admitted, or the error tx_submit would give.",
-            vec![(
+            vec![p(
                 "txs",
                 "signed transactions",
                 json!({"type": "array", "items": tx_hex(), "maxItems": crate::MAX_SUBMIT_TXS}),
@@ -217,57 +300,64 @@ pub fn methods() -> Vec<MethodDoc> {
                 "outcomes",
                 json!({"type": "array", "items": schema::<SubmitOutcome>()}),
             ),
-        ),
+        )
+        .errors(&[INVALID_VALUE, TX_REJECTED, MEMPOOL_FULL]),
         m(
             "tx_getStatus",
             "Status of up to 1,000 transactions.",
-            vec![(
+            vec![p(
                 "hashes",
                 "transaction hashes",
                 json!({"type": "array", "items": hash(), "maxItems": crate::MAX_STATUS_HASHES}),
             )],
             ("statuses", schema::<Vec<TxStatus>>()),
-        ),
+        )
+        .errors(&[INVALID_VALUE]),
         m(
             "tx_get",
             "A transaction with its status and receipt, or null.",
-            vec![("hash", "transaction hash", hash())],
+            vec![p("hash", "transaction hash", hash())],
             ("tx", schema::<Option<TxInfo>>()),
-        ),
+        )
+        .errors(&[INVALID_VALUE]),
         m(
             "tx_simulate",
             "Execute a signed transaction on the latest finalized state without committing.",
-            vec![("tx", "the signed transaction", tx_hex())],
+            vec![p("tx", "the signed transaction", tx_hex())],
             ("simulation", schema::<SimulateResult>()),
-        ),
+        )
+        .errors(&[INVALID_VALUE, TX_REJECTED]),
         m(
             "mining_getWork",
             "The newest challenge, its target, the miner's seed and the claim expiry.",
-            vec![("publicKey", "the miner", key())],
+            vec![p("publicKey", "the miner", key())],
             ("work", schema::<MiningWork>()),
-        ),
+        )
+        .errors(&[INVALID_VALUE]),
         m(
             "mining_submitWork",
             "Check a signed ClaimMiningReward and admit it; accepted, or the reason.",
             vec![
-                ("tx", "the signed claim", tx_hex()),
-                (
+                p("tx", "the signed claim", tx_hex()),
+                optional(
                     "seed",
-                    "the seed the miner searched with, or null",
+                    "the seed the miner searched with, or null (may be left out)",
                     json!({"anyOf": [hex_schema(32, "a 32-byte seed, 0x hex"), {"type": "null"}]}),
                 ),
             ],
             ("result", schema::<SubmitWorkResult>()),
-        ),
+        )
+        .errors(&[INVALID_VALUE, TX_REJECTED]),
         m(
             "mining_submitHashrate",
             "Report a miner's hashrate (hashes/s; self-reported, kept 5 minutes).",
             vec![
-                ("publicKey", "the miner", key()),
-                ("hashrate", "hashes per second", schema::<u64>()),
+                p("publicKey", "the miner", key()),
+                p("hashrate", "hashes per second", schema::<u64>()),
             ],
             ("recorded", json!({"type": "boolean"})),
-        ),
+        )
+        .errors(&[INVALID_VALUE]),
         m(
             "mining_getStats",
             "Target, solutions per epoch, recent claims, reported hashrates.",
@@ -293,30 +383,55 @@ pub fn methods() -> Vec<MethodDoc> {
         sub(
             "tx_submitAndWatch",
             "WebSocket: submit and follow a transaction to finalized or rejected.",
-            vec![("tx", "the signed transaction", tx_hex())],
+            vec![p("tx", "the signed transaction", tx_hex())],
             schema::<TxStatus>(),
             "tx_status",
             "tx_unwatch",
-        ),
+        )
+        .errors(&[INVALID_VALUE, TX_REJECTED, MEMPOOL_FULL]),
     ];
     let unsubscribes: Vec<MethodDoc> = all
         .iter()
         .filter_map(|d| d.subscription)
         .map(|(_, unsub)| {
-            m(
+            let doc = m(
                 unsub,
                 "WebSocket: end a subscription; true if it existed.",
-                vec![(
+                vec![p(
                     "subscription",
                     "the subscription id",
                     json!({"type": "string"}),
                 )],
                 ("closed", json!({"type": "boolean"})),
-            )
+            );
+            // a param that is not a live id of this connection is answered `false`
+            MethodDoc {
+                errors: vec![RATE_LIMITED],
+                param_structure: "by-position",
+                ..doc
+            }
         })
         .collect();
     all.extend(unsubscribes);
     all
+}
+
+/// The OpenRPC error object of `code`: its stable reason as the message and as
+/// `data.reason` (every server error carries `data.reason`), or for [`TX_REJECTED`] the list
+/// of reasons it can carry.
+fn error_object(code: i32) -> Value {
+    if code == INVALID_PARAMS {
+        return json!({"code": code, "message": "Invalid params"});
+    }
+    let reason = ALL
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("unknown", |(_, r)| *r);
+    if code == TX_REJECTED {
+        json!({"code": code, "message": reason, "data": {"reasons": TX_REJECTED_REASONS}})
+    } else {
+        json!({"code": code, "message": reason, "data": {"reason": reason}})
+    }
 }
 
 /// The document; `server_url` (e.g. `http://127.0.0.1:8545`) goes into `servers`.
@@ -327,16 +442,18 @@ pub fn document(server_url: Option<&str>) -> Value {
             let params: Vec<Value> = d
                 .params
                 .into_iter()
-                .map(|(name, description, schema)| {
-                    json!({"name": name, "description": description, "required": true, "schema": schema})
+                .map(|p| {
+                    json!({"name": p.name, "description": p.description, "required": p.required, "schema": p.schema})
                 })
                 .collect();
+            let errors: Vec<Value> = d.errors.iter().map(|&c| error_object(c)).collect();
             let mut doc = json!({
                 "name": d.name,
                 "summary": d.summary,
-                "paramStructure": "by-position",
+                "paramStructure": d.param_structure,
                 "params": params,
                 "result": {"name": d.result.0, "schema": d.result.1},
+                "errors": errors,
             });
             if let (Some((notification, unsubscribe)), Some(obj)) =
                 (d.subscription, doc.as_object_mut())
@@ -359,7 +476,7 @@ pub fn document(server_url: Option<&str>) -> Value {
             doc
         })
         .collect();
-    let errors: Vec<Value> = crate::error_codes::ALL
+    let errors: Vec<Value> = ALL
         .iter()
         .map(|(code, reason)| json!({"code": code, "message": reason}))
         .collect();
@@ -451,5 +568,84 @@ mod tests {
             assert!(method["result"]["schema"].is_object(), "{method}");
         }
         assert_eq!(doc["servers"][0]["url"], "http://127.0.0.1:8545");
+    }
+
+    #[test]
+    fn integers_carry_the_range_of_their_rust_type() {
+        let s = schema::<u64>();
+        assert_eq!(s["minimum"], 0, "{s}");
+        assert_eq!(s["maximum"], u64::MAX, "{s}");
+        let s = schema::<TxStatus>();
+        assert_eq!(s["properties"]["index"]["maximum"], u32::MAX, "{s}");
+        assert_eq!(
+            integer_bounds("int64"),
+            Some((json!(i64::MIN), json!(i64::MAX)))
+        );
+        assert_eq!(integer_bounds("double"), None);
+    }
+
+    #[test]
+    fn every_method_documents_its_errors() {
+        let doc = document(None);
+        for method in doc["methods"].as_array().expect("methods") {
+            let codes: Vec<i64> = method["errors"]
+                .as_array()
+                .expect("errors")
+                .iter()
+                .map(|e| e["code"].as_i64().expect("code"))
+                .collect();
+            let name = method["name"].as_str().expect("name");
+            assert!(
+                codes.contains(&i64::from(RATE_LIMITED)),
+                "{name}: {codes:?}"
+            );
+            let takes_params = !method["params"].as_array().expect("params").is_empty();
+            let by_position = method["paramStructure"] == "by-position";
+            // unsubscribe answers `false` to a param it cannot read
+            assert_eq!(
+                codes.contains(&i64::from(INVALID_PARAMS)),
+                takes_params && !by_position,
+                "{name}: {codes:?}"
+            );
+            for e in method["errors"].as_array().expect("errors") {
+                if e["code"] == TX_REJECTED {
+                    assert_eq!(e["data"]["reasons"][0], "malformed", "{e}");
+                } else if e["code"] != INVALID_PARAMS {
+                    assert_eq!(e["data"]["reason"], e["message"], "{e}");
+                    assert_ne!(e["message"], "unknown", "{e}");
+                }
+            }
+        }
+        let submit = &doc["methods"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["name"] == "tx_submit"))
+            .expect("tx_submit");
+        let codes: Vec<&Value> = submit["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| &e["code"])
+            .collect();
+        for c in [INVALID_VALUE, TX_REJECTED, MEMPOOL_FULL] {
+            assert!(codes.contains(&&json!(c)), "{codes:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_trailing_option_param_is_optional() {
+        for d in methods() {
+            let first_optional = d.params.iter().position(|p| !p.required);
+            if let Some(i) = first_optional {
+                assert!(d.params[i..].iter().all(|p| !p.required), "{}", d.name);
+            }
+        }
+        let work = methods()
+            .into_iter()
+            .find(|d| d.name == "mining_submitWork")
+            .expect("mining_submitWork");
+        assert_eq!(
+            work.params.iter().map(|p| p.required).collect::<Vec<_>>(),
+            [true, false]
+        );
     }
 }
