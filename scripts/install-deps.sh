@@ -9,12 +9,10 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
-# the test suite checks docs/tx-format.md with an independent Python signer in a venv
+# the test suite runs outside clients from a venv (pip, PyPI only): an independent Python
+# signer for docs/tx-format.md and the OpenRPC conformance check (scripts/openrpc_check.py)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
-# ... and runs @open-rpc/test-coverage (npm) against a live node
-command -v node >/dev/null 2>&1 || need+=(nodejs)
-command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if ((${#need[@]})); then
   SUDO=""

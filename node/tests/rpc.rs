@@ -1,13 +1,14 @@
 //! The JSON-RPC API against a real 4-validator testnet on 127.0.0.1: bad input over raw
 //! HTTP (table-driven), WebSocket subscriptions, state proofs, the wallet CLI, the per-IP
-//! rate limit, and two clients nobody on the team wrote: a Python script built from
-//! `docs/tx-format.md` (PyNaCl + blake3 + urllib) and `@open-rpc/test-coverage` run on the
-//! node's own `rpc.discover` document.
+//! rate limit, and clients nobody on the team wrote: a Python script built from
+//! `docs/tx-format.md` (PyNaCl + blake3 + urllib), and `scripts/openrpc_check.py`, which
+//! checks the node's own `rpc.discover` document with OpenRPC and JSON Schema tools from
+//! PyPI, calls every method with params generated from it (hypothesis-jsonschema) and
+//! drives a client generated from it (openrpcclientgenerator).
 //!
-//! `scripts/test.sh` installs the outside tools and points at them with
-//! `PALISADE_TEST_PYTHON` (a Python with PyNaCl and blake3) and `PALISADE_OPENRPC_CLI`
-//! (test-coverage's `bin/cli.js`). Under `CI=true` both are required; elsewhere a missing
-//! tool skips its step with a message.
+//! `scripts/test.sh` installs `scripts/requirements-test.txt` into a venv and points at its
+//! Python with `PALISADE_TEST_PYTHON`. Under `CI=true` it is required; elsewhere a missing
+//! Python skips those steps with a message.
 #![allow(clippy::unwrap_used)] // helpers of tests: a panic is a failed test
 
 use std::io::{Read, Write};
@@ -139,7 +140,7 @@ async fn wallet_api_end_to_end() {
     proofs_and_queries(&net, chain_id).await;
     wallet_cli(&net).await;
     python_client(&net);
-    openrpc_coverage(&net, chain_id).await;
+    openrpc_conformance(&net);
     rate_limit(&mut net).await;
     net.stop_all(Duration::from_secs(15));
 }
@@ -685,98 +686,55 @@ fn python_client(net: &Testnet) {
     assert!(stdout.contains("finalized in block"), "{stdout}");
 }
 
-/// `@open-rpc/test-coverage` on the live document. Methods with chain-dependent inputs get
-/// examples signed here; the rest get random inputs from their schemas.
-async fn openrpc_coverage(net: &Testnet, chain_id: Hash) {
-    let Some(cli) = outside_tool("PALISADE_OPENRPC_CLI") else {
+/// `scripts/openrpc_check.py` (PyPI tools only) on the live document: it validates the
+/// document against the OpenRPC models and the JSON Schema meta-schema, calls every method
+/// with transactions it signs itself for account 5 and with schema-generated params (HTTP
+/// and WebSocket), checks every result and error against the document, follows one
+/// transfer to finality, and drives a client generated from the document.
+fn openrpc_conformance(net: &Testnet) {
+    let Some(python) = outside_tool("PALISADE_TEST_PYTHON") else {
         return;
     };
-    let c = net.client(0).unwrap();
-    let mut doc = c.discover().await.unwrap();
-    assert_eq!(doc["servers"][0]["url"], net.nodes[0].rpc_url());
+    let selftest_python = python.clone();
     let key = dev_keypair(DevKeyKind::Account, 5);
-    let sink = PublicKey([0x5d; 32]);
-    let submit = signed_hex(&key, chain_id, 0, u64::MAX, transfer(sink, 1));
-    let submit_hash = ledger::SignedTransaction::decode_bytes(
-        &hex::decode(&submit[2..]).unwrap(),
-        ledger::Limits::default(),
-    )
-    .unwrap()
-    .id()
-    .to_hex();
-    let simulate = signed_hex(&key, chain_id, 0, u64::MAX, transfer(sink, 2));
-    // a claim for block 1's challenge, long expired: answered `claim_expired`
-    let claim = signed_hex(
-        &key,
-        chain_id,
-        0,
-        u64::MAX,
-        TxKind::ClaimMiningReward {
-            height: 1,
-            nonce: 7,
-        },
-    );
-    let examples = [
-        (
-            "mining_submitWork",
-            json!([{"name": "tx", "value": claim}, {"name": "seed", "value": null}]),
-            Value::Null,
-        ),
-        (
-            "tx_submit",
-            json!([{"name": "tx", "value": submit}]),
-            json!(submit_hash),
-        ),
-        (
-            "tx_simulate",
-            json!([{"name": "tx", "value": simulate}]),
-            Value::Null,
-        ),
-        (
-            "tx_submitMany",
-            json!([{"name": "txs", "value": ["0x0102"]}]),
-            Value::Null,
-        ),
-    ];
-    for m in doc["methods"].as_array_mut().unwrap() {
-        for (name, params, result) in &examples {
-            if m["name"] == *name {
-                m["examples"] = json!([{
-                    "name": format!("{name} of a transfer signed by the test"),
-                    "params": params,
-                    "result": {"name": "result", "value": result},
-                }]);
-            }
-        }
-    }
-    let path = net.opts.home.join("openrpc.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
-    // Skipped, because the tool only speaks HTTP and these are WebSocket subscriptions:
-    // they are exercised over WebSocket in `subscriptions` above.
-    let skip = "chain_subscribeNewHeads,chain_unsubscribeNewHeads,chain_subscribeFinalizedHeads,\
-                chain_unsubscribeFinalizedHeads,tx_submitAndWatch,tx_unwatch";
-    // to a file, not a pipe: the tool calls process.exit() right after printing, which can
-    // drop output still buffered for a pipe (a file is written synchronously)
-    let report = net.opts.home.join("openrpc-report.txt");
-    let status = Command::new("node")
-        .arg(cli)
-        .args(["-s", path.to_str().unwrap(), "-t", "http", "-r", "console"])
-        .args(["--skip", skip])
-        .stdout(std::fs::File::create(&report).unwrap())
-        .stderr(std::process::Stdio::inherit())
-        .status()
+    let out = Command::new(python)
+        .arg(repo_root().join("scripts/openrpc_check.py"))
+        .args(["--url", &net.nodes[0].rpc_url()])
+        .args(["--secret", &format!("0x{}", hex::encode(key.secret()))])
+        .args(["--generated", "40"])
+        .arg("--client-dir")
+        .arg(net.opts.home.join("openrpc-client"))
+        .output()
         .unwrap();
-    let stdout = std::fs::read_to_string(&report).unwrap();
-    assert!(status.success(), "open-rpc test-coverage failed:\n{stdout}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "OpenRPC conformance failed:\n{stdout}\n{stderr}"
+    );
+    println!("{stdout}");
     assert!(stdout.contains("Success:"), "{stdout}");
-    assert!(stdout.contains("tx_simulate"), "{stdout}");
-    // the example transfer really went through
-    wait_finalized(
-        &net.client(0).unwrap(),
-        &submit_hash,
-        Duration::from_secs(30),
-    )
-    .await;
+    let doc = rpc::openrpc::document(None);
+    for m in doc["methods"].as_array().unwrap() {
+        let name = m["name"].as_str().unwrap();
+        assert!(
+            stdout.contains(&format!("  {name} ")),
+            "{name} not checked:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("generated client"), "{stdout}");
+    // ... and the check fails where it should: documents broken on purpose are caught
+    let out = Command::new(selftest_python)
+        .arg(repo_root().join("scripts/openrpc_check_selftest.py"))
+        .args(["--url", &net.nodes[1].rpc_url()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("broken documents caught"),
+        "OpenRPC check self-test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Node 3 restarted with a low per-IP rate: a burst beyond it is refused with
