@@ -74,7 +74,8 @@ def encode_tx(tx: dict) -> bytes:
 
 
 def sign(secret_key: bytes, tx: dict) -> dict:
-    """Return the tx bytes, signing message, id, signature and signed tx (all bytes)."""
+    """Return the tx bytes, signing message, id, signature, signed tx and the signed tx's
+    leaf in a block's tx root (all bytes)."""
     tx_bytes = encode_tx(tx)
     message = domain_hash("palisade/v1/tx-signing", tx_bytes)
     signature = SigningKey(secret_key).sign(message).signature
@@ -84,6 +85,7 @@ def sign(secret_key: bytes, tx: dict) -> dict:
         "tx_id": domain_hash("palisade/v1/tx-id", tx_bytes),
         "signature": signature,
         "signed_tx": tx_bytes + signature,
+        "tx_leaf": domain_hash("palisade/v1/tx-leaf", tx_bytes + signature),
     }
 
 
@@ -98,7 +100,7 @@ def main(path: str) -> int:
             failed += 1
             continue
         got = sign(secret, v["tx"])
-        bad = [k for k in ("tx_bytes", "signing_message", "tx_id", "signature", "signed_tx") if "0x" + got[k].hex() != v[k]]
+        bad = [k for k in ("tx_bytes", "signing_message", "tx_id", "signature", "signed_tx", "tx_leaf") if "0x" + got[k].hex() != v[k]]
         if bad:
             print(f"FAIL {v['name']}: {', '.join(bad)} differ")
             failed += 1

@@ -1,7 +1,8 @@
 //! Blocks, headers and receipts.
 //!
-//! A header commits to its parent, the transactions (tx root), their outcomes (receipts
-//! root), the post-state (state root) and the validator set that signs the next height.
+//! A header commits to its parent, every byte of the transactions, signatures included
+//! (tx root), their outcomes (receipts root), the post-state (state root) and the validator
+//! set that signs the next height. So a header id names exactly one body.
 
 use crate::codec::{Decode, DecodeError, Encode, Limits, Reader, put_list};
 use crate::hash::{Domain, Hash, list_root};
@@ -24,7 +25,8 @@ pub struct BlockHeader {
     pub timestamp_ms: u64,
     /// Who proposed it (ZERO key for genesis).
     pub proposer: PublicKey,
-    /// Merkle root of the transaction ids.
+    /// Merkle root of the transactions' leaves ([`SignedTransaction::leaf`]: every byte of
+    /// each signed transaction).
     pub tx_root: Hash,
     /// Merkle root of the receipt hashes.
     pub receipts_root: Hash,
@@ -94,6 +96,13 @@ impl Block {
         self.header.id()
     }
 
+    /// Whether the transactions are the ones the header commits to (its tx root). A body
+    /// that is not says nothing about the header: it is someone else's bytes, not a reason
+    /// to call the header invalid.
+    pub fn body_matches_header(&self) -> bool {
+        tx_root(&self.txs) == self.header.tx_root
+    }
+
     /// Decode a block that fills `bytes` exactly, within the limits.
     pub fn decode_bytes(bytes: &[u8], limits: Limits) -> Result<Self, DecodeError> {
         if bytes.len() > limits.max_block_bytes {
@@ -107,10 +116,10 @@ impl Block {
     }
 }
 
-/// The Merkle root of the transactions' ids.
+/// The Merkle root of the transactions' leaves (signed bytes, not just ids).
 pub fn tx_root(txs: &[SignedTransaction]) -> Hash {
-    let ids: Vec<Hash> = txs.iter().map(SignedTransaction::id).collect();
-    list_root(&ids)
+    let leaves: Vec<Hash> = txs.iter().map(SignedTransaction::leaf).collect();
+    list_root(&leaves)
 }
 
 /// The Merkle root of the receipts' hashes.

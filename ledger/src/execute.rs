@@ -90,6 +90,23 @@ pub enum BlockError {
         /// Limit.
         max: usize,
     },
+    /// A transaction's signature does not verify: a proposer includes only transactions
+    /// it verified, so such a block is invalid as a whole.
+    #[error("transaction {index} ({id}) has a signature that does not verify")]
+    BadSignature {
+        /// Its position in the block.
+        index: usize,
+        /// Its id.
+        id: Hash,
+    },
+    /// The timestamp is not after the parent's.
+    #[error("timestamp {got} ms is not after the parent's {parent} ms")]
+    TimestampNotAfterParent {
+        /// The parent's timestamp.
+        parent: u64,
+        /// The header's.
+        got: u64,
+    },
 }
 
 /// Execute `txs` on top of `prev` as block `prev.height + 1`, whose parent (the block
@@ -165,6 +182,8 @@ pub fn genesis_block(chain_id: Hash, timestamp_ms: u64, state: &LedgerState) -> 
 }
 
 /// Build the block a proposer would propose: execute `txs` on `prev`, then fill the header.
+/// Transactions whose signatures do not verify are left out (a block carrying one is
+/// invalid).
 pub fn build_block(
     params: &ChainParams,
     prev: &LedgerState,
@@ -179,6 +198,7 @@ pub fn build_block(
 /// [`build_block`], verifying only the signatures `known` does not vouch for (`known[i]`
 /// for transaction `i`; missing entries count as unknown): a node passes the transactions
 /// whose signatures it checked when it admitted them, so each is verified once per node.
+/// `timestamp_ms` is raised to one past the parent's if it is not after it.
 pub fn build_block_with(
     params: &ChainParams,
     prev: &LedgerState,
@@ -189,7 +209,14 @@ pub fn build_block_with(
     known: &[bool],
 ) -> (Block, BlockOutcome) {
     let sig_ok = verify_signatures_unless(&txs, known);
-    let outcome = execute_block(params, prev, parent.id(), &txs, &sig_ok);
+    let txs: Vec<SignedTransaction> = txs
+        .into_iter()
+        .zip(&sig_ok)
+        .filter_map(|(t, ok)| ok.then_some(t))
+        .collect();
+    let all_ok = vec![true; txs.len()];
+    let outcome = execute_block(params, prev, parent.id(), &txs, &all_ok);
+    let timestamp_ms = timestamp_ms.max(parent.timestamp_ms.saturating_add(1));
     let header = BlockHeader {
         chain_id: params.chain_id,
         height: prev.height + 1,
@@ -205,8 +232,9 @@ pub fn build_block_with(
 }
 
 /// Check that `block` is a valid successor of `prev` (whose header is `parent`): chain,
-/// height, parent link, tx root, and, by executing it with batch-verified signatures,
-/// receipts root, state root and validator set hash.
+/// height, parent link, a timestamp after the parent's, tx root, every signature (one
+/// that fails makes the block invalid), and, by executing it, receipts root, state root and
+/// validator set hash.
 pub fn verify_block(
     params: &ChainParams,
     prev: &LedgerState,
@@ -246,8 +274,20 @@ pub fn verify_block_with(
         });
     }
     check(h.parent, parent.id(), "parent")?;
+    if h.timestamp_ms <= parent.timestamp_ms {
+        return Err(BlockError::TimestampNotAfterParent {
+            parent: parent.timestamp_ms,
+            got: h.timestamp_ms,
+        });
+    }
     check(h.tx_root, tx_root(&block.txs), "tx_root")?;
     let sig_ok = verify_signatures_unless(&block.txs, known);
+    if let Some(index) = sig_ok.iter().position(|ok| !ok) {
+        return Err(BlockError::BadSignature {
+            index,
+            id: block.txs[index].id(),
+        });
+    }
     let outcome = execute_block(params, prev, h.parent, &block.txs, &sig_ok);
     check(
         h.receipts_root,

@@ -59,6 +59,9 @@ pub enum Domain {
     TxSigning,
     /// A transaction's id: `H(tx bytes)` (the signature is not part of the id).
     TxId,
+    /// A leaf of a block's tx root: `H(tx bytes ‖ signature)`, every byte of the signed
+    /// transaction, so a header commits to the signatures too.
+    TxLeaf,
     /// A block's id: `H(header bytes)`.
     Block,
     /// A leaf of a transaction or receipt Merkle root.
@@ -87,6 +90,7 @@ impl Domain {
         match self {
             Domain::TxSigning => "palisade/v1/tx-signing",
             Domain::TxId => "palisade/v1/tx-id",
+            Domain::TxLeaf => "palisade/v1/tx-leaf",
             Domain::Block => "palisade/v1/block",
             Domain::ListNode => "palisade/v1/list-node",
             Domain::Receipt => "palisade/v1/receipt",
@@ -100,9 +104,10 @@ impl Domain {
         }
     }
 
-    const ALL: [Domain; 12] = [
+    const ALL: [Domain; 13] = [
         Domain::TxSigning,
         Domain::TxId,
+        Domain::TxLeaf,
         Domain::Block,
         Domain::ListNode,
         Domain::Receipt,

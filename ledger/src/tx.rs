@@ -299,6 +299,7 @@ pub struct SignedTransaction {
     signature: Signature,
     id: Hash,
     signing_message: Hash,
+    leaf: Hash,
     encoded_len: usize,
 }
 
@@ -310,9 +311,13 @@ impl SignedTransaction {
     }
 
     fn from_parts(tx: Transaction, signature: Signature, tx_bytes: &[u8]) -> Self {
+        let mut leaf = Domain::TxLeaf.hasher();
+        leaf.update(tx_bytes);
+        leaf.update(&signature.0);
         SignedTransaction {
             id: Domain::TxId.hash(tx_bytes),
             signing_message: Domain::TxSigning.hash(tx_bytes),
+            leaf: Hash(*leaf.finalize().as_bytes()),
             encoded_len: tx_bytes.len() + 64,
             tx,
             signature,
@@ -344,6 +349,12 @@ impl SignedTransaction {
     /// The transaction id.
     pub fn id(&self) -> Hash {
         self.id
+    }
+
+    /// Its leaf in a block's tx root: `H_tx-leaf(tx bytes ‖ signature)`. Unlike the id it
+    /// covers the signature: two copies with the same leaf are the same bytes.
+    pub fn leaf(&self) -> Hash {
+        self.leaf
     }
 
     /// The message the signature covers.

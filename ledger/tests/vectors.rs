@@ -143,7 +143,7 @@ fn kind_json(kind: &TxKind) -> Value {
 }
 
 fn generate() -> Value {
-    let domains: serde_json::Map<String, Value> = [Domain::TxSigning, Domain::TxId]
+    let domains: serde_json::Map<String, Value> = [Domain::TxSigning, Domain::TxId, Domain::TxLeaf]
         .iter()
         .map(|d| (d.name().to_owned(), json!(hex(d.key()))))
         .collect();
@@ -176,6 +176,7 @@ fn generate() -> Value {
                 "tx_id": stx.id().to_hex(),
                 "signature": stx.signature().to_hex(),
                 "signed_tx": hex(&stx.encode()),
+                "tx_leaf": stx.leaf().to_hex(),
             })
         })
         .collect();
@@ -228,6 +229,18 @@ fn vectors_match_the_implementation() {
             stx.tx().sender.to_hex(),
             v["public_key"].as_str().expect("pk"),
             "{name}"
+        );
+        assert_eq!(
+            stx.leaf().to_hex(),
+            v["tx_leaf"].as_str().expect("tx_leaf"),
+            "{name}"
+        );
+        // the tx root's leaf covers every signed byte: BLAKE3 keyed with
+        // BLAKE3("palisade/v1/tx-leaf") of the signed transaction
+        let leaf_key = blake3::hash(b"palisade/v1/tx-leaf");
+        assert_eq!(
+            hex(blake3::keyed_hash(leaf_key.as_bytes(), &bytes).as_bytes()),
+            v["tx_leaf"].as_str().expect("tx_leaf")
         );
         // the signing message is BLAKE3 keyed with BLAKE3("palisade/v1/tx-signing")
         let key = blake3::hash(b"palisade/v1/tx-signing");

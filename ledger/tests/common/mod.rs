@@ -121,7 +121,7 @@ impl Chain {
             &self.params,
             &self.state,
             &self.head,
-            1,
+            self.head.timestamp_ms + 1,
             key(VALIDATOR).public(),
             txs,
         );
