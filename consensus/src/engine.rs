@@ -143,6 +143,25 @@ pub enum Action {
         /// The view.
         view: View,
     },
+    /// Validator `from` sent what no honest validator sends: a vote signed by someone else,
+    /// or (with its valid signature: evidence) a second, different notarize or finalize vote
+    /// in one view. The vote is dropped; the host counts it and penalizes the sender.
+    Misbehaved {
+        /// The sender.
+        from: ValidatorIndex,
+        /// What it did.
+        what: Misbehavior,
+    },
+}
+
+/// What a misbehaving validator did (see [`Action::Misbehaved`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Misbehavior {
+    /// It sent a vote whose signer is another validator (honest validators send only their
+    /// own votes).
+    ForeignVote,
+    /// It signed two different notarize (or two different finalize) votes in one view.
+    Equivocation(View),
 }
 
 #[derive(Default)]
@@ -157,6 +176,8 @@ struct ViewState {
     notarization: Option<Certificate>,
     nullification: Option<Certificate>,
     finalization: Option<Certificate>,
+    /// Signers that equivocated in this view (their further votes are dropped unchecked).
+    equivocators: std::collections::BTreeSet<ValidatorIndex>,
 }
 
 /// Votes further ahead than this many views are dropped (certificates are not: they are
@@ -564,6 +585,17 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                 if view <= self.finalized.view || view > self.view + MAX_VIEWS_AHEAD {
                     return;
                 }
+                if vote.signer != from {
+                    out.push(Action::Misbehaved {
+                        from,
+                        what: Misbehavior::ForeignVote,
+                    });
+                    return;
+                }
+                if self.equivocator_in(view, from) {
+                    // evidence is on record: its further votes in the view are not checked
+                    return;
+                }
                 if !vote.verify(&self.set, &self.cfg.namespace, &self.verifier) {
                     return;
                 }
@@ -572,6 +604,12 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             Message::Certificate(cert) => {
                 if cert.certified.view() <= self.finalized.view
                     && !matches!(cert.certified, Certified::Finalization(_))
+                {
+                    return;
+                }
+                // a finalization below the finalized height changes nothing: not checked
+                if let Certified::Finalization(p) = cert.certified
+                    && p.height < self.finalized.height
                 {
                     return;
                 }
@@ -618,10 +656,38 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         }
     }
 
+    /// Whether `signer` is on record as an equivocator in `view`.
+    fn equivocator_in(&self, view: View, signer: ValidatorIndex) -> bool {
+        self.views
+            .get(&view)
+            .is_some_and(|st| st.equivocators.contains(&signer))
+    }
+
     fn add_vote(&mut self, vote: Vote, out: &mut Vec<Action>) {
         let view = vote.kind.view();
         let leader = self.set.leader(view);
         let st = self.state(view);
+        // one notarize and one finalize per signer and view: a second, different one is
+        // evidence of equivocation (and cannot grow the view's state)
+        let conflict = match vote.kind {
+            VoteKind::Notarize(p) => st
+                .notarize
+                .iter()
+                .any(|(d, (_, s))| *d != p.digest() && s.contains_key(&vote.signer)),
+            VoteKind::Finalize(p) => st
+                .finalize
+                .iter()
+                .any(|(d, (_, s))| *d != p.digest() && s.contains_key(&vote.signer)),
+            VoteKind::Nullify(_) => false,
+        };
+        if conflict {
+            st.equivocators.insert(vote.signer);
+            out.push(Action::Misbehaved {
+                from: vote.signer,
+                what: Misbehavior::Equivocation(view),
+            });
+            return;
+        }
         match vote.kind {
             VoteKind::Notarize(p) => {
                 let entry = st

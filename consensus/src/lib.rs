@@ -14,7 +14,7 @@ pub mod scheme;
 pub mod sim;
 pub mod types;
 
-pub use engine::{Action, Config, Engine, Input, TimerKind};
+pub use engine::{Action, Config, Engine, Input, Misbehavior, TimerKind};
 pub use messages::{Certificate, CertificateError, Certified, Message, Vote, VoteKind};
 pub use safety::{Decision, Rule, SafetyState};
 pub use scheme::{Ed25519Signer, Ed25519Verifier, PublicKey, Signature, Signer, Verifier};

@@ -712,6 +712,18 @@ impl Sim {
             Action::Fetch { view } => self.broadcast(node, Message::Request { view }),
             // the simulator runs a single epoch with no last height
             Action::EpochEnded { .. } => {}
+            // evidence must only ever name byzantine validators
+            Action::Misbehaved { from, what } => {
+                let honest = self
+                    .nodes
+                    .iter()
+                    .any(|n| n.index == from && n.behavior.is_none());
+                if honest && self.violation.is_none() {
+                    self.violation = Some(format!(
+                        "node {node} reported honest validator {from} as misbehaving: {what:?}"
+                    ));
+                }
+            }
         }
     }
 

@@ -142,6 +142,9 @@ impl Epoch {
                         self.ended.insert(id, last);
                     }
                     Action::SetTimer { .. } | Action::Fetch { .. } => {}
+                    Action::Misbehaved { from, what } => {
+                        panic!("honest validator {from} reported: {what:?}")
+                    }
                 }
             }
         }

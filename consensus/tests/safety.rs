@@ -247,3 +247,76 @@ fn quorums_are_by_voting_power() {
     assert!(ValidatorSet::new(vec![info(0, 0)]).is_err());
     assert!(ValidatorSet::new(vec![info(0, 1), info(0, 2)]).is_err());
 }
+
+/// A second, different notarize (or finalize) from one validator in one view is evidence:
+/// reported once, dropped, and that validator's further votes in the view are not checked;
+/// a vote relayed by another validator than its signer is refused and reported.
+#[test]
+fn equivocation_and_foreign_votes_are_reported_and_dropped() {
+    let (set, secrets) = set(4);
+    let me = 0u32;
+    let view = 1;
+    let leader = set.leader(view);
+    assert_ne!(leader, me);
+    let mut engine = Engine::new(
+        sim_engine_config(None),
+        set.clone(),
+        Ed25519Signer::from_secret(secrets[me as usize]),
+        Ed25519Verifier,
+        SafetyState::default(),
+        sim_genesis(),
+    );
+    engine.handle(Input::Start);
+    let first = engine.handle(Input::Message {
+        from: leader,
+        message: leader_vote(&set, &secrets, proposal(view, 1)),
+    });
+    assert!(
+        !first.iter().any(|a| matches!(a, Action::Misbehaved { .. })),
+        "{first:?}"
+    );
+    // the same vote again is no evidence
+    let again = engine.handle(Input::Message {
+        from: leader,
+        message: leader_vote(&set, &secrets, proposal(view, 1)),
+    });
+    assert!(!again.iter().any(|a| matches!(a, Action::Misbehaved { .. })));
+    // a second proposal for the view: evidence, and it does not replace the first
+    let second = engine.handle(Input::Message {
+        from: leader,
+        message: leader_vote(&set, &secrets, proposal(view, 2)),
+    });
+    assert!(
+        second.contains(&Action::Misbehaved {
+            from: leader,
+            what: Misbehavior::Equivocation(view),
+        }),
+        "{second:?}"
+    );
+    assert!(
+        !second
+            .iter()
+            .any(|a| matches!(a, Action::Verify(p) if p.payload == Digest([2; 32]))),
+        "{second:?}"
+    );
+    // a third: dropped unchecked, no second report
+    let third = engine.handle(Input::Message {
+        from: leader,
+        message: leader_vote(&set, &secrets, proposal(view, 3)),
+    });
+    assert!(third.is_empty(), "{third:?}");
+    // validator 3 relays the leader's vote: refused, and it is the relay that is reported
+    let relay = 3u32;
+    assert_ne!(relay, leader);
+    let relayed = engine.handle(Input::Message {
+        from: relay,
+        message: leader_vote(&set, &secrets, proposal(view, 1)),
+    });
+    assert_eq!(
+        relayed,
+        vec![Action::Misbehaved {
+            from: relay,
+            what: Misbehavior::ForeignVote,
+        }]
+    );
+}
