@@ -50,7 +50,10 @@ pub enum KeyFileError {
         mode: u32,
     },
     /// The content is not a valid key file.
-    #[error("{path}: {problem}")]
+    #[error(
+        "{path}: {problem}. The key file is damaged: restore it from your backup (a lost \
+         validator key cannot be recreated; a new one must be added to the validator set)"
+    )]
     Invalid {
         /// The file.
         path: String,
@@ -83,6 +86,7 @@ pub fn write_key_file(path: &Path, key: &Keypair, insecure: bool) -> Result<(), 
         })?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
+        .and_then(|()| crate::durable::sync_parent(path))
         .map_err(|e| KeyFileError::Io {
             path: shown,
             source: e,

@@ -9,9 +9,10 @@
 //! Under light load a batch is one transaction and costs one single verification; under
 //! heavy load the queue fills while the thread works and each signature costs about half as
 //! much. Signatures are checked once per node: block building and block verification trust
-//! what the mempool holds (same id and same signature, see `Core::known_signatures`), and
-//! admission trusts what is in a block this node executed (same id and same signature,
-//! `Shared::included`).
+//! what the mempool holds (same leaf, every signed byte, see `Core::known_signatures`), and
+//! admission trusts what is in a valid block this node executed (same leaf,
+//! `Shared::included`): a block whose signatures do not all verify is invalid, so nothing
+//! unverified is ever recorded there.
 //!
 //! A client's transaction is handed to the network (gossip to this epoch's and the next
 //! epoch's validators, `Shared::gossip_to`) before the client hears "accepted": a node
@@ -24,6 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use ledger::{Hash, SignedTransaction};
+use libp2p::PeerId;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{trace, warn};
 
@@ -50,8 +52,12 @@ enum Job {
         txs: Vec<SignedTransaction>,
         reply: oneshot::Sender<Vec<Result<Hash, AdmitError>>>,
     },
-    /// From another validator: not gossiped again.
-    Gossip(Vec<SignedTransaction>),
+    /// From a peer: not gossiped again. A peer that gossips a transaction whose signature
+    /// does not verify lied (nodes pass on only what they admitted) and loses score.
+    Gossip {
+        from: PeerId,
+        txs: Vec<SignedTransaction>,
+    },
     /// Answered once everything queued before it is admitted.
     Barrier(oneshot::Sender<()>),
 }
@@ -141,10 +147,10 @@ impl Admission {
     /// Queue transactions gossiped by another validator. `false` if the queue is full: they
     /// are dropped (the validator that admitted them still holds them, and a block that
     /// carries them is verified in full).
-    pub fn gossip(&self, txs: Vec<SignedTransaction>) -> bool {
+    pub fn gossip(&self, from: PeerId, txs: Vec<SignedTransaction>) -> bool {
         let n = txs.len();
         self.queued.fetch_add(n, Ordering::Relaxed);
-        let sent = self.queue.try_send(Job::Gossip(txs)).is_ok();
+        let sent = self.queue.try_send(Job::Gossip { from, txs }).is_ok();
         if !sent {
             self.queued.fetch_sub(n, Ordering::Relaxed);
         }
@@ -186,15 +192,15 @@ fn run(
 fn job_len(job: &Job) -> usize {
     match job {
         Job::Submit { .. } => 1,
-        Job::Gossip(txs) | Job::SubmitMany { txs, .. } => txs.len(),
+        Job::Gossip { txs, .. } | Job::SubmitMany { txs, .. } => txs.len(),
         Job::Barrier(_) => 0,
     }
 }
 
 /// Where a transaction's answer goes.
 enum Reply {
-    /// Gossip: nobody waits.
-    None,
+    /// Gossip from this peer: nobody waits.
+    None(PeerId),
     /// `tx_submit`.
     One(oneshot::Sender<Result<Hash, AdmitError>>),
     /// Slot of a `tx_submitMany` call (index into the round's many-calls).
@@ -233,20 +239,22 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
                 }));
             }
             // spent nonces (finalized here) are dropped unchecked
-            Job::Gossip(txs) => items.extend(
+            Job::Gossip { from, txs } => items.extend(
                 txs.into_iter()
                     .filter(|tx| tx.tx().nonce >= chain.state.account(&tx.tx().sender).nonce)
                     .map(|tx| Item {
                         tx,
-                        reply: Reply::None,
+                        reply: Reply::None(from),
                     }),
             ),
             Job::Barrier(reply) => barriers.push(reply),
         }
     }
-    // what is already pending needs no signature check (gossip of a known transaction),
-    // nor what is in a block this node executed with the same signature (a validator that
-    // fetched a block's transactions before their gossip got here)
+    // what is already pending needs no signature check (gossip of a known transaction: the
+    // pool refuses it as already known whatever its signature), nor what is in a block this
+    // node executed and found valid, byte for byte (same leaf: a valid block's signatures
+    // all verified; a validator that fetched a block's transactions before their gossip
+    // got here)
     let mut known: Vec<bool> = {
         let mp = shared.mempool();
         items.iter().map(|i| mp.contains(&i.tx.id())).collect()
@@ -259,7 +267,7 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
             if !*k {
                 *k = inc
                     .get(&item.tx.id())
-                    .is_some_and(|i| i.signature == *item.tx.signature());
+                    .is_some_and(|i| i.leaf == item.tx.leaf());
             }
         }
     });
@@ -280,6 +288,7 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
             .observe(fresh.len() as f64);
     }
     let mut answers = Vec::new();
+    let mut liars: Vec<PeerId> = Vec::new();
     let mut mp = shared.mempool();
     for (item, known) in items.into_iter().zip(known) {
         let ok = if known {
@@ -287,8 +296,13 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
         } else {
             sig_ok.next().unwrap_or(false)
         };
+        if let (false, Reply::None(from)) = (ok, &item.reply)
+            && !liars.contains(from)
+        {
+            liars.push(*from);
+        }
         // a client's transaction is passed on to the other validators; gossip is not
-        let from_client = !matches!(item.reply, Reply::None);
+        let from_client = !matches!(item.reply, Reply::None(_));
         let result = mp.admit(
             item.tx,
             ok,
@@ -306,7 +320,7 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
             }
         }
         match item.reply {
-            Reply::None => {}
+            Reply::None(_) => {}
             Reply::One(reply) => answers.push((reply, result)),
             Reply::Many(call) => many[call].1.push(result),
         }
@@ -331,6 +345,16 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
                     warn!("admission: the network task stopped; transactions not gossiped");
                 }
             }
+        }
+    }
+    for peer in liars {
+        let cmd = Command::Penalize {
+            peer,
+            points: 50,
+            reason: "gossiped a transaction whose signature does not verify".into(),
+        };
+        if net.blocking_send(cmd).is_err() {
+            warn!("admission: the network task stopped");
         }
     }
     for (reply, result) in answers {

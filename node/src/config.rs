@@ -59,9 +59,17 @@ pub struct P2pSection {
     /// Extra peers to dial, as multiaddrs ending in `/p2p/<peer id>` (validators' addresses
     /// come from the validator set). Default none.
     pub peers: Vec<String>,
-    /// Accept connections from non-validator nodes (observers that sync blocks). Their
-    /// consensus messages are refused either way. Default `true`.
+    /// Accept connections from non-validator nodes (observers that sync blocks and forward
+    /// their clients' transactions). Off by default: a validator then talks only to the
+    /// validators of its epoch and the next, and to `peers`; turn it on for the validators
+    /// that serve full nodes. Observers get small per-peer budgets either way, and their
+    /// consensus messages are refused. Default `false`.
     pub allow_observers: bool,
+    /// Most observers connected at once. Default `32`.
+    pub max_observers: usize,
+    /// Most observers connected from one IP address; an address whose observer was banned
+    /// connects no observer until the ban ends. Default `4`.
+    pub max_observers_per_ip: usize,
     /// A peer whose score falls below this is disconnected and banned. Default `-100`.
     pub ban_score: i64,
     /// How long a banned peer stays banned, in seconds. Default `60`.
@@ -73,7 +81,9 @@ impl Default for P2pSection {
         P2pSection {
             listen: "/ip4/127.0.0.1/tcp/26656".into(),
             peers: Vec::new(),
-            allow_observers: true,
+            allow_observers: false,
+            max_observers: 32,
+            max_observers_per_ip: 4,
             ban_score: -100,
             ban_seconds: 60,
         }

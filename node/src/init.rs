@@ -78,10 +78,10 @@ pub fn run(args: InitArgs) -> Result<()> {
     if let Some(g) = &args.genesis {
         let dst = Config::path(home, &cfg.node.genesis_file);
         let g = genesis::Genesis::load(g)?;
-        std::fs::write(&dst, g.to_doc().to_json())
+        genesis::durable::replace(&dst, g.to_doc().to_json().as_bytes(), 0o644)
             .with_context(|| format!("writing {}", dst.display()))?;
     }
-    std::fs::write(&cfg_path, cfg.to_toml()?)
+    genesis::durable::replace(&cfg_path, cfg.to_toml()?.as_bytes(), 0o644)
         .with_context(|| format!("writing {}", cfg_path.display()))?;
     let peer = node::p2p::peer_id_of(&key.public()).context("key is not ed25519")?;
     println!("initialized {}", home.display());
@@ -132,7 +132,8 @@ fn load_doc(path: &Path) -> Result<GenesisDoc> {
 }
 
 fn save_doc(path: &Path, doc: &GenesisDoc) -> Result<()> {
-    std::fs::write(path, doc.to_json()).with_context(|| format!("writing {}", path.display()))
+    genesis::durable::replace(path, doc.to_json().as_bytes(), 0o644)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 pub fn genesis_new(out: &Path, chain_name: &str) -> Result<()> {

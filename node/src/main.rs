@@ -414,7 +414,7 @@ fn write_dev_genesis(
     if path.exists() {
         bail!("{} already exists; refusing to overwrite", path.display());
     }
-    std::fs::write(&path, g.to_doc().to_json())
+    genesis::durable::replace(&path, g.to_doc().to_json().as_bytes(), 0o644)
         .with_context(|| format!("writing {}", path.display()))?;
     for i in 0..validators {
         write_key_file(

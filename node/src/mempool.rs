@@ -58,6 +58,9 @@ pub struct Mempool {
     window: u64,
     by_id: FastMap<Hash, Entry>,
     by_sender: FastMap<PublicKey, BTreeMap<u64, Hash>>,
+    /// Each pending transaction's leaf (every signed byte) → its id: a proposed block names
+    /// its transactions by leaf, so what is found here is exactly what the block holds.
+    by_leaf: FastMap<Hash, Hash>,
     /// Admitted here, not yet sent to the other validators.
     outbox: Vec<SignedTransaction>,
     rejected: FastMap<Hash, String>,
@@ -89,6 +92,7 @@ impl Mempool {
             window: window.max(1),
             by_id: FastMap::default(),
             by_sender: FastMap::default(),
+            by_leaf: FastMap::default(),
             outbox: Vec::new(),
             rejected: FastMap::default(),
             rejected_order: VecDeque::new(),
@@ -114,6 +118,19 @@ impl Mempool {
     /// The pending transaction `id`.
     pub fn get(&self, id: &Hash) -> Option<&SignedTransaction> {
         self.by_id.get(id).map(|e| &e.tx)
+    }
+
+    /// The pending transaction whose leaf is `leaf`: exactly those signed bytes, whose
+    /// signature verified at admission.
+    pub fn get_by_leaf(&self, leaf: &Hash) -> Option<&SignedTransaction> {
+        self.by_leaf.get(leaf).and_then(|id| self.get(id))
+    }
+
+    /// Remove `id` from the id and leaf maps (the caller keeps `by_sender` right).
+    fn forget(&mut self, id: &Hash) -> Option<Entry> {
+        let e = self.by_id.remove(id)?;
+        self.by_leaf.remove(&e.tx.leaf());
+        Some(e)
     }
 
     /// Why `id` was refused or dropped, if it was recently.
@@ -170,6 +187,7 @@ impl Mempool {
             self.outbox.push(tx.clone());
         }
         let local_since = gossip.then(Instant::now);
+        self.by_leaf.insert(tx.leaf(), id);
         self.by_id.insert(id, Entry { tx, local_since });
         Ok(id)
     }
@@ -271,7 +289,7 @@ impl Mempool {
         else {
             return false;
         };
-        self.by_id.remove(&id);
+        self.forget(&id);
         self.record_rejection(id, "evicted".to_owned());
         true
     }
@@ -330,7 +348,7 @@ impl Mempool {
     pub fn finalized(&mut self, txs: &[SignedTransaction], state: &LedgerState) {
         let mut senders: Vec<PublicKey> = Vec::new();
         for t in txs {
-            if self.by_id.remove(&t.id()).is_some() {
+            if self.forget(&t.id()).is_some() {
                 senders.push(t.tx().sender);
             }
             if let Some(m) = self.by_sender.get_mut(&t.tx().sender)
@@ -358,7 +376,7 @@ impl Mempool {
             }
             for id in dropped {
                 // finalized ones were removed above; these lost their nonce to another tx
-                if self.by_id.remove(&id).is_some() {
+                if self.forget(&id).is_some() {
                     self.record_rejection(id, "nonce_too_low".to_owned());
                 }
             }
@@ -382,7 +400,7 @@ impl Mempool {
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
-            if let Some(e) = self.by_id.remove(&id) {
+            if let Some(e) = self.forget(&id) {
                 let t = e.tx.tx();
                 if let Some(m) = self.by_sender.get_mut(&t.sender) {
                     m.remove(&t.nonce);
@@ -561,5 +579,50 @@ mod tests {
         assert_eq!(mp.select(&state, 10, Duration::ZERO).len(), 3);
         std::thread::sleep(settle);
         assert_eq!(mp.select(&state, 10, settle).len(), 3);
+    }
+
+    #[test]
+    fn transactions_are_found_by_leaf_only_with_the_exact_signed_bytes() {
+        let (keys, state, chain) = setup(2);
+        let mut mp = Mempool::new(3, 10);
+        let held = transfer(&keys[0], 0, 1, chain);
+        mp.admit(held.clone(), true, &chain, &state, false).unwrap();
+        assert_eq!(mp.get_by_leaf(&held.leaf()), Some(&held));
+        // the same transaction with other signature bytes: same id, not the same leaf
+        let mut sig = *held.signature();
+        sig.0[40] ^= 0x08;
+        let other = SignedTransaction::new(held.tx().clone(), sig);
+        assert_eq!(other.id(), held.id());
+        assert_eq!(mp.get_by_leaf(&other.leaf()), None);
+        // the leaf index follows every way out of the pool: eviction, finality, expiry
+        for n in 1..3 {
+            mp.admit(transfer(&keys[0], n, 1, chain), true, &chain, &state, false)
+                .unwrap();
+        }
+        let evicted = transfer(&keys[0], 2, 1, chain);
+        mp.admit(transfer(&keys[1], 0, 1, chain), true, &chain, &state, false)
+            .unwrap();
+        assert_eq!(mp.get_by_leaf(&evicted.leaf()), None);
+        let params = ledger::ChainParams {
+            chain_id: chain,
+            epoch_length: 100,
+            limits: ledger::Limits::default(),
+            mining: Default::default(),
+        };
+        let out = ledger::execute::execute_block(
+            &params,
+            &state,
+            Hash::ZERO,
+            std::slice::from_ref(&held),
+            &[true],
+        );
+        mp.finalized(std::slice::from_ref(&held), &out.state);
+        assert_eq!(mp.get_by_leaf(&held.leaf()), None);
+        assert_eq!(mp.by_leaf.len(), mp.by_id.len());
+        let mut late = out.state.clone();
+        late.height = 1_000; // past every expiry
+        mp.finalized(&[], &late);
+        assert!(mp.is_empty());
+        assert!(mp.by_leaf.is_empty());
     }
 }

@@ -65,6 +65,16 @@ pub struct Metrics {
     pub blocks_fetched: Counter,
     /// 1 when synced and ready.
     pub ready: Gauge,
+    /// Equivocation evidence: a validator's second, different proposal for one view.
+    pub equivocations: Counter,
+    /// Proposals naming a block that breaks the rules (its leader is penalized).
+    pub invalid_proposals: Counter,
+    /// Penalties given to peers for misbehaviour (each lowers the peer's score).
+    pub peer_penalties: Counter,
+    /// Block bodies refused because they are not what their header commits to.
+    pub bodies_refused: Counter,
+    /// Messages from peers dropped because the peer was over its budget.
+    pub p2p_throttled: Counter,
     registry: Arc<Registry>,
 }
 
@@ -95,6 +105,11 @@ impl Metrics {
             block_txs_fetched: Counter::default(),
             blocks_fetched: Counter::default(),
             ready: Gauge::default(),
+            equivocations: Counter::default(),
+            invalid_proposals: Counter::default(),
+            peer_penalties: Counter::default(),
+            bodies_refused: Counter::default(),
+            p2p_throttled: Counter::default(),
             registry: Arc::new(Registry::default()),
         };
         r.register(
@@ -191,6 +206,31 @@ impl Metrics {
             m.blocks_fetched.clone(),
         );
         r.register("palisade_ready", "1 when synced and ready", m.ready.clone());
+        r.register(
+            "palisade_equivocations",
+            "Equivocation evidence: a validator's second, different proposal for one view",
+            m.equivocations.clone(),
+        );
+        r.register(
+            "palisade_invalid_proposals",
+            "Proposals naming a block that breaks the rules (its leader is penalized)",
+            m.invalid_proposals.clone(),
+        );
+        r.register(
+            "palisade_peer_penalties",
+            "Penalties given to peers for misbehaviour",
+            m.peer_penalties.clone(),
+        );
+        r.register(
+            "palisade_bodies_refused",
+            "Block bodies refused because they are not what their header commits to",
+            m.bodies_refused.clone(),
+        );
+        r.register(
+            "palisade_p2p_throttled",
+            "Messages from peers dropped because the peer was over its budget",
+            m.p2p_throttled.clone(),
+        );
         Metrics {
             registry: Arc::new(r),
             ..m

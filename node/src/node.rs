@@ -24,12 +24,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, anyhow, bail};
 use consensus::{
     Action, Certificate, Certified, Digest, Ed25519Signer, Ed25519Verifier, Engine, Input, Message,
-    Proposal, TimerKind, ValidatorInfo, ValidatorSet, View,
+    Misbehavior, Proposal, TimerKind, ValidatorInfo, ValidatorSet, View,
 };
 use genesis::Genesis;
 use ledger::{
-    Block, BlockHeader, ChainParams, FastMap, FastSet, Hash, Keypair, LedgerState, PublicKey,
-    Receipt, Store, Validator,
+    Block, BlockHeader, ChainParams, FastMap, Hash, Keypair, LedgerState, PublicKey, Receipt,
+    Store, Validator,
 };
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
@@ -42,18 +42,16 @@ use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::p2p::{self, Command, Inbound, NetInfo};
 use crate::safety_log::SafetyLog;
-use crate::wire::{
-    FinalityProof, FinalizedBlock, MAX_SYNC_BLOCKS, Request, Response, SYNC_RESPONSE_SOFT_BYTES,
-};
+use crate::serve::{BlockCache, Server};
+use crate::wire::{FinalityProof, FinalizedBlock, Request, Response};
 
 /// The longest a timeout may grow to with backoff.
 const MAX_TIMEOUT_MS: u64 = 30_000;
-/// Proposed blocks kept at most this far above the finalized height.
-const MAX_BLOCKS_AHEAD: u64 = 512;
-/// Unfinalized blocks held at most (a byzantine leader cannot fill memory with proposals).
-const MAX_PENDING_BLOCKS: usize = 4096;
+use crate::intake::{
+    Intake, MAX_BLOCKS_AHEAD, MAX_PENDING_PER_PROPOSER, PROPOSAL_VIEWS_BEHIND, ProposalFacts,
+};
 /// Finalized blocks kept in memory to answer peers a little behind.
-const RECENT_BLOCKS: usize = 32;
+const RECENT_BLOCKS: u64 = 32;
 /// Blocks asked for in one sync request.
 const SYNC_BATCH: u32 = 128;
 /// A block named by a proposal that has not arrived is asked for after this long: its
@@ -66,6 +64,8 @@ const MAX_FETCH_ATTEMPTS: u32 = 30;
 /// How long a block rebuilt from ids waits for admission to catch up before the leader is
 /// asked for the transactions still missing.
 const ADMISSION_WAIT: Duration = Duration::from_millis(50);
+/// How long the height claims of a peer that did not deliver what it claimed are ignored.
+const DEMOTION: Duration = Duration::from_secs(30);
 /// How often the core retries block fetches that are due and updates the mempool gauge.
 const HOUSEKEEPING: Duration = Duration::from_millis(20);
 
@@ -132,8 +132,9 @@ pub struct Included {
     pub block: Hash,
     /// The transaction's index in the block.
     pub index: u32,
-    /// Its signature, checked before the block was executed.
-    pub signature: ledger::Signature,
+    /// Its leaf (every signed byte): the block it is in was valid, so its signature
+    /// verified on this node.
+    pub leaf: Hash,
 }
 
 /// What the core tells RPC subscribers.
@@ -269,6 +270,7 @@ enum Event {
     },
     Fetched {
         hash: Hash,
+        peer: PeerId,
         result: Result<Vec<u8>, String>,
     },
     /// The leader's answer to [`Request::GetTxs`] for a block being rebuilt from its ids.
@@ -281,11 +283,11 @@ enum Event {
     AdmissionCaughtUp { hash: Hash },
 }
 
-/// A proposed block being rebuilt from its transaction ids: the mempool had some of them,
-/// the rest come from gossip still queued for admission or are asked of the leader.
+/// A proposed block being rebuilt from its transactions' leaves: the mempool had some of
+/// them, the rest come from gossip still queued for admission or are asked of the leader.
 struct Partial {
     header: BlockHeader,
-    ids: Vec<Hash>,
+    leaves: Vec<Hash>,
     txs: Vec<Option<ledger::SignedTransaction>>,
     /// The leader that sent the ids.
     leader: PeerId,
@@ -333,16 +335,31 @@ struct Core {
     pending_inputs: Vec<Input>,
     // blocks not yet final
     blocks: FastMap<Hash, Arc<Block>>,
-    /// The last [`RECENT_BLOCKS`] finalized blocks, newest last: a validator a little
-    /// behind still gets their transactions from memory (and before they reach the disk).
-    recent: VecDeque<(Hash, Arc<Block>)>,
+    /// What peers may ask for without a store read (served off this task): the blocks
+    /// above and the last [`RECENT_BLOCKS`] finalized ones, so a validator a little behind
+    /// still gets their transactions from memory (and before they reach the disk).
+    cache: Arc<BlockCache>,
+    /// The finalized height on disk, for the server.
+    durable_height: Arc<std::sync::atomic::AtomicU64>,
     executed: FastMap<Hash, Executed>,
-    invalid: FastSet<Hash>,
+    /// Blocks found to break the rules, with why. A header id names exactly one body (the
+    /// tx root covers every signed byte, and bodies are checked against it on arrival), so
+    /// this is a verdict on the block itself, never on someone's bad copy of it.
+    invalid: FastMap<Hash, (u64, String)>,
+    /// The proposal taken for each view of this epoch (one per view: a second, different
+    /// one from the leader is equivocation evidence).
+    proposed_in: std::collections::BTreeMap<View, Hash>,
     /// Blocks to ask peers for: when next, and how often asked so far.
     fetching: FastMap<Hash, (Instant, u32)>,
     partial: FastMap<Hash, Partial>,
     // sync
-    peer_heights: HashMap<PeerId, u64>,
+    /// Finalized heights peers claim, and when they said so. Claims only pick whom to ask
+    /// for blocks (what is adopted is verified) and, from f+1 validators, say when this node
+    /// is behind.
+    peer_heights: HashMap<PeerId, (u64, Instant)>,
+    /// Peers that claimed blocks and did not deliver them: their claims are ignored until
+    /// then.
+    demoted: HashMap<PeerId, Instant>,
     heard_status: bool,
     sync_inflight: Option<Instant>,
     head_height: u64,
@@ -350,8 +367,27 @@ struct Core {
     announced_head: u64,
 }
 
+/// What `palisade adversary` changes in a node it runs as an attacker: the rest is the real
+/// node, so honest peers see the real protocol.
+#[derive(Default)]
+pub struct Hooks {
+    /// Given the network's command sender and the block cache, returns the sender the node
+    /// uses instead (everything the node sends passes through it).
+    #[allow(clippy::type_complexity)]
+    pub wrap_net: Option<
+        Box<dyn FnOnce(mpsc::Sender<Command>, Arc<BlockCache>) -> mpsc::Sender<Command> + Send>,
+    >,
+    /// The node stops when this turns true (besides SIGINT/SIGTERM).
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
 /// Run a node from its home directory until SIGINT/SIGTERM.
 pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
+    run_with(home, cfg, Hooks::default()).await
+}
+
+/// [`run`], with an attacker's [`Hooks`].
+pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
     let genesis_path = Config::path(&home, &cfg.node.genesis_file);
     let genesis = Genesis::load(&genesis_path)
         .with_context(|| format!("loading genesis {}", genesis_path.display()))?;
@@ -361,8 +397,13 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
     let data_dir = Config::path(&home, &cfg.node.data_dir);
     let params = genesis.chain_params();
     let store = Arc::new(
-        Store::open(&data_dir.join("db"), params.limits)
-            .with_context(|| format!("opening the store in {}", data_dir.display()))?,
+        Store::open(&data_dir.join("db"), params.limits).with_context(|| {
+            format!(
+                "opening the store in {0} (if it is corrupt: stop the node, move {0}/db \
+                     aside, and start it again to sync the chain from its peers)",
+                data_dir.display()
+            )
+        })?,
     );
     match store.chain_id()? {
         None => {
@@ -406,18 +447,26 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
                 .with_context(|| format!("p2p.peers entry {p:?}"))?,
         );
     }
-    let (net, inbound) = p2p::spawn(
+    let (net, queues) = p2p::spawn(
         p2p::P2pConfig {
             secret: key.secret(),
             listen,
             peers: extra,
             allow_observers: cfg.p2p.allow_observers,
+            max_observers: cfg.p2p.max_observers,
+            max_observers_per_ip: cfg.p2p.max_observers_per_ip,
             ban_score: cfg.p2p.ban_score,
             ban: Duration::from_secs(cfg.p2p.ban_seconds),
+            never_read: false,
         },
         metrics.clone(),
         net_info.clone(),
     )?;
+    let cache = Arc::new(BlockCache::default());
+    let net = match hooks.wrap_net {
+        Some(wrap) => wrap(net, cache.clone()),
+        None => net,
+    };
 
     let (admission, admission_queue) = Admission::channel();
     let shared = Arc::new(Shared {
@@ -467,6 +516,18 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         },
     ));
 
+    let durable_height = Arc::new(std::sync::atomic::AtomicU64::new(header.height));
+    tokio::spawn(
+        Server {
+            store: store.clone(),
+            cache: cache.clone(),
+            limits: params.limits,
+            net: net.clone(),
+            metrics: metrics.clone(),
+            durable_height: durable_height.clone(),
+        }
+        .run(queues.requests),
+    );
     let (events_tx, events_rx) = mpsc::channel(1024);
     let (committer, committed) = Committer::start(store.clone(), metrics.clone())?;
     let epoch = open_epoch(&genesis, &params, &key, &data_dir, &state, proposal, None)?;
@@ -496,16 +557,27 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
         finalize_queue: VecDeque::new(),
         pending_inputs: Vec::new(),
         blocks: FastMap::default(),
-        recent: VecDeque::new(),
+        cache,
+        durable_height,
         executed: FastMap::default(),
-        invalid: FastSet::default(),
+        invalid: FastMap::default(),
+        proposed_in: std::collections::BTreeMap::new(),
         fetching: FastMap::default(),
         partial: FastMap::default(),
         peer_heights: HashMap::new(),
+        demoted: HashMap::new(),
         heard_status: false,
         sync_inflight: None,
     };
-    let result = core.run(inbound, events_rx, committed).await;
+    let result = core
+        .run(
+            queues.priority,
+            queues.bulk,
+            events_rx,
+            committed,
+            hooks.stop,
+        )
+        .await;
     // the finalized blocks still queued reach the disk before the process ends
     if let Some(t) = core.committer.stop() {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
@@ -584,10 +656,14 @@ fn open_epoch(
 impl Core {
     async fn run(
         &mut self,
-        mut inbound: mpsc::Receiver<Inbound>,
+        mut priority: mpsc::Receiver<Inbound>,
+        mut bulk: mpsc::Receiver<Inbound>,
         mut events: mpsc::Receiver<Event>,
         mut committed: mpsc::UnboundedReceiver<Committed>,
+        stop: Option<tokio::sync::watch::Receiver<bool>>,
     ) -> Result<()> {
+        let (_never, no_stop) = tokio::sync::watch::channel(false);
+        let mut stop = stop.unwrap_or(no_stop);
         self.announce_validators();
         self.drive(Some(Input::Start))?;
         self.publish();
@@ -603,8 +679,10 @@ impl Core {
                 .peek()
                 .map(|Reverse((at, _))| *at)
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            // validators' consensus messages and proposals first; observers' traffic last
             tokio::select! {
-                msg = inbound.recv() => match msg {
+                biased;
+                msg = priority.recv() => match msg {
                     Some(m) => self.on_inbound(m)?,
                     None => bail!("network task stopped"),
                 },
@@ -622,6 +700,11 @@ impl Core {
                 _ = status.tick() => self.status_tick()?,
                 _ = tokio::signal::ctrl_c() => { info!("SIGINT: shutting down"); return Ok(()); }
                 _ = sigterm.recv() => { info!("SIGTERM: shutting down"); return Ok(()); }
+                Ok(_) = stop.wait_for(|s| *s) => { info!("stop requested: shutting down"); return Ok(()); }
+                msg = bulk.recv() => match msg {
+                    Some(m) => self.on_inbound(m)?,
+                    None => bail!("network task stopped"),
+                },
             }
         }
     }
@@ -711,6 +794,24 @@ impl Core {
                     "engine reports the epoch's last block final"
                 );
             }
+            Action::Misbehaved { from, what } => {
+                if let Some(peer) = self.epoch.peers.get(from as usize).copied() {
+                    match what {
+                        Misbehavior::Equivocation(view) => {
+                            self.shared.metrics.equivocations.inc();
+                            warn!(%peer, validator = from, view, epoch, "equivocation: the validator signed two different votes of one kind in one view");
+                            self.penalize(
+                                peer,
+                                50,
+                                "equivocation: two different votes in one view",
+                            );
+                        }
+                        Misbehavior::ForeignVote => {
+                            self.penalize(peer, 25, "sent a vote signed by another validator")
+                        }
+                    }
+                }
+            }
             Action::Fetch { view } => {
                 let bytes = Request::Consensus {
                     epoch,
@@ -774,20 +875,6 @@ impl Core {
 
     // ---------------------------------------------------------------- blocks
 
-    /// A block not yet final, or one of the last finalized ones.
-    fn block_by_id(&self, h: &Hash) -> Option<Arc<Block>> {
-        self.blocks
-            .get(h)
-            .or_else(|| {
-                self.recent
-                    .iter()
-                    .rev()
-                    .find(|(id, _)| id == h)
-                    .map(|(_, b)| b)
-            })
-            .cloned()
-    }
-
     fn block_header(&self, h: &Hash) -> Option<BlockHeader> {
         if *h == self.header.id() {
             return Some(self.header.clone());
@@ -804,7 +891,7 @@ impl Core {
         if let Some(e) = self.executed.get(&h) {
             return Some((e.state.clone(), e.block.header.clone()));
         }
-        if self.invalid.contains(&h) {
+        if self.invalid.contains_key(&h) {
             return None;
         }
         let Some(block) = self.blocks.get(&h).cloned() else {
@@ -837,8 +924,12 @@ impl Core {
                 Some((state, block.header.clone()))
             }
             Err(e) => {
-                warn!(block = %h, height = block.header.height, "invalid block: {e}");
-                self.invalid.insert(h);
+                // the body is the one the header commits to (checked on arrival): the
+                // block itself breaks the rules
+                warn!(block = %h, height = block.header.height, proposer = %block.header.proposer, "invalid block: {e}");
+                self.invalid.insert(h, (block.header.height, e.to_string()));
+                self.blocks.remove(&h);
+                self.cache.remove(&h);
                 None
             }
         }
@@ -846,15 +937,12 @@ impl Core {
 
     /// For each transaction of a block, whether this node has verified its signature: the
     /// mempool admits only transactions whose signatures verified, so one held there with
-    /// the same id and the same signature needs no second check. Counts the rest.
+    /// the same leaf (every signed byte) needs no second check. Counts the rest.
     fn known_signatures(&self, txs: &[ledger::SignedTransaction]) -> Vec<bool> {
         let known: Vec<bool> = {
             let mp = self.shared.mempool();
             txs.iter()
-                .map(|t| {
-                    mp.get(&t.id())
-                        .is_some_and(|held| held.signature() == t.signature())
-                })
+                .map(|t| mp.get_by_leaf(&t.leaf()).is_some())
                 .collect()
         };
         let unknown = known.iter().filter(|k| !**k).count();
@@ -865,10 +953,14 @@ impl Core {
         known
     }
 
-    /// `Some(valid)` once decidable, `None` while a block is missing.
+    /// `Some(valid)` once decidable, `None` while a block is missing. A proposal that does
+    /// not fit its block (height, parent, proposer) or whose timestamp is ahead of this
+    /// node's clock gets no vote, but only a block that breaks the rules is recorded as
+    /// invalid: the same block may be proposed properly elsewhere, and a quorum may finalize
+    /// it whatever this node's clock says.
     fn check_proposal(&mut self, p: &Proposal) -> Option<bool> {
         let h = hash(&p.payload);
-        if self.invalid.contains(&h) {
+        if self.invalid.contains_key(&h) {
             return Some(false);
         }
         let Some(block) = self.blocks.get(&h).cloned() else {
@@ -893,20 +985,20 @@ impl Core {
             None
         };
         if let Some(why) = problem {
-            warn!(block = %h, view = p.view, "refusing proposal: {why}");
-            self.invalid.insert(h);
-            return Some(false);
-        }
-        if let Some(ph) = self.block_header(&hd.parent)
-            && hd.timestamp_ms <= ph.timestamp_ms
-        {
-            warn!(block = %h, "refusing proposal: timestamp not after its parent's");
-            self.invalid.insert(h);
+            warn!(block = %h, view = p.view, "no vote for the proposal: {why}");
             return Some(false);
         }
         match self.ensure_executed(h) {
             Some(_) => Some(true),
-            None if self.invalid.contains(&h) => Some(false),
+            None if self.invalid.contains_key(&h) => {
+                // the leader signed a proposal naming a block that breaks the rules: proof
+                // of misbehaviour (its signature binds it to exactly this block)
+                self.shared.metrics.invalid_proposals.inc();
+                if let Some(peer) = self.epoch.peers.get(leader as usize).copied() {
+                    self.penalize(peer, 50, "proposed a block that breaks the rules");
+                }
+                Some(false)
+            }
             None => None,
         }
     }
@@ -959,21 +1051,25 @@ impl Core {
             txs = block.txs.len(),
             "proposing"
         );
+        self.proposed_in.insert(view, id);
         self.head_height = self.head_height.max(block.header.height);
         self.blocks.insert(id, block.clone());
+        self.cache.insert(block.clone());
         self.executed
             .insert(id, Executed::new(block.clone(), outcome));
         self.announce_head(&block);
         // The validators hold the transactions from gossip (admission sends a client's
-        // transaction on before answering): send them the header and the ids (32 bytes a
+        // transaction on before answering): send them the header and the leaves (32 bytes a
         // transaction instead of ~200); what a validator lacks it asks for
         // (`Request::GetTxs`).
-        let bytes = Request::BlockIds {
+        let bytes = Request::ProposedBlock {
+            epoch,
+            view,
             header: block.header.clone(),
-            ids: block
+            leaves: block
                 .txs
                 .iter()
-                .map(ledger::SignedTransaction::id)
+                .map(ledger::SignedTransaction::leaf)
                 .collect(),
         }
         .encode();
@@ -998,7 +1094,7 @@ impl Core {
                         height,
                         block: id,
                         index: i as u32,
-                        signature: *t.signature(),
+                        leaf: t.leaf(),
                     },
                 );
             }
@@ -1046,6 +1142,7 @@ impl Core {
         for peer in peers {
             self.ask(peer, bytes.clone(), move |result| Event::Fetched {
                 hash: h,
+                peer,
                 result,
             });
         }
@@ -1072,37 +1169,67 @@ impl Core {
         });
     }
 
-    /// A leader's block as header and transaction ids: rebuilt from the mempool, and what
-    /// it lacks asked of the leader.
-    fn on_block_ids(&mut self, peer: PeerId, header: BlockHeader, ids: Vec<Hash>) -> Result<()> {
+    /// A proposal pushed by its leader: the header and its transactions' leaves. Taken only
+    /// from the leader of `view` in this epoch, for a view near the engine's, one per view
+    /// (a second, different one is equivocation evidence), within the proposer's share of
+    /// the pool; rebuilt from the mempool, and what it lacks asked of the leader.
+    fn on_proposed_block(
+        &mut self,
+        peer: PeerId,
+        epoch: u64,
+        view: View,
+        header: BlockHeader,
+        leaves: Vec<Hash>,
+    ) -> Result<()> {
+        let leader = self.epoch.set.leader(view);
+        let leader_key = self.epoch.set.get(leader).map(|v| PublicKey(v.key.0));
         let h = header.id();
-        if header.height <= self.header.height
-            || header.height > self.header.height + MAX_BLOCKS_AHEAD
-            || self.blocks.contains_key(&h)
-            || self.partial.contains_key(&h)
-            || self.blocks.len() + self.partial.len() >= MAX_PENDING_BLOCKS
-        {
-            return Ok(());
+        let facts = ProposalFacts {
+            this_epoch: epoch == self.epoch.number,
+            sender_leads: self.epoch.peers.get(leader as usize) == Some(&peer),
+            proposer_leads: Some(header.proposer) == leader_key,
+            view,
+            current_view: self.epoch.engine.view(),
+            leaves_match: ledger::hash::list_root(&leaves) == header.tx_root,
+            id: h,
+            earlier: self.proposed_in.get(&view).copied(),
+            height: header.height,
+            finalized_height: self.header.height,
+            known: self.blocks.contains_key(&h)
+                || self.partial.contains_key(&h)
+                || self.invalid.contains_key(&h),
+            pending_of_proposer: self.pending_of(&header.proposer),
+        };
+        match crate::intake::judge(&facts) {
+            Intake::Take => {}
+            Intake::Ignore(why) => {
+                debug!(%peer, view, "proposal ignored: {why}");
+                return Ok(());
+            }
+            Intake::Refuse(why) => {
+                self.refuse(peer, why);
+                return Ok(());
+            }
+            Intake::Equivocation(first) => {
+                self.equivocation(peer, view, first, h);
+                return Ok(());
+            }
         }
-        // Ids that do not match the header say nothing about the block: the header is not
-        // marked invalid (its real body may arrive whole), the sender loses score.
-        if ledger::hash::list_root(&ids) != header.tx_root {
-            self.penalize(peer, 25, "block ids do not match the header's tx root");
-            return Ok(());
-        }
+        self.proposed_in.insert(view, h);
         let txs: Vec<Option<ledger::SignedTransaction>> = {
             let mp = self.shared.mempool();
-            ids.iter().map(|id| mp.get(id).cloned()).collect()
+            leaves.iter().map(|l| mp.get_by_leaf(l).cloned()).collect()
         };
         let lacking = txs.iter().filter(|t| t.is_none()).count();
         debug!(
             height = header.height,
-            txs = ids.len(),
+            view,
+            txs = leaves.len(),
             lacking,
-            "block ids from the leader"
+            "proposal from the leader"
         );
         if lacking == 0 {
-            return self.add_rebuilt(header, txs);
+            return self.add_rebuilt(peer, header, txs);
         }
         // Gossip reaches a validator before the block that carries it (one connection, in
         // order) but may still wait in the admission queue: let admission catch up (at most
@@ -1111,7 +1238,7 @@ impl Core {
             h,
             Partial {
                 header,
-                ids,
+                leaves,
                 txs,
                 leader: peer,
             },
@@ -1127,6 +1254,31 @@ impl Core {
         Ok(())
     }
 
+    /// How many unfinalized blocks of `proposer` the pool holds (whole or being rebuilt).
+    fn pending_of(&self, proposer: &PublicKey) -> usize {
+        self.blocks
+            .values()
+            .filter(|b| b.header.proposer == *proposer)
+            .count()
+            + self
+                .partial
+                .values()
+                .filter(|p| p.header.proposer == *proposer)
+                .count()
+    }
+
+    /// A leader sent two different proposals for one view: evidence, logged once per view,
+    /// counted, and the sender penalized. The first proposal stays the one taken.
+    fn equivocation(&mut self, peer: PeerId, view: View, first: Hash, second: Hash) {
+        self.shared.metrics.equivocations.inc();
+        warn!(%peer, view, %first, %second, epoch = self.epoch.number, "equivocation: the leader proposed two different blocks for one view");
+        self.penalize(
+            peer,
+            50,
+            "equivocation: two different proposals for one view",
+        );
+    }
+
     /// Admission caught up for a block being rebuilt: take what gossip brought from the
     /// mempool, ask the leader for the rest.
     fn on_admission_caught_up(&mut self, h: Hash) -> Result<()> {
@@ -1137,11 +1289,11 @@ impl Core {
             let mp = self.shared.mempool();
             part.txs
                 .iter_mut()
-                .zip(&part.ids)
+                .zip(&part.leaves)
                 .enumerate()
-                .filter_map(|(i, (slot, id))| {
+                .filter_map(|(i, (slot, leaf))| {
                     if slot.is_none() {
-                        *slot = mp.get(id).cloned();
+                        *slot = mp.get_by_leaf(leaf).cloned();
                     }
                     slot.is_none().then_some(i as u32)
                 })
@@ -1156,7 +1308,7 @@ impl Core {
             let Some(part) = self.partial.remove(&h) else {
                 return Ok(());
             };
-            return self.add_rebuilt(part.header, part.txs);
+            return self.add_rebuilt(part.leader, part.header, part.txs);
         }
         self.shared
             .metrics
@@ -1175,7 +1327,8 @@ impl Core {
         Ok(())
     }
 
-    /// The leader's answer for a block being rebuilt: complete it, or ask for it whole.
+    /// The leader's answer for a block being rebuilt: each transaction must be the one its
+    /// leaf names; complete the block, or (a short or wrong answer) ask for it whole.
     fn on_fetched_txs(&mut self, h: Hash, result: Result<Vec<u8>, String>) -> Result<()> {
         let Some(mut part) = self.partial.remove(&h) else {
             return Ok(());
@@ -1185,13 +1338,26 @@ impl Core {
             _ => Vec::new(),
         };
         let mut got = got.into_iter();
-        for (slot, id) in part.txs.iter_mut().zip(&part.ids) {
+        let mut lied = false;
+        for (slot, leaf) in part.txs.iter_mut().zip(&part.leaves) {
             if slot.is_none() {
                 match got.next() {
-                    Some(t) if t.id() == *id => *slot = Some(t),
-                    _ => break,
+                    Some(t) if t.leaf() == *leaf => *slot = Some(t),
+                    Some(_) => {
+                        lied = true;
+                        break;
+                    }
+                    None => break,
                 }
             }
+        }
+        if lied {
+            self.shared.metrics.bodies_refused.inc();
+            self.penalize(
+                part.leader,
+                25,
+                "answered GetTxs with transactions its proposal does not name",
+            );
         }
         if part.txs.iter().any(Option::is_none) {
             debug!(block = %h, "leader did not supply the block's transactions: fetching it whole");
@@ -1199,12 +1365,13 @@ impl Core {
             self.fetch_now(h);
             return Ok(());
         }
-        self.add_rebuilt(part.header, part.txs)
+        self.add_rebuilt(part.leader, part.header, part.txs)
     }
 
-    /// A block rebuilt from ids with every transaction found: add it and go on.
+    /// A block rebuilt from leaves with every transaction found: add it and go on.
     fn add_rebuilt(
         &mut self,
+        from: PeerId,
         header: BlockHeader,
         txs: Vec<Option<ledger::SignedTransaction>>,
     ) -> Result<()> {
@@ -1212,25 +1379,41 @@ impl Core {
             header,
             txs: txs.into_iter().flatten().collect(),
         };
-        if self.add_block(block) {
+        if self.add_block(from, block) {
             self.drive(None)?;
         }
         Ok(())
     }
 
-    fn add_block(&mut self, block: Block) -> bool {
+    /// Put a block `from` sent (or rebuilt from what it sent) into the pool. Its body must be
+    /// the one its header commits to: another body is `from`'s lie or corruption, refused
+    /// and penalized, and the header is not judged by it. A block this node asked for by
+    /// hash (`fetching`) is taken whoever proposed it; an unasked one only within its
+    /// proposer's share of the pool.
+    fn add_block(&mut self, from: PeerId, block: Block) -> bool {
         let h = block.id();
         let height = block.header.height;
         if height <= self.header.height
             || height > self.header.height + MAX_BLOCKS_AHEAD
             || self.blocks.contains_key(&h)
-            || self.blocks.len() >= MAX_PENDING_BLOCKS
+            || self.invalid.contains_key(&h)
         {
+            return false;
+        }
+        if !block.body_matches_header() {
+            self.shared.metrics.bodies_refused.inc();
+            self.penalize(from, 25, "a block body its header does not commit to");
+            return false;
+        }
+        let asked = self.fetching.contains_key(&h);
+        if !asked && self.pending_of(&block.header.proposer) >= MAX_PENDING_PER_PROPOSER {
             return false;
         }
         self.head_height = self.head_height.max(height);
         self.fetching.remove(&h);
-        self.blocks.insert(h, Arc::new(block));
+        let block = Arc::new(block);
+        self.cache.insert(block.clone());
+        self.blocks.insert(h, block);
         true
     }
 
@@ -1245,10 +1428,14 @@ impl Core {
             }
             let h = hash(&p.payload);
             if self.ensure_executed(h).is_none() {
-                if self.invalid.contains(&h) {
+                if let Some((_, why)) = self.invalid.get(&h) {
+                    // The body checked is the one the certified header commits to, so this is
+                    // not a bad copy: the finalized block itself breaks this node's rules.
                     bail!(
-                        "a quorum finalized block {h} at height {} that this node finds invalid; \
-                         refusing to continue (check the binary version and the genesis)",
+                        "a quorum finalized block {h} at height {}, which breaks the rules: {why}. \
+                         Either more than a third of the voting power is faulty, or this node runs \
+                         other rules than the quorum (check the binary version and the genesis). \
+                         Refusing to continue.",
                         p.height
                     );
                 }
@@ -1288,10 +1475,10 @@ impl Core {
         self.header = ex.block.header.clone();
         self.proposal = proof.proposal;
         self.head_height = self.head_height.max(height);
-        if self.recent.len() >= RECENT_BLOCKS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back((ex.block.id(), ex.block.clone()));
+        // the finalized block stays servable from memory for a while (it was cached when
+        // it arrived; a synced one is added here)
+        self.cache.insert(ex.block.clone());
+        self.cache.keep_above(height.saturating_sub(RECENT_BLOCKS));
         self.committer.submit(CommitJob {
             block: ex.block,
             receipts: ex.receipts,
@@ -1303,9 +1490,10 @@ impl Core {
         self.blocks.retain(|_, b| b.header.height > height);
         self.executed.retain(|_, e| e.block.header.height > height);
         self.partial.retain(|_, p| p.header.height > height);
-        if self.invalid.len() > 10_000 {
-            self.invalid.clear();
-        }
+        let oldest = self.proposal.view.saturating_sub(PROPOSAL_VIEWS_BEHIND);
+        self.proposed_in.retain(|v, _| *v >= oldest);
+        // a block at or below the finalized height is never looked at again
+        self.invalid.retain(|_, (h, _)| *h > height);
         let e = self.genesis.consensus.epoch_length.max(1);
         if height.is_multiple_of(e) {
             self.next_epoch()?;
@@ -1346,6 +1534,8 @@ impl Core {
             .send(ChainEvent::Finalized(job.block.clone()));
         self.durable_state = job.state;
         self.durable_header = job.block.header.clone();
+        self.durable_height
+            .store(height, std::sync::atomic::Ordering::Relaxed);
         self.publish();
         Ok(())
     }
@@ -1381,6 +1571,7 @@ impl Core {
         self.pending_payload = None;
         self.pending_verify.clear();
         self.finalize_queue.clear();
+        self.proposed_in.clear();
         self.announce_validators();
         // the drive loop starts it
         self.pending_inputs.push(Input::Start);
@@ -1422,7 +1613,7 @@ impl Core {
         m.finalized_height.set(self.durable_header.height as i64);
         m.height.set(self.head_height as i64);
         m.epoch.set(self.epoch.number as i64);
-        let best = self.peer_heights.values().copied().max().unwrap_or(0);
+        let best = self.vouched_height().unwrap_or(0);
         let view = ChainView {
             state: self.durable_state.clone(),
             header: self.durable_header.clone(),
@@ -1485,54 +1676,24 @@ impl Core {
         };
         match req {
             Request::Consensus { epoch, message } => self.on_consensus(m.peer, epoch, message)?,
-            Request::Block(block) => {
-                if !self.epoch.peers.contains(&m.peer) {
-                    self.refuse(m.peer, "block proposal from a non-validator");
-                } else if self.add_block(*block) {
-                    self.drive(None)?;
-                }
-            }
-            Request::BlockIds { header, ids } => {
-                if !self.epoch.peers.contains(&m.peer) {
-                    self.refuse(m.peer, "block proposal from a non-validator");
-                } else {
-                    self.on_block_ids(m.peer, header, ids)?;
-                }
-            }
-            Request::GetTxs { block, indices } => {
-                if let Some(id) = m.respond {
-                    let txs = self.block_by_id(&block).map_or_else(Vec::new, |b| {
-                        indices
-                            .iter()
-                            .map_while(|i| b.txs.get(*i as usize).cloned())
-                            .collect()
-                    });
-                    self.respond(id, Response::Txs(txs));
-                }
-            }
+            Request::ProposedBlock {
+                epoch,
+                view,
+                header,
+                leaves,
+            } => self.on_proposed_block(m.peer, epoch, view, header, leaves)?,
+            // answered by the server (`serve`), never here
+            Request::GetTxs { .. } | Request::GetBlocks { .. } | Request::GetBlock { .. } => {}
             Request::Txs(txs) => {
-                if !self.shared.admission.gossip(txs) {
+                if !self.shared.admission.gossip(m.peer, txs) {
                     self.shared.metrics.gossip_dropped.inc();
                 }
             }
             Request::Status { finalized_height } => {
                 self.heard_status = true;
-                self.peer_heights.insert(m.peer, finalized_height);
+                self.peer_heights
+                    .insert(m.peer, (finalized_height, Instant::now()));
                 self.maybe_sync();
-            }
-            Request::GetBlocks { from, max } => {
-                if let Some(id) = m.respond {
-                    self.serve_blocks(id, from, max);
-                }
-            }
-            Request::GetBlock { hash } => {
-                if let Some(id) = m.respond {
-                    let block = match self.block_by_id(&hash) {
-                        Some(b) => Some(Box::new((*b).clone())),
-                        None => self.shared.store.block_by_hash(&hash)?.map(Box::new),
-                    };
-                    self.respond(id, Response::Block(block));
-                }
             }
         }
         Ok(())
@@ -1598,33 +1759,6 @@ impl Core {
         });
     }
 
-    fn serve_blocks(&self, id: u64, from: u64, max: u32) {
-        let store = self.shared.store.clone();
-        let net = self.net.clone();
-        let last = self.durable_header.height;
-        tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            let mut size = 0usize;
-            let end = last.min(from.saturating_add(u64::from(max.clamp(1, MAX_SYNC_BLOCKS))) - 1);
-            for h in from.max(1)..=end {
-                let (Ok(Some(block)), Ok(Some(proof))) =
-                    (store.block_by_height(h), store.certificate(h))
-                else {
-                    break;
-                };
-                size += block.txs.len() * 200 + proof.len();
-                out.push(FinalizedBlock { block, proof });
-                if size > SYNC_RESPONSE_SOFT_BYTES {
-                    break;
-                }
-            }
-            let _ = net.try_send(Command::Respond {
-                id,
-                bytes: Response::Blocks(out).encode(),
-            });
-        });
-    }
-
     // ---------------------------------------------------------------- sync
 
     fn status_tick(&mut self) -> Result<()> {
@@ -1633,14 +1767,47 @@ impl Core {
         }
         .encode();
         self.send(Command::BroadcastConnected { bytes });
+        // claims not repeated lately are forgotten (the peer left or fell silent)
+        let stale = Duration::from_millis(self.cfg.consensus.status_interval_ms.max(50) * 10);
+        self.peer_heights.retain(|_, (_, at)| at.elapsed() < stale);
+        let now = Instant::now();
+        self.demoted.retain(|_, until| *until > now);
         self.maybe_sync();
-        let best = self.peer_heights.values().copied().max().unwrap_or(0);
         let alone = self.epoch.validators.len() == 1 && self.is_validator();
-        let ready = alone || (self.heard_status && best <= self.header.height + 2);
+        let ready = alone
+            || (self.heard_status
+                && self
+                    .vouched_height()
+                    .is_some_and(|best| best <= self.header.height + 2));
         self.shared.ready.store(ready, Ordering::Relaxed);
         self.shared.metrics.ready.set(i64::from(ready));
         self.publish();
         Ok(())
+    }
+
+    /// The highest finalized height that at least f+1 of this epoch's validators claim
+    /// (this node's own counting, if it is one): at least one of them is honest, so the
+    /// chain really is that far. `None` while too few have spoken.
+    fn vouched_height(&self) -> Option<u64> {
+        let mut heights: Vec<u64> = self
+            .peer_heights
+            .iter()
+            .filter(|(p, _)| self.epoch.peers.contains(p) && !self.demoted.contains_key(*p))
+            .map(|(_, (h, _))| *h)
+            .collect();
+        if self.is_validator() {
+            heights.push(self.header.height);
+        }
+        heights.sort_unstable_by(|a, b| b.cmp(a));
+        let f = self.epoch.validators.len().saturating_sub(1) / 3;
+        heights.get(f).copied()
+    }
+
+    /// A peer claimed blocks it did not deliver: ignore its claims for a while.
+    fn demote(&mut self, peer: PeerId, why: &str) {
+        debug!(%peer, "demoted for {DEMOTION:?}: {why}");
+        self.peer_heights.remove(&peer);
+        self.demoted.insert(peer, Instant::now() + DEMOTION);
     }
 
     fn maybe_sync(&mut self) {
@@ -1653,8 +1820,9 @@ impl Core {
         let Some((peer, best)) = self
             .peer_heights
             .iter()
-            .max_by_key(|(p, h)| (**h, **p))
-            .map(|(p, h)| (*p, *h))
+            .filter(|(p, _)| !self.demoted.contains_key(*p))
+            .max_by_key(|(p, (h, _))| (*h, **p))
+            .map(|(p, (h, _))| (*p, *h))
         else {
             return;
         };
@@ -1662,7 +1830,7 @@ impl Core {
         if best <= me + 2 {
             return;
         }
-        debug!(%peer, from = me + 1, best, "syncing");
+        debug!(%peer, from = me + 1, claimed = best, "syncing");
         self.sync_inflight = Some(Instant::now());
         let bytes = Request::GetBlocks {
             from: me + 1,
@@ -1674,13 +1842,20 @@ impl Core {
 
     fn on_event(&mut self, ev: Event) -> Result<()> {
         match ev {
-            Event::Fetched { hash, result } => {
+            Event::Fetched { hash, peer, result } => {
                 let Ok(bytes) = result else { return Ok(()) };
-                if let Ok(Response::Block(Some(b))) = Response::decode(&bytes, self.params.limits)
-                    && b.id() == hash
-                    && self.add_block(*b)
-                {
-                    self.drive(None)?;
+                match Response::decode(&bytes, self.params.limits) {
+                    Ok(Response::Block(Some(b))) if b.id() == hash => {
+                        if self.add_block(peer, *b) {
+                            self.drive(None)?;
+                        }
+                    }
+                    Ok(Response::Block(Some(_))) => {
+                        self.penalize(peer, 25, "answered GetBlock with another block")
+                    }
+                    Ok(Response::Block(None)) => {}
+                    Ok(_) => self.penalize(peer, 20, "unexpected answer to GetBlock"),
+                    Err(e) => self.penalize(peer, 20, format!("malformed GetBlock answer: {e}")),
                 }
             }
             Event::FetchedTxs { hash, result } => self.on_fetched_txs(hash, result)?,
@@ -1690,8 +1865,7 @@ impl Core {
                 let bytes = match result {
                     Ok(b) => b,
                     Err(e) => {
-                        debug!(%peer, "sync request failed: {e}");
-                        self.peer_heights.remove(&peer);
+                        self.demote(peer, &format!("sync request failed: {e}"));
                         return Ok(());
                     }
                 };
@@ -1701,6 +1875,9 @@ impl Core {
                         let before = self.header.height;
                         if let Err(e) = self.apply_synced(blocks) {
                             self.penalize(peer, 50, format!("bad sync response: {e:#}"));
+                            self.demote(peer, "bad sync response");
+                        } else if n == 0 {
+                            self.demote(peer, "claimed blocks it did not deliver");
                         }
                         if self.header.height > before {
                             info!(
@@ -1714,8 +1891,15 @@ impl Core {
                             self.maybe_sync();
                         }
                     }
-                    Ok(_) => self.penalize(peer, 20, "unexpected sync response"),
-                    Err(e) => self.penalize(peer, 20, format!("malformed sync response: {e}")),
+                    Ok(Response::Refused(why)) => self.demote(peer, &format!("refused: {why}")),
+                    Ok(_) => {
+                        self.penalize(peer, 20, "unexpected sync response");
+                        self.demote(peer, "unexpected sync response");
+                    }
+                    Err(e) => {
+                        self.penalize(peer, 20, format!("malformed sync response: {e}"));
+                        self.demote(peer, "malformed sync response");
+                    }
                 }
             }
         }

@@ -11,15 +11,23 @@
 //!
 //! A node's libp2p identity is its ed25519 validator key, so a connection's `PeerId` names
 //! the validator. Admission: validators of the current and next epoch are always accepted;
-//! other peers only if `p2p.allow_observers` (and even then their consensus messages are
-//! refused by the node). A peer whose score falls below `p2p.ban_score` is disconnected and
-//! banned for `p2p.ban_seconds`. This task owns the swarm and nothing else: it does not
-//! decode consensus messages or touch storage.
+//! other peers (observers) only if `p2p.allow_observers`, at most `p2p.max_observers` of
+//! them and `p2p.max_observers_per_ip` from one address. Every message is charged to its
+//! sender's budget for its kind (`budget`): a frames stream over budget is not read until
+//! the budget allows (the sender is slowed down by TCP), a request over budget is refused,
+//! and what only validators may send is refused from anyone else; each costs the peer score.
+//! A peer whose score falls below `p2p.ban_score` is disconnected and banned for
+//! `p2p.ban_seconds`; scores recover a point a second. Inbound messages leave in three
+//! queues: validators' consensus messages and proposals (`priority`), the rest of the
+//! fire-and-forget traffic (`bulk`), and requests that want an answer (`requests`, served
+//! off the consensus task). This task owns the swarm and nothing else: it does not decode
+//! consensus messages or touch storage.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::sync::Arc;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -31,6 +39,7 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identity, noise, tcp, yam
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use crate::budget::{Class, Over, PeerBudget};
 use crate::metrics::Metrics;
 use crate::wire::MAX_FRAME_BYTES;
 
@@ -183,28 +192,83 @@ async fn write_frames(
     let _ = stream.close().await;
 }
 
-/// One inbound frames stream: each frame goes to the network task as `(peer, frame)`; a
-/// frame over the limit ends the stream and is reported as an error.
+/// What a frames reader tells the network task.
+#[derive(Debug)]
+enum FrameEvent {
+    /// A frame within the peer's budget.
+    Frame(Vec<u8>),
+    /// A frame that does not parse as one (over the size limit): the stream ends.
+    Malformed(io::Error),
+    /// A frame of a kind this peer may not send: dropped.
+    Refused(Class),
+    /// The peer is over its budget for this kind: its stream is not read for a while (or,
+    /// for a frame larger than any budget, the frame is dropped).
+    OverBudget(Class),
+}
+
+/// Which connected peers are validators, shared with the frames readers.
+type ValidatorSet = Arc<RwLock<HashSet<PeerId>>>;
+
+fn is_validator(set: &ValidatorSet, peer: &PeerId) -> bool {
+    match set.read() {
+        Ok(s) => s.contains(peer),
+        Err(p) => p.into_inner().contains(peer),
+    }
+}
+
+/// One inbound frames stream: each frame within the peer's budget goes to the network task
+/// as `(peer, frame)`; a frame over budget waits until the budget allows (the stream is not
+/// read meanwhile, which slows the sender), a frame of a kind the peer may not send is
+/// dropped, both reported (over budget at most once a second); a frame over the size limit
+/// ends the stream and is reported as an error.
 async fn read_frames<S: futures::AsyncRead + Unpin + Send>(
     peer: PeerId,
     mut stream: S,
-    to: mpsc::Sender<(PeerId, io::Result<Vec<u8>>)>,
+    to: mpsc::Sender<(PeerId, FrameEvent)>,
+    validators: ValidatorSet,
 ) {
+    let mut budget = PeerBudget::new(is_validator(&validators, &peer));
+    let mut reported: Option<Instant> = None;
     loop {
-        match read_frame(&mut stream).await {
-            Ok(frame) => {
-                if to.send((peer, Ok(frame))).await.is_err() {
-                    return;
-                }
-            }
+        let frame = match read_frame(&mut stream).await {
+            Ok(frame) => frame,
             Err(e) => {
                 if e.kind() == io::ErrorKind::InvalidData {
-                    let _ = to.send((peer, Err(e))).await;
+                    let _ = to.send((peer, FrameEvent::Malformed(e))).await;
                 } else {
                     debug!(%peer, "inbound frames stream closed: {e}");
                 }
                 return;
             }
+        };
+        budget.set_validator(is_validator(&validators, &peer));
+        let class = Class::of(&frame);
+        let event = loop {
+            match budget.take(class, frame.len(), Instant::now()) {
+                Ok(()) => break Some(FrameEvent::Frame(frame)),
+                Err(Over::Refused) => break Some(FrameEvent::Refused(class)),
+                Err(Over::Wait(wait)) => {
+                    if reported.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        reported = Some(Instant::now());
+                        if to
+                            .send((peer, FrameEvent::OverBudget(class)))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    if wait == Duration::MAX {
+                        break None;
+                    }
+                    tokio::time::sleep(wait.min(Duration::from_secs(10))).await;
+                }
+            }
+        };
+        if let Some(event) = event
+            && to.send((peer, event)).await.is_err()
+        {
+            return;
         }
     }
 }
@@ -306,18 +370,36 @@ pub struct P2pConfig {
     pub peers: Vec<Multiaddr>,
     /// Accept non-validator peers.
     pub allow_observers: bool,
+    /// Most observers connected at once.
+    pub max_observers: usize,
+    /// Most observers connected from one IP address.
+    pub max_observers_per_ip: usize,
     /// Disconnect and ban below this score.
     pub ban_score: i64,
     /// Ban length.
     pub ban: Duration,
+    /// Accept peers' frames streams but never read them: a peer that does not read. Only
+    /// `palisade adversary` sets it; a node always reads.
+    pub never_read: bool,
 }
 
-/// Start the network task. Returns the command sender and the stream of inbound frames.
+/// Inbound messages, by how urgent they are.
+pub struct InboundQueues {
+    /// Validators' consensus messages and proposals: handled before anything else.
+    pub priority: mpsc::Receiver<Inbound>,
+    /// Other fire-and-forget messages (transaction gossip, status) from any peer.
+    pub bulk: mpsc::Receiver<Inbound>,
+    /// Requests that want an answer (`Inbound::respond` is set), with whether the peer is a
+    /// validator: served off the consensus task.
+    pub requests: mpsc::Receiver<(Inbound, bool)>,
+}
+
+/// Start the network task. Returns the command sender and the inbound queues.
 pub fn spawn(
     cfg: P2pConfig,
     metrics: Metrics,
     info: Arc<NetInfo>,
-) -> Result<(mpsc::Sender<Command>, mpsc::Receiver<Inbound>)> {
+) -> Result<(mpsc::Sender<Command>, InboundQueues)> {
     let mut secret = cfg.secret;
     let key = identity::ed25519::SecretKey::try_from_bytes(&mut secret)
         .context("validator key as libp2p identity")?;
@@ -354,15 +436,30 @@ pub fn spawn(
         .with_context(|| format!("listening on {}", cfg.listen))?;
     info!(peer_id = %swarm.local_peer_id(), listen = %cfg.listen, "p2p started");
     let (cmd_tx, cmd_rx) = mpsc::channel(65_536);
-    let (in_tx, in_rx) = mpsc::channel(65_536);
+    let (priority_tx, priority_rx) = mpsc::channel(65_536);
+    let (bulk_tx, bulk_rx) = mpsc::channel(65_536);
+    let (requests_tx, requests_rx) = mpsc::channel(4096);
     let mut control = swarm.behaviour().streams.new_control();
     let mut incoming = control
         .accept(StreamProtocol::new(STREAM_PROTOCOL))
         .map_err(|e| anyhow::anyhow!("frames protocol: {e:?}"))?;
     let (frames_tx, frames_rx) = mpsc::channel(1024);
+    let validator_set: ValidatorSet = Arc::default();
+    let readers_see = validator_set.clone();
+    let never_read = cfg.never_read;
     tokio::spawn(async move {
+        let mut unread = Vec::new();
         while let Some((peer, stream)) = incoming.next().await {
-            tokio::spawn(read_frames(peer, stream, frames_tx.clone()));
+            if never_read {
+                unread.push(stream);
+                continue;
+            }
+            tokio::spawn(read_frames(
+                peer,
+                stream,
+                frames_tx.clone(),
+                readers_see.clone(),
+            ));
         }
     });
     let mut extra = Vec::new();
@@ -377,13 +474,18 @@ pub fn spawn(
         cfg,
         metrics,
         info,
-        inbound: in_tx,
+        priority: priority_tx,
+        bulk: bulk_tx,
+        requests: requests_tx,
         validators: HashMap::new(),
+        validator_set,
+        budgets: HashMap::new(),
         extra,
         connected: HashSet::new(),
         addresses: HashMap::new(),
         scores: HashMap::new(),
         banned: HashMap::new(),
+        banned_ips: HashMap::new(),
         pending_out: HashMap::new(),
         pending_in: HashMap::new(),
         next_in: 0,
@@ -391,7 +493,14 @@ pub fn spawn(
         writers: HashMap::new(),
     };
     tokio::spawn(task.run(cmd_rx, frames_rx));
-    Ok((cmd_tx, in_rx))
+    Ok((
+        cmd_tx,
+        InboundQueues {
+            priority: priority_rx,
+            bulk: bulk_rx,
+            requests: requests_rx,
+        },
+    ))
 }
 
 struct Net {
@@ -399,13 +508,22 @@ struct Net {
     cfg: P2pConfig,
     metrics: Metrics,
     info: Arc<NetInfo>,
-    inbound: mpsc::Sender<Inbound>,
+    priority: mpsc::Sender<Inbound>,
+    bulk: mpsc::Sender<Inbound>,
+    requests: mpsc::Sender<(Inbound, bool)>,
     validators: HashMap<PeerId, Option<Multiaddr>>,
+    /// The same peers, for the frames readers.
+    validator_set: ValidatorSet,
+    /// Each peer's budget of requests (frames are budgeted by their readers).
+    budgets: HashMap<PeerId, PeerBudget>,
     extra: Vec<(PeerId, Multiaddr)>,
     connected: HashSet<PeerId>,
     addresses: HashMap<PeerId, Multiaddr>,
     scores: HashMap<PeerId, i64>,
     banned: HashMap<PeerId, Instant>,
+    /// Addresses of banned observers: no observer connects from them until then (a fresh
+    /// key is free, an address is not).
+    banned_ips: HashMap<IpAddr, Instant>,
     pending_out: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>>,
     pending_in: HashMap<u64, ResponseChannel<Vec<u8>>>,
     next_in: u64,
@@ -426,7 +544,7 @@ impl Net {
     async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
-        mut frames: mpsc::Receiver<(PeerId, io::Result<Vec<u8>>)>,
+        mut frames: mpsc::Receiver<(PeerId, FrameEvent)>,
     ) {
         let mut redial = tokio::time::interval(Duration::from_millis(1000));
         loop {
@@ -452,6 +570,13 @@ impl Net {
     fn redial(&mut self) {
         let now = Instant::now();
         self.banned.retain(|_, until| *until > now);
+        self.banned_ips.retain(|_, until| *until > now);
+        // a peer's score recovers a point a second: rare slips are forgiven, sustained
+        // misbehaviour still ends in a ban
+        for s in self.scores.values_mut() {
+            *s = (*s + 1).min(0);
+        }
+        self.scores.retain(|_, s| *s < 0);
         let targets: Vec<(PeerId, Multiaddr)> = self
             .validators
             .iter()
@@ -509,12 +634,21 @@ impl Net {
         }
     }
 
-    /// A frame from a peer's frames stream: handled as a request that wants no answer.
-    fn frame(&mut self, peer: PeerId, frame: io::Result<Vec<u8>>) {
-        let bytes = match frame {
-            Ok(bytes) => bytes,
-            Err(e) => {
+    /// What a peer's frames reader reports: a frame is handled as a request that wants no
+    /// answer, into the priority queue if it is a validator's consensus message or proposal.
+    fn frame(&mut self, peer: PeerId, event: FrameEvent) {
+        let bytes = match event {
+            FrameEvent::Frame(bytes) => bytes,
+            FrameEvent::Malformed(e) => {
                 self.penalize(peer, 20, &format!("malformed frame: {e}"));
+                return;
+            }
+            FrameEvent::Refused(class) => {
+                self.refused(peer, class);
+                return;
+            }
+            FrameEvent::OverBudget(class) => {
+                self.over_budget(peer, class);
                 return;
             }
         };
@@ -526,14 +660,46 @@ impl Net {
             self.penalize(peer, 20, "request sent where no answer can go");
             return;
         }
+        let urgent = matches!(Class::of(&bytes), Class::Consensus | Class::Proposal)
+            && self.validators.contains_key(&peer);
         let msg = Inbound {
             peer,
             bytes,
             respond: None,
         };
-        if self.inbound.try_send(msg).is_err() {
-            warn!(%peer, "inbound queue full: message dropped");
+        let queue = if urgent { &self.priority } else { &self.bulk };
+        if queue.try_send(msg).is_err() {
+            warn!(%peer, urgent, "inbound queue full: message dropped");
         }
+    }
+
+    /// A peer sent a kind of message only validators may send.
+    fn refused(&mut self, peer: PeerId, class: Class) {
+        self.metrics.p2p_refused.inc();
+        self.penalize(
+            peer,
+            10,
+            &format!(
+                "sent a {} message, which only validators may send",
+                class.name()
+            ),
+        );
+    }
+
+    /// A peer went over its budget for a kind of message (reported at most once a second
+    /// per frames stream, once per refused request).
+    fn over_budget(&mut self, peer: PeerId, class: Class) {
+        self.metrics.p2p_throttled.inc();
+        let points = if self.validators.contains_key(&peer) {
+            2
+        } else {
+            10
+        };
+        self.penalize(
+            peer,
+            points,
+            &format!("over its budget of {} messages", class.name()),
+        );
     }
 
     fn command(&mut self, cmd: Command) {
@@ -565,6 +731,11 @@ impl Net {
             }
             Command::SetValidators(list) => {
                 self.validators = list.into_iter().collect();
+                let set: HashSet<PeerId> = self.validators.keys().copied().collect();
+                match self.validator_set.write() {
+                    Ok(mut s) => *s = set,
+                    Err(p) => *p.into_inner() = set,
+                }
                 if !self.cfg.allow_observers {
                     let drop: Vec<PeerId> = self
                         .connected
@@ -587,6 +758,7 @@ impl Net {
     }
 
     fn penalize(&mut self, peer: PeerId, points: i64, reason: &str) {
+        self.metrics.peer_penalties.inc();
         let score = self.scores.entry(peer).or_insert(0);
         *score -= points;
         warn!(%peer, score = *score, "peer misbehaved: {reason}");
@@ -594,7 +766,13 @@ impl Net {
             warn!(%peer, "banning peer for {:?}", self.cfg.ban);
             self.metrics.peers_banned.inc();
             self.scores.remove(&peer);
-            self.banned.insert(peer, Instant::now() + self.cfg.ban);
+            let until = Instant::now() + self.cfg.ban;
+            self.banned.insert(peer, until);
+            if !self.validators.contains_key(&peer)
+                && let Some(ip) = self.addresses.get(&peer).and_then(ip_of)
+            {
+                self.banned_ips.insert(ip, until);
+            }
             let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
@@ -615,6 +793,15 @@ impl Net {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                     return;
                 }
+                let addr = endpoint.get_remote_address();
+                if !self.connected.contains(&peer_id)
+                    && let Some(why) = self.observer_full(&peer_id, addr)
+                {
+                    debug!(peer = %peer_id, %addr, "refused observer: {why}");
+                    self.metrics.p2p_refused.inc();
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
                 self.addresses
                     .insert(peer_id, endpoint.get_remote_address().clone());
                 if self.connected.insert(peer_id) {
@@ -630,12 +817,43 @@ impl Net {
                 info!(peer = %peer_id, "peer disconnected");
                 self.writers.remove(&peer_id);
                 self.addresses.remove(&peer_id);
+                self.budgets.remove(&peer_id);
                 self.update_peers();
             }
             SwarmEvent::Behaviour(BehaviourEvent::Rr(ev)) => self.rr_event(ev),
             SwarmEvent::NewListenAddr { address, .. } => debug!(%address, "listening"),
             _ => {}
         }
+    }
+
+    /// Why a new connection of `peer` from `addr` is one observer too many, if it is: a
+    /// fresh key must not buy a fresh connection without limit.
+    fn observer_full(&self, peer: &PeerId, addr: &Multiaddr) -> Option<&'static str> {
+        if self.validators.contains_key(peer) || self.extra.iter().any(|(p, _)| p == peer) {
+            return None;
+        }
+        let observers: Vec<&PeerId> = self
+            .connected
+            .iter()
+            .filter(|p| {
+                !self.validators.contains_key(*p) && !self.extra.iter().any(|(e, _)| e == *p)
+            })
+            .collect();
+        if observers.len() >= self.cfg.max_observers {
+            return Some("too many observers");
+        }
+        let ip = ip_of(addr);
+        if ip.is_some_and(|ip| self.banned_ips.contains_key(&ip)) {
+            return Some("an observer from this address was banned");
+        }
+        let same_ip = observers
+            .iter()
+            .filter(|p| self.addresses.get(**p).and_then(ip_of) == ip && ip.is_some())
+            .count();
+        if same_ip >= self.cfg.max_observers_per_ip {
+            return Some("too many observers from this address");
+        }
+        None
     }
 
     fn update_peers(&self) {
@@ -660,34 +878,67 @@ impl Net {
         }
     }
 
+    /// A request stream from a peer: charged to its budget; one that wants an answer goes
+    /// to the `requests` queue, anything else is acknowledged and handled as a frame.
+    fn request(&mut self, peer: PeerId, request: Vec<u8>, channel: ResponseChannel<Vec<u8>>) {
+        if !self.connected.contains(&peer) {
+            // refused or banned while the stream was open
+            return;
+        }
+        let validator = self.validators.contains_key(&peer);
+        let class = Class::of(&request);
+        let budget = self
+            .budgets
+            .entry(peer)
+            .or_insert_with(|| PeerBudget::new(validator));
+        budget.set_validator(validator);
+        let refuse = |net: &mut Net, channel, why: &str| {
+            let no = crate::wire::Response::Refused(why.to_owned()).encode();
+            let _ = net.swarm.behaviour_mut().rr.send_response(channel, no);
+        };
+        match budget.take(class, request.len(), Instant::now()) {
+            Ok(()) => {}
+            Err(Over::Refused) => {
+                refuse(self, channel, "not accepted from this peer");
+                self.refused(peer, class);
+                return;
+            }
+            Err(Over::Wait(_)) => {
+                refuse(self, channel, "over budget: slow down");
+                self.over_budget(peer, class);
+                return;
+            }
+        }
+        if !crate::wire::expects_answer(&request) {
+            let ack = crate::wire::Response::Ack.encode();
+            let _ = self.swarm.behaviour_mut().rr.send_response(channel, ack);
+            self.frame(peer, FrameEvent::Frame(request));
+            return;
+        }
+        self.next_in += 1;
+        let id = self.next_in;
+        let msg = Inbound {
+            peer,
+            bytes: request,
+            respond: Some(id),
+        };
+        match self.requests.try_send((msg, validator)) {
+            Ok(()) => {
+                self.pending_in.insert(id, channel);
+            }
+            Err(_) => {
+                warn!(%peer, "request queue full: refused");
+                refuse(self, channel, "busy");
+            }
+        }
+    }
+
     fn rr_event(&mut self, ev: request_response::Event<Vec<u8>, Vec<u8>>) {
         match ev {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
                     request, channel, ..
-                } => {
-                    if !self.connected.contains(&peer) {
-                        // refused or banned while the stream was open
-                        return;
-                    }
-                    let respond = if crate::wire::expects_answer(&request) {
-                        self.next_in += 1;
-                        self.pending_in.insert(self.next_in, channel);
-                        Some(self.next_in)
-                    } else {
-                        let ack = crate::wire::Response::Ack.encode();
-                        let _ = self.swarm.behaviour_mut().rr.send_response(channel, ack);
-                        None
-                    };
-                    let msg = Inbound {
-                        peer,
-                        bytes: request,
-                        respond,
-                    };
-                    if self.inbound.try_send(msg).is_err() {
-                        warn!(%peer, "inbound queue full: message dropped");
-                    }
-                }
+                } => self.request(peer, request, channel),
                 request_response::Message::Response {
                     request_id,
                     response,
@@ -722,6 +973,15 @@ impl Net {
     }
 }
 
+/// The IP address of a multiaddr, if it has one.
+fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
+        libp2p::multiaddr::Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,18 +998,73 @@ mod tests {
         bytes.extend_from_slice(&over.to_le_bytes());
         push_frame(&mut bytes, b"never");
         let (tx, mut rx) = mpsc::channel(16);
-        read_frames(peer, futures::io::Cursor::new(bytes), tx).await;
+        let validators: ValidatorSet = Arc::new(RwLock::new(HashSet::from([peer])));
+        read_frames(peer, futures::io::Cursor::new(bytes), tx, validators).await;
         let mut got = Vec::new();
-        while let Some((from, frame)) = rx.recv().await {
+        while let Some((from, event)) = rx.recv().await {
             assert_eq!(from, peer);
-            got.push(frame);
+            got.push(event);
         }
-        assert_eq!(got.len(), 4, "three frames and one error");
-        assert_eq!(got[0].as_ref().ok(), Some(&b"first".to_vec()));
-        assert_eq!(got[1].as_ref().ok(), Some(&Vec::new()));
-        assert_eq!(got[2].as_ref().ok(), Some(&vec![7u8; 3000]));
-        let err = got[3].as_ref().err().map(io::Error::kind);
-        assert_eq!(err, Some(io::ErrorKind::InvalidData));
+        // "first" and "" are no message this node reads: refused; then a consensus-sized
+        // frame of an unknown kind, refused too; then the error
+        assert_eq!(got.len(), 4, "three frames and one error: {got:?}");
+        assert!(
+            matches!(got[0], FrameEvent::Refused(Class::Unknown)),
+            "{got:?}"
+        );
+        assert!(
+            matches!(got[1], FrameEvent::Refused(Class::Unknown)),
+            "{got:?}"
+        );
+        assert!(
+            matches!(got[2], FrameEvent::Refused(Class::Unknown)),
+            "{got:?}"
+        );
+        let FrameEvent::Malformed(e) = &got[3] else {
+            panic!("{got:?}");
+        };
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[tokio::test]
+    async fn a_frames_stream_delivers_what_the_peer_may_send_and_slows_a_flood() {
+        let peer = PeerId::random();
+        let status = crate::wire::Request::Status {
+            finalized_height: 9,
+        }
+        .encode();
+        let vote = vec![crate::wire::T_CONSENSUS, 0, 0];
+        let mut bytes = Vec::new();
+        push_frame(&mut bytes, &vote);
+        // an observer may send 8 statuses at once, then 4 a second
+        for _ in 0..10 {
+            push_frame(&mut bytes, &status);
+        }
+        let (tx, mut rx) = mpsc::channel(64);
+        let observer: ValidatorSet = Arc::default();
+        let t = std::time::Instant::now();
+        read_frames(peer, futures::io::Cursor::new(bytes), tx, observer).await;
+        let took = t.elapsed();
+        let mut got = Vec::new();
+        while let Some((_, event)) = rx.recv().await {
+            got.push(event);
+        }
+        assert!(
+            matches!(got[0], FrameEvent::Refused(Class::Consensus)),
+            "{got:?}"
+        );
+        let frames = got
+            .iter()
+            .filter(|e| matches!(e, FrameEvent::Frame(f) if *f == status))
+            .count();
+        assert_eq!(frames, 10, "every status arrives, late: {got:?}");
+        assert!(
+            got.iter()
+                .any(|e| matches!(e, FrameEvent::OverBudget(Class::Status))),
+            "{got:?}"
+        );
+        // the ninth and tenth waited a quarter second each
+        assert!(took >= Duration::from_millis(450), "{took:?}");
     }
 
     #[tokio::test]
@@ -760,9 +1075,12 @@ mod tests {
         push_frame(&mut bytes, b"cut short");
         bytes.truncate(bytes.len() - 3);
         let (tx, mut rx) = mpsc::channel(16);
-        read_frames(peer, futures::io::Cursor::new(bytes), tx).await;
-        let first = rx.recv().await.map(|(_, f)| f.ok());
-        assert_eq!(first, Some(Some(b"whole".to_vec())));
+        read_frames(peer, futures::io::Cursor::new(bytes), tx, Arc::default()).await;
+        let first = rx.recv().await.map(|(_, f)| f);
+        assert!(
+            matches!(first, Some(FrameEvent::Refused(Class::Unknown))),
+            "{first:?}"
+        );
         // a connection that drops is not misbehaviour: no error is reported
         assert!(rx.recv().await.is_none());
     }

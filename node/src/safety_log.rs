@@ -9,7 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use consensus::{SafetyState, Vote};
 use ledger::codec::{Limits, Reader};
 
@@ -21,42 +21,42 @@ pub struct SafetyLog {
 
 impl SafetyLog {
     /// Open (or create) the log of `epoch` under `dir` and read back every vote in it.
+    ///
+    /// A torn last record (a crash mid-append: the length runs past the end, or the last
+    /// record's checksum fails, or the tail is zeros) is cut off, since that vote was never
+    /// sent. Anything else that does not read back (a bad record followed by more records,
+    /// a record that checks out but does not decode) is corruption: the node refuses to start
+    /// rather than forget votes it signed, which could make it sign twice in one view.
     pub fn open(dir: &Path, epoch: u64) -> Result<(SafetyLog, SafetyState)> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(format!("epoch-{epoch}.log"));
+        let existed = path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
+        if !existed {
+            genesis::durable::sync_parent(&path)
+                .with_context(|| format!("syncing the directory of {}", path.display()))?;
+        }
         let mut raw = Vec::new();
         file.read_to_end(&mut raw)
             .with_context(|| format!("reading {}", path.display()))?;
-        let mut state = SafetyState::default();
-        let mut pos = 0usize;
-        while pos + 2 <= raw.len() {
-            let len = u16::from_le_bytes([raw[pos], raw[pos + 1]]) as usize;
-            let end = pos + 2 + len + 8;
-            if end > raw.len() {
-                break;
-            }
-            let body = &raw[pos + 2..pos + 2 + len];
-            if blake3::hash(body).as_bytes()[..8] != raw[pos + 2 + len..end] {
-                break;
-            }
-            let mut r = Reader::new(body, Limits::default());
-            let vote = crate::wire::decode_vote(&mut r)
-                .with_context(|| format!("corrupt vote record in {}", path.display()))?;
-            if r.finish().is_err() {
-                bail!("corrupt vote record in {}", path.display());
-            }
-            state.record(vote);
-            pos = end;
-        }
-        if pos < raw.len() {
-            tracing::warn!(path = %path.display(), good = pos, total = raw.len(), "cutting off a torn safety-log record (it was never sent)");
-            file.set_len(pos as u64)?;
+        let (state, good) = read_records(&raw).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is corrupt: {e}. This file holds every vote this validator signed in epoch \
+                 {epoch}; starting without them could make it sign two different things in one \
+                 view. Restore the file from a backup if you have one; otherwise keep this \
+                 validator stopped until the epoch is over (or ask the operators to replace its \
+                 key), and move the file aside only then.",
+                path.display()
+            )
+        })?;
+        if good < raw.len() {
+            tracing::warn!(path = %path.display(), good, total = raw.len(), "cutting off a torn safety-log record (it was never sent)");
+            file.set_len(good as u64)?;
             file.seek(SeekFrom::End(0))?;
             file.sync_all()?;
         }
@@ -76,6 +76,45 @@ impl SafetyLog {
             .and_then(|_| self.file.sync_data())
             .with_context(|| format!("writing {}", self.path.display()))
     }
+}
+
+/// The largest vote record: a length, a notarize or finalize vote (kind, proposal, signer,
+/// signature), a checksum. One interrupted append leaves less than this at the end.
+const MAX_RECORD: usize = 2 + 1 + 88 + 4 + 64 + 8;
+
+/// The votes in a log's bytes and how many bytes hold whole records; `Err` if anything but
+/// the torn tail of one interrupted append fails to read back.
+fn read_records(raw: &[u8]) -> std::result::Result<(SafetyState, usize), String> {
+    let mut state = SafetyState::default();
+    let mut pos = 0usize;
+    while pos < raw.len() {
+        let rest = &raw[pos..];
+        let torn_tail = rest.len() <= MAX_RECORD || rest.iter().all(|b| *b == 0);
+        let whole = rest.len() >= 2 && {
+            let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
+            2 + len + 8 <= rest.len()
+                && blake3::hash(&rest[2..2 + len]).as_bytes()[..8] == rest[2 + len..2 + len + 8]
+        };
+        if !whole {
+            if torn_tail {
+                break;
+            }
+            return Err(format!(
+                "the record at byte {pos} does not check out and {} bytes follow it",
+                rest.len()
+            ));
+        }
+        let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
+        let mut r = Reader::new(&rest[2..2 + len], Limits::default());
+        let vote = crate::wire::decode_vote(&mut r)
+            .map_err(|e| format!("the record at byte {pos} does not decode: {e}"))?;
+        if r.finish().is_err() {
+            return Err(format!("the record at byte {pos} has trailing bytes"));
+        }
+        state.record(vote);
+        pos += 2 + len + 8;
+    }
+    Ok((state, pos))
 }
 
 #[cfg(test)]
@@ -108,5 +147,55 @@ mod tests {
         drop(log);
         let (_, st) = SafetyLog::open(dir.path(), 3).unwrap();
         assert_eq!(st.views.len(), 3);
+        // zeros at the end (space allocated for an append that never landed) are torn too
+        let mut raw = std::fs::read(&path).unwrap();
+        let len = raw.len();
+        raw.extend_from_slice(&[0u8; 4096]);
+        std::fs::write(&path, &raw).unwrap();
+        let (_, st) = SafetyLog::open(dir.path(), 3).unwrap();
+        assert_eq!(st.views.len(), 3);
+        assert_eq!(std::fs::read(&path).unwrap().len(), len);
+    }
+
+    #[test]
+    fn a_corrupt_record_before_the_end_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = |view| Vote {
+            kind: VoteKind::Nullify(view),
+            signer: 1,
+            signature: Signature([view as u8; 64]),
+        };
+        {
+            let (mut log, _) = SafetyLog::open(dir.path(), 0).unwrap();
+            for view in 1..=5 {
+                log.append(&v(view)).unwrap();
+            }
+        }
+        let path = dir.path().join("epoch-0.log");
+        let good = std::fs::read(&path).unwrap();
+        // a flipped byte in the second record, a length running past the end with records
+        // after it, a checksummed record that is not a vote
+        let mut flipped = good.clone();
+        flipped[good.len() / 5 + 20] ^= 0x01;
+        let mut long = good.clone();
+        long[0] = 0xff;
+        long[1] = 0x7f;
+        let mut junk = Vec::new();
+        let body = [9u8; 20];
+        junk.extend_from_slice(&(body.len() as u16).to_le_bytes());
+        junk.extend_from_slice(&body);
+        junk.extend_from_slice(&blake3::hash(&body).as_bytes()[..8]);
+        junk.extend_from_slice(&good);
+        for (what, bytes) in [("flipped", flipped), ("long", long), ("junk", junk)] {
+            std::fs::write(&path, &bytes).unwrap();
+            let err = SafetyLog::open(dir.path(), 0)
+                .err()
+                .expect(what)
+                .to_string();
+            assert!(err.contains("epoch-0.log is corrupt"), "{what}: {err}");
+            assert!(err.contains("sign two different things"), "{what}: {err}");
+            // and the file was left as it was, for the operator
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "{what}");
+        }
     }
 }

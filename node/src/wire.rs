@@ -33,8 +33,6 @@ pub enum Request {
         /// The message.
         message: Message,
     },
-    /// A proposed (not yet finalized) block, broadcast by its leader.
-    Block(Box<Block>),
     /// Transactions for the mempool.
     Txs(Vec<SignedTransaction>),
     /// "My last finalized height is this."
@@ -54,14 +52,20 @@ pub enum Request {
         /// Its hash.
         hash: Hash,
     },
-    /// A proposed block as its leader broadcasts it: the header and the ids of its
-    /// transactions, which the validators already hold from gossip (missing ones are asked
-    /// for with [`Request::GetTxs`]). The ids are checked against the header's tx root.
-    BlockIds {
+    /// A proposed block as the leader of `view` broadcasts it: the header and the leaves
+    /// of its transactions (`SignedTransaction::leaf`, every signed byte), which the
+    /// validators mostly hold from gossip (missing ones are asked for with
+    /// [`Request::GetTxs`]). Accepted only from the leader of `view` in `epoch`, one per
+    /// view; the leaves are checked against the header's tx root.
+    ProposedBlock {
+        /// The epoch of the view.
+        epoch: u64,
+        /// The view it is proposed in.
+        view: u64,
         /// The header.
         header: BlockHeader,
-        /// Transaction ids in execution order.
-        ids: Vec<Hash>,
+        /// Transaction leaves in execution order.
+        leaves: Vec<Hash>,
     },
     /// Transactions of a proposed block, by position, from the block's leader.
     GetTxs {
@@ -116,14 +120,22 @@ pub enum WireError {
     Decode(#[from] DecodeError),
 }
 
-const T_CONSENSUS: u8 = 1;
-const T_BLOCK: u8 = 2;
-const T_TXS: u8 = 3;
-const T_STATUS: u8 = 4;
-const T_GET_BLOCKS: u8 = 5;
-const T_GET_BLOCK: u8 = 6;
-const T_BLOCK_IDS: u8 = 7;
-const T_GET_TXS: u8 = 8;
+/// Type tag of [`Request::Consensus`].
+pub const T_CONSENSUS: u8 = 1;
+// 2 was a whole proposed block pushed by its leader: never sent, retired
+/// Type tag of [`Request::Txs`].
+pub const T_TXS: u8 = 3;
+/// Type tag of [`Request::Status`].
+pub const T_STATUS: u8 = 4;
+/// Type tag of [`Request::GetBlocks`].
+pub const T_GET_BLOCKS: u8 = 5;
+/// Type tag of [`Request::GetBlock`].
+pub const T_GET_BLOCK: u8 = 6;
+// 7 was the block ids of a proposal without its view: retired
+/// Type tag of [`Request::GetTxs`].
+pub const T_GET_TXS: u8 = 8;
+/// Type tag of [`Request::ProposedBlock`].
+pub const T_PROPOSED_BLOCK: u8 = 9;
 
 const R_ACK: u8 = 1;
 const R_REFUSED: u8 = 2;
@@ -143,12 +155,11 @@ pub fn expects_answer(frame: &[u8]) -> bool {
 fn request_limit(tag: u8, limits: &Limits) -> (&'static str, usize) {
     match tag {
         T_CONSENSUS => ("consensus message", MAX_CONSENSUS_BYTES),
-        T_BLOCK => ("block", limits.max_block_bytes + 16),
         T_TXS => ("transaction batch", MAX_TX_BATCH_BYTES),
         T_STATUS => ("status", 16),
         T_GET_BLOCKS => ("block range request", 16),
         T_GET_BLOCK => ("block request", 40),
-        T_BLOCK_IDS => ("block ids", 512 + limits.max_block_txs * 32),
+        T_PROPOSED_BLOCK => ("proposed block", 512 + limits.max_block_txs * 32),
         T_GET_TXS => ("transaction request", 48 + limits.max_block_txs * 4),
         _ => ("unknown message", 1),
     }
@@ -163,10 +174,6 @@ impl Request {
                 out.push(T_CONSENSUS);
                 out.extend_from_slice(&epoch.to_le_bytes());
                 encode_message(message, &mut out);
-            }
-            Request::Block(b) => {
-                out.push(T_BLOCK);
-                b.encode_to(&mut out);
             }
             Request::Txs(txs) => {
                 out.push(T_TXS);
@@ -188,13 +195,20 @@ impl Request {
                 out.push(T_GET_BLOCK);
                 out.extend_from_slice(hash.as_bytes());
             }
-            Request::BlockIds { header, ids } => {
-                out.reserve(300 + ids.len() * 32);
-                out.push(T_BLOCK_IDS);
+            Request::ProposedBlock {
+                epoch,
+                view,
+                header,
+                leaves,
+            } => {
+                out.reserve(320 + leaves.len() * 32);
+                out.push(T_PROPOSED_BLOCK);
+                out.extend_from_slice(&epoch.to_le_bytes());
+                out.extend_from_slice(&view.to_le_bytes());
                 header.encode_to(&mut out);
-                put_len(&mut out, ids.len());
-                for id in ids {
-                    out.extend_from_slice(id.as_bytes());
+                put_len(&mut out, leaves.len());
+                for leaf in leaves {
+                    out.extend_from_slice(leaf.as_bytes());
                 }
             }
             Request::GetTxs { block, indices } => {
@@ -227,7 +241,6 @@ impl Request {
                 epoch: r.u64("epoch")?,
                 message: decode_message(&mut r)?,
             },
-            T_BLOCK => Request::Block(Box::new(<Block as ledger::codec::Decode>::decode(&mut r)?)),
             T_TXS => Request::Txs(decode_txs(&mut r, MAX_TX_BATCH, "transaction batch")?),
             T_STATUS => Request::Status {
                 finalized_height: r.u64("height")?,
@@ -239,14 +252,21 @@ impl Request {
             T_GET_BLOCK => Request::GetBlock {
                 hash: Hash(r.array("hash")?),
             },
-            T_BLOCK_IDS => {
+            T_PROPOSED_BLOCK => {
+                let epoch = r.u64("epoch")?;
+                let view = r.u64("view")?;
                 let header = <BlockHeader as ledger::codec::Decode>::decode(&mut r)?;
-                let n = r.len(limits.max_block_txs, "block transaction ids")?;
-                let mut ids = Vec::with_capacity(n);
+                let n = r.len(limits.max_block_txs, "block transaction leaves")?;
+                let mut leaves = Vec::with_capacity(n);
                 for _ in 0..n {
-                    ids.push(Hash(r.array("transaction id")?));
+                    leaves.push(Hash(r.array("transaction leaf")?));
                 }
-                Request::BlockIds { header, ids }
+                Request::ProposedBlock {
+                    epoch,
+                    view,
+                    header,
+                    leaves,
+                }
             }
             T_GET_TXS => {
                 let block = Hash(r.array("block hash")?);
@@ -603,9 +623,11 @@ mod tests {
             validators_hash: Hash([5; 32]),
         };
         let requests = [
-            Request::BlockIds {
+            Request::ProposedBlock {
+                epoch: 1,
+                view: 12,
                 header,
-                ids: txs.iter().map(SignedTransaction::id).collect(),
+                leaves: txs.iter().map(SignedTransaction::leaf).collect(),
             },
             Request::GetTxs {
                 block: Hash([6; 32]),
@@ -633,12 +655,14 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(Response::decode(&bytes[..cut], Limits::default()).is_err());
         }
-        // more ids than a block may hold is refused before anything is allocated for them
+        // more leaves than a block may hold is refused before anything is allocated for them
         let small = Limits {
             max_block_txs: 2,
             ..Limits::default()
         };
-        let ids = Request::BlockIds {
+        let ids = Request::ProposedBlock {
+            epoch: 0,
+            view: 1,
             header: BlockHeader {
                 chain_id: Hash([1; 32]),
                 height: 1,
@@ -650,9 +674,16 @@ mod tests {
                 state_root: Hash([0; 32]),
                 validators_hash: Hash([0; 32]),
             },
-            ids: vec![Hash([7; 32]); 3],
+            leaves: vec![Hash([7; 32]); 3],
         };
         assert!(Request::decode(&ids.encode(), small).is_err());
+        // the retired whole-block push (tag 2) and id list (tag 7) are unknown messages
+        for tag in [2u8, 7] {
+            assert!(matches!(
+                Request::decode(&[tag, 0, 0], Limits::default()),
+                Err(WireError::Decode(_)) | Err(WireError::TooLarge { .. })
+            ));
+        }
     }
 
     #[test]
@@ -692,7 +723,7 @@ mod tests {
                     (seed >> 56) as u8
                 })
                 .collect();
-            for tag in 1..=8u8 {
+            for tag in 1..=9u8 {
                 let mut b = bytes.clone();
                 if !b.is_empty() {
                     b[0] = tag;

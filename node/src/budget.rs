@@ -1,0 +1,368 @@
+//! Per-peer budgets: how many messages and bytes of each kind a peer may send per second.
+//!
+//! Every message from a peer is classed by its type tag and charged to that peer's bucket
+//! for the class (messages and bytes, refilled continuously up to a burst). Validators get
+//! budgets far above what an honest validator sends at full load; observers (any other
+//! peer) get small ones, and classes only validators may send (consensus messages,
+//! proposals, transaction requests for a proposal) get none. What a peer does over its
+//! budget is the caller's to decide: the frames reader waits (the peer's stream stops
+//! being read, so TCP slows the sender down), request handling refuses; both report it,
+//! and sustained excess ends in a ban (see `p2p`).
+//!
+//! Pure: time comes in as an argument. Owns no sockets and no clock.
+
+use std::time::{Duration, Instant};
+
+use crate::wire;
+
+/// A kind of message, for budgeting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// Votes, certificates and their requests.
+    Consensus,
+    /// A leader's proposal (header and leaves).
+    Proposal,
+    /// Transaction gossip.
+    Txs,
+    /// "My finalized height is …".
+    Status,
+    /// Finalized blocks from a height (sync).
+    GetBlocks,
+    /// One block by hash.
+    GetBlock,
+    /// Transactions of a proposal, by position.
+    GetTxs,
+    /// Anything else: not a message this node reads.
+    Unknown,
+}
+
+impl Class {
+    /// Every class, in a fixed order (`Class as usize` indexes it).
+    pub const ALL: [Class; 8] = [
+        Class::Consensus,
+        Class::Proposal,
+        Class::Txs,
+        Class::Status,
+        Class::GetBlocks,
+        Class::GetBlock,
+        Class::GetTxs,
+        Class::Unknown,
+    ];
+
+    /// The class of a request frame, by its type tag.
+    pub fn of(frame: &[u8]) -> Class {
+        match frame.first().copied() {
+            Some(wire::T_CONSENSUS) => Class::Consensus,
+            Some(wire::T_PROPOSED_BLOCK) => Class::Proposal,
+            Some(wire::T_TXS) => Class::Txs,
+            Some(wire::T_STATUS) => Class::Status,
+            Some(wire::T_GET_BLOCKS) => Class::GetBlocks,
+            Some(wire::T_GET_BLOCK) => Class::GetBlock,
+            Some(wire::T_GET_TXS) => Class::GetTxs,
+            _ => Class::Unknown,
+        }
+    }
+
+    /// A name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Consensus => "consensus",
+            Class::Proposal => "proposal",
+            Class::Txs => "transactions",
+            Class::Status => "status",
+            Class::GetBlocks => "get_blocks",
+            Class::GetBlock => "get_block",
+            Class::GetTxs => "get_txs",
+            Class::Unknown => "unknown",
+        }
+    }
+
+    /// The budget of this class for a validator or an observer; `None`: such a peer may
+    /// not send it at all.
+    pub fn limit(self, validator: bool) -> Option<Limit> {
+        const MB: f64 = 1024.0 * 1024.0;
+        let l = |msgs, msgs_burst, bytes, bytes_burst| {
+            Some(Limit {
+                msgs_per_s: msgs,
+                msgs_burst,
+                bytes_per_s: bytes,
+                bytes_burst,
+            })
+        };
+        match (self, validator) {
+            // an honest validator at 25,000 tx/s sends a few hundred of each per second
+            (Class::Consensus, true) => l(5_000.0, 10_000.0, 20.0 * MB, 20.0 * MB),
+            (Class::Proposal, true) => l(50.0, 100.0, 32.0 * MB, 32.0 * MB),
+            (Class::Txs, true) => l(2_000.0, 4_000.0, 64.0 * MB, 64.0 * MB),
+            (Class::Status, true) => l(20.0, 40.0, 4096.0, 4096.0),
+            (Class::GetBlocks, true) => l(20.0, 40.0, 4096.0, 4096.0),
+            (Class::GetBlock, true) => l(500.0, 1_000.0, 64.0 * 1024.0, 64.0 * 1024.0),
+            (Class::GetTxs, true) => l(200.0, 400.0, 8.0 * MB, 8.0 * MB),
+            // observers: a wallet's node forwarding clients' transactions, and sync
+            // (each transaction costs a signature check: ~1,300 a second at most)
+            (Class::Txs, false) => l(10.0, 20.0, MB / 4.0, MB / 2.0),
+            (Class::Status, false) => l(4.0, 8.0, 1024.0, 1024.0),
+            (Class::GetBlocks, false) => l(2.0, 4.0, 1024.0, 1024.0),
+            (Class::GetBlock, false) => l(20.0, 40.0, 4096.0, 4096.0),
+            (Class::Consensus | Class::Proposal | Class::GetTxs | Class::Unknown, false)
+            | (Class::Unknown, true) => None,
+        }
+    }
+
+    /// Bytes of answers per second a peer may be served for this class (answers to sync
+    /// requests are large), or `None` for no answer budget beyond the request's.
+    pub fn answer_limit(self, validator: bool) -> Option<Limit> {
+        const MB: f64 = 1024.0 * 1024.0;
+        let bytes = match (self, validator) {
+            (Class::GetBlocks | Class::GetBlock | Class::GetTxs, true) => 256.0 * MB,
+            (Class::GetBlocks | Class::GetBlock, false) => 4.0 * MB,
+            _ => return None,
+        };
+        Some(Limit {
+            msgs_per_s: f64::INFINITY,
+            msgs_burst: f64::INFINITY,
+            bytes_per_s: bytes,
+            // the largest answer fits
+            bytes_burst: bytes.max(wire::MAX_FRAME_BYTES as f64),
+        })
+    }
+}
+
+/// A rate and a burst, in messages and in bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limit {
+    /// Messages per second.
+    pub msgs_per_s: f64,
+    /// Messages that may come at once.
+    pub msgs_burst: f64,
+    /// Bytes per second.
+    pub bytes_per_s: f64,
+    /// Bytes that may come at once.
+    pub bytes_burst: f64,
+}
+
+/// A token bucket for one class of one peer.
+#[derive(Clone, Debug)]
+struct Bucket {
+    limit: Limit,
+    msgs: f64,
+    bytes: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(limit: Limit, now: Instant) -> Bucket {
+        Bucket {
+            limit,
+            msgs: limit.msgs_burst,
+            bytes: limit.bytes_burst,
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.msgs = (self.msgs + dt * self.limit.msgs_per_s).min(self.limit.msgs_burst);
+        self.bytes = (self.bytes + dt * self.limit.bytes_per_s).min(self.limit.bytes_burst);
+    }
+
+    /// Take one message of `len` bytes now, or say how long until it would fit (a message
+    /// larger than the burst never fits: `Duration::MAX`).
+    fn take(&mut self, len: usize, now: Instant) -> Result<(), Duration> {
+        self.refill(now);
+        let len = len as f64;
+        if len > self.limit.bytes_burst {
+            return Err(Duration::MAX);
+        }
+        if self.msgs >= 1.0 && self.bytes >= len {
+            self.msgs -= 1.0;
+            self.bytes -= len;
+            return Ok(());
+        }
+        let wait_msgs = (1.0 - self.msgs).max(0.0) / self.limit.msgs_per_s;
+        let wait_bytes = (len - self.bytes).max(0.0) / self.limit.bytes_per_s;
+        Err(Duration::from_secs_f64(
+            wait_msgs.max(wait_bytes).min(3600.0),
+        ))
+    }
+}
+
+/// Why a message was not let through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Over {
+    /// This kind of peer may not send this class at all.
+    Refused,
+    /// Over budget: it would fit after this long (`Duration::MAX`: never, too large).
+    Wait(Duration),
+}
+
+/// One peer's buckets, made on first use of each class.
+#[derive(Clone, Debug)]
+pub struct PeerBudget {
+    validator: bool,
+    answers: bool,
+    buckets: [Option<Bucket>; Class::ALL.len()],
+}
+
+impl PeerBudget {
+    /// The budget of requests a validator (or an observer) may send.
+    pub fn new(validator: bool) -> PeerBudget {
+        PeerBudget {
+            validator,
+            answers: false,
+            buckets: Default::default(),
+        }
+    }
+
+    /// The budget of answer bytes a validator (or an observer) may be served.
+    pub fn answers(validator: bool) -> PeerBudget {
+        PeerBudget {
+            answers: true,
+            ..PeerBudget::new(validator)
+        }
+    }
+
+    /// Whether the peer is budgeted as a validator.
+    pub fn is_validator(&self) -> bool {
+        self.validator
+    }
+
+    /// Re-class the peer (it joined or left the validator set); its buckets start over.
+    pub fn set_validator(&mut self, validator: bool) {
+        if validator != self.validator {
+            *self = if self.answers {
+                PeerBudget::answers(validator)
+            } else {
+                PeerBudget::new(validator)
+            };
+        }
+    }
+
+    /// Charge one message of `class` and `len` bytes at `now`.
+    pub fn take(&mut self, class: Class, len: usize, now: Instant) -> Result<(), Over> {
+        let limit = if self.answers {
+            class.answer_limit(self.validator)
+        } else {
+            class.limit(self.validator)
+        };
+        let Some(limit) = limit else {
+            return Err(Over::Refused);
+        };
+        let slot = &mut self.buckets[class as usize];
+        let bucket = slot.get_or_insert_with(|| Bucket::new(limit, now));
+        bucket.take(len, now).map_err(Over::Wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_follow_the_wire_tags() {
+        for (req, class) in [
+            (
+                wire::Request::Status {
+                    finalized_height: 1,
+                },
+                Class::Status,
+            ),
+            (
+                wire::Request::GetBlocks { from: 1, max: 2 },
+                Class::GetBlocks,
+            ),
+            (
+                wire::Request::GetBlock {
+                    hash: ledger::Hash([1; 32]),
+                },
+                Class::GetBlock,
+            ),
+            (
+                wire::Request::GetTxs {
+                    block: ledger::Hash([1; 32]),
+                    indices: vec![0],
+                },
+                Class::GetTxs,
+            ),
+            (wire::Request::Txs(vec![]), Class::Txs),
+        ] {
+            assert_eq!(Class::of(&req.encode()), class);
+        }
+        assert_eq!(Class::of(&[]), Class::Unknown);
+        assert_eq!(Class::of(&[2]), Class::Unknown);
+        for (i, c) in Class::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i);
+        }
+    }
+
+    #[test]
+    fn a_burst_passes_then_the_rate_holds() {
+        let t0 = Instant::now();
+        let mut b = PeerBudget::new(false);
+        // an observer's status: burst 8, then 4 a second
+        for _ in 0..8 {
+            assert_eq!(b.take(Class::Status, 9, t0), Ok(()));
+        }
+        let Err(Over::Wait(wait)) = b.take(Class::Status, 9, t0) else {
+            panic!("the ninth at once must wait");
+        };
+        assert!(wait > Duration::from_millis(200) && wait <= Duration::from_millis(250));
+        assert_eq!(b.take(Class::Status, 9, t0 + wait), Ok(()));
+        // a second later: four more, not five
+        let t1 = t0 + wait + Duration::from_secs(1);
+        for _ in 0..4 {
+            assert_eq!(b.take(Class::Status, 9, t1), Ok(()));
+        }
+        assert!(b.take(Class::Status, 9, t1).is_err());
+    }
+
+    #[test]
+    fn observers_may_not_send_what_only_validators_send() {
+        let t = Instant::now();
+        let mut obs = PeerBudget::new(false);
+        let mut val = PeerBudget::new(true);
+        for c in [Class::Consensus, Class::Proposal, Class::GetTxs] {
+            assert_eq!(obs.take(c, 100, t), Err(Over::Refused), "{c:?}");
+            assert_eq!(val.take(c, 100, t), Ok(()), "{c:?}");
+        }
+        assert_eq!(val.take(Class::Unknown, 1, t), Err(Over::Refused));
+        // re-classed when it joins the validator set
+        obs.set_validator(true);
+        assert_eq!(obs.take(Class::Consensus, 100, t), Ok(()));
+    }
+
+    #[test]
+    fn bytes_count_as_well_as_messages() {
+        let t = Instant::now();
+        let mut b = PeerBudget::new(false);
+        // observer gossip: 512 KiB burst, 256 KiB/s
+        assert_eq!(b.take(Class::Txs, 512 << 10, t), Ok(()));
+        let Err(Over::Wait(w)) = b.take(Class::Txs, 256 << 10, t) else {
+            panic!("no bytes left");
+        };
+        assert!(
+            w >= Duration::from_millis(990) && w <= Duration::from_millis(1010),
+            "{w:?}"
+        );
+        // larger than any burst: never
+        assert_eq!(
+            b.take(Class::Txs, 1 << 20, t + Duration::from_secs(100)),
+            Err(Over::Wait(Duration::MAX))
+        );
+    }
+
+    #[test]
+    fn answers_are_budgeted_in_bytes_for_observers() {
+        let t = Instant::now();
+        let mut a = PeerBudget::answers(false);
+        // the largest answer fits once, then the rate holds
+        let big = wire::MAX_FRAME_BYTES;
+        assert_eq!(a.take(Class::GetBlocks, big, t), Ok(()));
+        assert!(matches!(
+            a.take(Class::GetBlocks, big, t),
+            Err(Over::Wait(_))
+        ));
+        assert_eq!(a.take(Class::GetTxs, 10, t), Err(Over::Refused));
+    }
+}

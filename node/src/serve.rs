@@ -1,0 +1,262 @@
+//! Answering peers' requests for blocks and transactions (`GetBlock`, `GetBlocks`,
+//! `GetTxs`) off the consensus task.
+//!
+//! The network task queues requests here with whether the sender is a validator.
+//! Validators' requests are answered first; observers' wait in a short queue and are
+//! refused when it is full. Every answer is charged to the asker's answer budget in bytes
+//! (`budget::Class::answer_limit`): an observer cannot make this node read and send
+//! gigabytes a second, and one over budget is refused and loses score. Answers come from
+//! the [`BlockCache`] (proposed blocks and the last finalized ones, which the consensus task
+//! keeps current) or the store, read on the blocking pool. This task never touches the
+//! consensus engine or the chain state.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use ledger::{Block, FastMap, Hash, Limits, Store};
+use libp2p::PeerId;
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use crate::budget::{Class, PeerBudget};
+use crate::metrics::Metrics;
+use crate::p2p::{Command, Inbound};
+use crate::wire::{FinalizedBlock, MAX_SYNC_BLOCKS, Request, Response, SYNC_RESPONSE_SOFT_BYTES};
+
+/// Observers' requests waiting at most; more are refused at once.
+const OBSERVER_QUEUE: usize = 256;
+
+/// Blocks peers may ask for by hash without a store read: the proposed (unfinalized) ones
+/// and the last finalized ones. The consensus task writes it; the server reads it.
+#[derive(Default)]
+pub struct BlockCache(RwLock<FastMap<Hash, Arc<Block>>>);
+
+impl BlockCache {
+    /// Add a block.
+    pub fn insert(&self, block: Arc<Block>) {
+        let id = block.id();
+        match self.0.write() {
+            Ok(mut m) => m.insert(id, block),
+            Err(p) => p.into_inner().insert(id, block),
+        };
+    }
+
+    /// Drop a block.
+    pub fn remove(&self, id: &Hash) {
+        match self.0.write() {
+            Ok(mut m) => m.remove(id),
+            Err(p) => p.into_inner().remove(id),
+        };
+    }
+
+    /// Keep only blocks above `height`.
+    pub fn keep_above(&self, height: u64) {
+        match self.0.write() {
+            Ok(mut m) => m.retain(|_, b| b.header.height > height),
+            Err(p) => p.into_inner().retain(|_, b| b.header.height > height),
+        }
+    }
+
+    /// The block `id`, if cached.
+    pub fn get(&self, id: &Hash) -> Option<Arc<Block>> {
+        match self.0.read() {
+            Ok(m) => m.get(id).cloned(),
+            Err(p) => p.into_inner().get(id).cloned(),
+        }
+    }
+
+    /// How many blocks are cached.
+    pub fn len(&self) -> usize {
+        match self.0.read() {
+            Ok(m) => m.len(),
+            Err(p) => p.into_inner().len(),
+        }
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What the server reads.
+pub struct Server {
+    /// The store (finalized blocks and their proofs).
+    pub store: Arc<Store>,
+    /// Proposed and recently finalized blocks.
+    pub cache: Arc<BlockCache>,
+    /// Decoding limits.
+    pub limits: Limits,
+    /// The network, for answers and penalties.
+    pub net: mpsc::Sender<Command>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// The highest finalized height on disk (the consensus task keeps it current).
+    pub durable_height: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Server {
+    /// Serve `requests` until the network task stops.
+    pub async fn run(self, mut requests: mpsc::Receiver<(Inbound, bool)>) {
+        let mut validators: VecDeque<Inbound> = VecDeque::new();
+        let mut observers: VecDeque<Inbound> = VecDeque::new();
+        let mut budgets: HashMap<PeerId, PeerBudget> = HashMap::new();
+        loop {
+            if validators.is_empty() && observers.is_empty() {
+                match requests.recv().await {
+                    Some(r) => self.queue(r, &mut validators, &mut observers),
+                    None => return,
+                }
+            }
+            while let Ok(r) = requests.try_recv() {
+                self.queue(r, &mut validators, &mut observers);
+            }
+            let (next, validator) = match validators.pop_front() {
+                Some(r) => (r, true),
+                None => match observers.pop_front() {
+                    Some(r) => (r, false),
+                    None => continue,
+                },
+            };
+            let budget = budgets
+                .entry(next.peer)
+                .or_insert_with(|| PeerBudget::answers(validator));
+            budget.set_validator(validator);
+            self.answer(next, budget).await;
+            if budgets.len() > 4096 {
+                budgets.clear();
+            }
+        }
+    }
+
+    fn queue(
+        &self,
+        (req, validator): (Inbound, bool),
+        validators: &mut VecDeque<Inbound>,
+        observers: &mut VecDeque<Inbound>,
+    ) {
+        if validator {
+            validators.push_back(req);
+        } else if observers.len() < OBSERVER_QUEUE {
+            observers.push_back(req);
+        } else {
+            self.respond(&req, Response::Refused("busy".into()));
+        }
+    }
+
+    fn respond(&self, req: &Inbound, r: Response) {
+        if let Some(id) = req.respond {
+            let _ = self.net.try_send(Command::Respond {
+                id,
+                bytes: r.encode(),
+            });
+        }
+    }
+
+    fn penalize(&self, peer: PeerId, points: i64, reason: String) {
+        let _ = self.net.try_send(Command::Penalize {
+            peer,
+            points,
+            reason,
+        });
+    }
+
+    /// Answer one request, within the asker's answer budget.
+    async fn answer(&self, req: Inbound, budget: &mut PeerBudget) {
+        let request = match Request::decode(&req.bytes, self.limits) {
+            Ok(r) => r,
+            Err(e) => {
+                self.penalize(req.peer, 20, format!("malformed request: {e}"));
+                self.respond(&req, Response::Refused(format!("malformed: {e}")));
+                return;
+            }
+        };
+        let class = Class::of(&req.bytes);
+        let response = match request {
+            Request::GetTxs { block, indices } => {
+                let txs = self.cache.get(&block).map_or_else(Vec::new, |b| {
+                    indices
+                        .iter()
+                        .map_while(|i| b.txs.get(*i as usize).cloned())
+                        .collect()
+                });
+                Response::Txs(txs)
+            }
+            Request::GetBlock { hash } => {
+                let block = match self.cache.get(&hash) {
+                    Some(b) => Some(Box::new((*b).clone())),
+                    None => {
+                        let store = self.store.clone();
+                        match tokio::task::spawn_blocking(move || store.block_by_hash(&hash)).await
+                        {
+                            Ok(Ok(b)) => b.map(Box::new),
+                            Ok(Err(e)) => {
+                                debug!("serving a block: {e}");
+                                None
+                            }
+                            Err(_) => None,
+                        }
+                    }
+                };
+                Response::Block(block)
+            }
+            Request::GetBlocks { from, max } => {
+                let store = self.store.clone();
+                let last = self
+                    .durable_height
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                let blocks =
+                    tokio::task::spawn_blocking(move || finalized_blocks(&store, from, max, last))
+                        .await
+                        .unwrap_or_default();
+                Response::Blocks(blocks)
+            }
+            _ => {
+                self.penalize(
+                    req.peer,
+                    20,
+                    "a message that wants no answer, as a request".into(),
+                );
+                Response::Refused("not a request".into())
+            }
+        };
+        let bytes = response.encode();
+        if budget.take(class, bytes.len(), Instant::now()).is_err() {
+            self.metrics.p2p_throttled.inc();
+            self.penalize(
+                req.peer,
+                if budget.is_validator() { 2 } else { 10 },
+                format!("over its budget of {} answers", class.name()),
+            );
+            self.respond(&req, Response::Refused("over budget: slow down".into()));
+            return;
+        }
+        if let Some(id) = req.respond {
+            let _ = self.net.try_send(Command::Respond { id, bytes });
+        }
+    }
+}
+
+/// Finalized blocks with their proofs from height `from` (at most `max`, at most up to
+/// `last`), stopping past [`SYNC_RESPONSE_SOFT_BYTES`].
+fn finalized_blocks(store: &Store, from: u64, max: u32, last: u64) -> Vec<FinalizedBlock> {
+    let mut out = Vec::new();
+    let mut size = 0usize;
+    let end = last.min(
+        from.saturating_add(u64::from(max.clamp(1, MAX_SYNC_BLOCKS)))
+            .saturating_sub(1),
+    );
+    for h in from.max(1)..=end {
+        let (Ok(Some(block)), Ok(Some(proof))) = (store.block_by_height(h), store.certificate(h))
+        else {
+            break;
+        };
+        size += block.txs.iter().map(|t| t.encoded_len()).sum::<usize>() + proof.len();
+        out.push(FinalizedBlock { block, proof });
+        if size > SYNC_RESPONSE_SOFT_BYTES {
+            break;
+        }
+    }
+    out
+}
