@@ -129,6 +129,40 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Attack a fresh local 4-validator testnet under steady wallet load, as validator 3
+    /// (its real key: one byzantine validator of four) or as hostile observers, and judge
+    /// the honest nodes: none exited, they agree on a chain valid from genesis, the supply
+    /// adds up, throughput held and recovered, the attacker was penalized. Exits non-zero
+    /// if a verdict fails. `--list` names the campaigns.
+    ///
+    /// Example: palisade adversary --campaign equivocation --duration 30 --json
+    Adversary {
+        /// Name the campaigns and what each does, and exit.
+        #[arg(long)]
+        list: bool,
+        /// The campaign to run.
+        #[arg(long, required_unless_present = "list")]
+        campaign: Option<String>,
+        /// Seconds of baseline (the attacker behaves), then as many of attack.
+        #[arg(long, default_value_t = 30.0)]
+        duration: f64,
+        /// Offered load, transfers per second, to the honest validators.
+        #[arg(long, default_value_t = 400)]
+        rate: u64,
+        /// Sending accounts (dev accounts 1..=N).
+        #[arg(long, default_value_t = 8)]
+        senders: u32,
+        /// Directory for the testnet (wiped first); the attacker's own log goes to
+        /// `<home>.log`.
+        #[arg(long, default_value = ".palisade-adversary")]
+        home: PathBuf,
+        /// First port.
+        #[arg(long, default_value_t = 28656)]
+        base_port: u16,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Keys, balances and signed transactions over JSON-RPC (default: the local testnet).
     ///
     /// Example: palisade wallet --key alice.key.json transfer --to 0x1f… --amount 25 --wait
@@ -305,6 +339,57 @@ fn run(cli: Cli) -> Result<()> {
             opts.config = set;
             opts.genesis = genesis_set;
             tokio::runtime::Runtime::new()?.block_on(testnet::status::run_interactive(opts))
+        }
+        Command::Adversary {
+            list,
+            campaign,
+            duration,
+            rate,
+            senders,
+            home,
+            base_port,
+            json,
+        } => {
+            use node::adversary::{Campaign, Options, run};
+            if list {
+                for c in Campaign::ALL {
+                    println!("{:18} {}", c.name(), c.about());
+                }
+                return Ok(());
+            }
+            let name = campaign.unwrap_or_default();
+            let Some(campaign) = Campaign::parse(&name) else {
+                let names: Vec<&str> = Campaign::ALL.iter().map(|c| c.name()).collect();
+                bail!("no campaign {name:?}; the campaigns: {}", names.join(", "));
+            };
+            let log_path = PathBuf::from(format!("{}.log", home.display()));
+            let log = std::fs::File::create(&log_path)
+                .with_context(|| format!("creating {}", log_path.display()))?;
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(log))
+                .init();
+            let binary = std::env::current_exe().context("locating the palisade binary")?;
+            let opts = Options {
+                campaign,
+                duration_s: duration,
+                rate,
+                senders,
+                home,
+                base_port,
+                binary,
+            };
+            let report = tokio::runtime::Runtime::new()?.block_on(run(opts))?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.table());
+            }
+            if !report.ok() {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Bench {
             validators,
