@@ -341,6 +341,8 @@ struct Core {
     cache: Arc<BlockCache>,
     /// The finalized height on disk, for the server.
     durable_height: Arc<std::sync::atomic::AtomicU64>,
+    /// `palisade adversary` only (see [`Hooks::rewrite_proposal`]).
+    rewrite_proposal: Option<ProposalHook>,
     executed: FastMap<Hash, Executed>,
     /// Blocks found to break the rules, with why. A header id names exactly one body (the
     /// tx root covers every signed byte, and bodies are checked against it on arrival), so
@@ -379,7 +381,17 @@ pub struct Hooks {
     >,
     /// The node stops when this turns true (besides SIGINT/SIGTERM).
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Rewrites the transactions of this node's proposals, given the parent state; the
+    /// block is built with every returned transaction taken as signed, so its header is
+    /// consistent with whatever the hook put in.
+    pub rewrite_proposal: Option<ProposalHook>,
 }
+
+/// See [`Hooks::rewrite_proposal`].
+pub type ProposalHook = Box<
+    dyn FnMut(&LedgerState, Vec<ledger::SignedTransaction>) -> Vec<ledger::SignedTransaction>
+        + Send,
+>;
 
 /// Run a node from its home directory until SIGINT/SIGTERM.
 pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
@@ -559,6 +571,7 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         blocks: FastMap::default(),
         cache,
         durable_height,
+        rewrite_proposal: hooks.rewrite_proposal,
         executed: FastMap::default(),
         invalid: FastMap::default(),
         proposed_in: std::collections::BTreeMap::new(),
@@ -1027,10 +1040,13 @@ impl Core {
         } else {
             Duration::ZERO
         };
-        let txs = self
+        let mut txs = self
             .shared
             .mempool()
             .select(&prev, self.cfg.consensus.max_block_txs, settle);
+        if let Some(rewrite) = self.rewrite_proposal.as_mut() {
+            txs = rewrite(&prev, txs);
+        }
         let ts = now_ms().max(parent_header.timestamp_ms + 1);
         // the pool holds only transactions whose signatures verified at admission
         let known = vec![true; txs.len()];

@@ -88,6 +88,48 @@ struct State {
     rewritten: u64,
 }
 
+/// What a forged transfer does: 1,000 coins to the attacker.
+fn forgery_kind(attacker: &Keypair) -> ledger::TxKind {
+    ledger::TxKind::Transfer {
+        to: attacker.public(),
+        amount: 1_000,
+    }
+}
+
+/// The `forged-signature` proposal hook: while `active`, put first in each of the
+/// attacker's proposals a transfer out of a victim's account (one holding enough), with
+/// the nonce that account expects, signed with the attacker's key. The node builds the
+/// block with it taken as signed, so nothing but the signature gives it away.
+pub fn forging(
+    attacker: Keypair,
+    chain_id: Hash,
+    victims: Vec<PublicKey>,
+    active: Arc<AtomicBool>,
+) -> crate::node::ProposalHook {
+    let mut next = 0usize;
+    Box::new(move |state, mut txs| {
+        if !active.load(Ordering::Relaxed) || victims.is_empty() {
+            return txs;
+        }
+        next = (next + 1) % victims.len();
+        let victim = victims[next];
+        let account = state.account(&victim);
+        if account.balance < 1_000 {
+            return txs;
+        }
+        let forged = Transaction {
+            chain_id,
+            sender: victim,
+            nonce: account.nonce,
+            expiry_height: u64::MAX,
+            kind: forgery_kind(&attacker),
+        }
+        .sign(&attacker);
+        txs.insert(0, forged);
+        txs
+    })
+}
+
 impl Attack {
     /// Wrap the node's network: returns the sender the node uses.
     pub fn wrap(self, net: mpsc::Sender<Command>, cache: Arc<BlockCache>) -> mpsc::Sender<Command> {
@@ -166,15 +208,28 @@ impl State {
         }
     }
 
-    /// A transfer out of a victim's account whose signature is not the victim's.
-    fn forged_tx(&mut self) -> SignedTransaction {
+    /// A transfer out of a victim's account whose signature is not the victim's. With
+    /// `block`, a victim that has transactions in it and the nonce of its first one there:
+    /// the next nonce the victim's account expects, so the forgery would execute if its
+    /// signature went unchecked.
+    fn forged_tx(&mut self, block: Option<&Block>) -> SignedTransaction {
         let victims = &self.attack.victims;
-        let victim = victims[(self.junk.next_u64() as usize) % victims.len().max(1)];
+        let in_block = block.and_then(|b| {
+            b.txs
+                .iter()
+                .filter(|t| victims.contains(&t.tx().sender))
+                .min_by_key(|t| t.tx().nonce)
+                .map(|t| (t.tx().sender, t.tx().nonce))
+        });
+        let (victim, nonce) = in_block.unwrap_or_else(|| {
+            let v = victims[(self.junk.next_u64() as usize) % victims.len().max(1)];
+            // far ahead of the victim's nonce: not yet spent, so every node checks it
+            (v, (1 << 40) + self.junk.next_u64() % 1_000)
+        });
         Transaction {
             chain_id: self.attack.chain_id,
             sender: victim,
-            // far ahead of the victim's nonce: not yet spent, so every node checks it
-            nonce: (1 << 40) + self.junk.next_u64() % 1_000,
+            nonce,
             expiry_height: u64::MAX,
             kind: ledger::TxKind::Transfer {
                 to: self.attack.key.public(),
@@ -274,52 +329,39 @@ impl State {
     }
 
     /// forged-signature: its proposals carry a transfer out of an honest account signed
-    /// with the attacker's key (the header commits to it, so the body is "right"); the
-    /// forged transfer is gossiped too, and GetTxs/GetBlock answers serve the forged block.
+    /// with the attacker's key, built in by [`forging`] so the header is consistent with it
+    /// (state root included); the forgery is gossiped too, and GetTxs/GetBlock answers
+    /// serve the block as it is.
     fn forge(&mut self, cmd: Command, decoded: Option<Request>) -> Vec<Command> {
         let Command::Broadcast { to, .. } = &cmd else {
             return vec![cmd];
         };
         let to = to.clone();
-        match decoded {
-            Some(Request::ProposedBlock {
-                epoch,
-                view,
-                header,
-                ..
-            }) => {
-                let Some(real) = self.own_block(&header) else {
-                    return vec![cmd];
-                };
-                let forged_tx = self.forged_tx();
-                let mut txs = vec![forged_tx.clone()];
-                txs.extend(real.txs.iter().cloned());
-                let mut h = real.header.clone();
-                h.tx_root = ledger::block::tx_root(&txs);
-                let forged = Block { header: h, txs };
-                let id = forged.id();
-                self.replaced.push((real.id(), id));
-                self.cache.insert(Arc::new(forged.clone()));
-                vec![
-                    Command::Broadcast {
-                        to: to.clone(),
-                        bytes: Self::proposal(epoch, view, &forged),
-                    },
-                    Command::Broadcast {
-                        to,
-                        bytes: Request::Txs(vec![forged_tx]).encode(),
-                    },
-                ]
-            }
-            Some(Request::Consensus {
-                epoch,
-                message: Message::Vote(v),
-            }) if v.signer == self.attack.me => match self.renotarize(epoch, &v) {
-                Some((c, _)) => vec![c],
-                None => vec![cmd],
-            },
-            _ => vec![cmd],
+        let Some(Request::ProposedBlock { header, .. }) = decoded else {
+            return vec![cmd];
+        };
+        let forged: Vec<SignedTransaction> = self
+            .own_block(&header)
+            .map(|b| {
+                b.txs
+                    .iter()
+                    .filter(|t| {
+                        t.tx().kind == forgery_kind(&self.attack.key) && !t.verify_signature()
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if forged.is_empty() {
+            return vec![cmd];
         }
+        vec![
+            cmd,
+            Command::Broadcast {
+                to,
+                bytes: Request::Txs(forged).encode(),
+            },
+        ]
     }
 
     /// tampered-bodies: every block and transaction it serves has a flipped signature
@@ -332,7 +374,7 @@ impl State {
             return Command::Respond { id, bytes };
         };
         let how = self.junk.next_u64() % 3;
-        let forged = self.forged_tx();
+        let forged = self.forged_tx(None);
         let spoil = |txs: &mut Vec<SignedTransaction>| {
             if txs.is_empty() {
                 txs.push(forged.clone());

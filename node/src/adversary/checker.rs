@@ -18,7 +18,7 @@ pub struct ChainCheck {
     pub common_height: u64,
     /// Finalized heights per honest node.
     pub heights: Vec<u64>,
-    /// Transactions re-executed (all signatures verified).
+    /// Transactions re-executed, each signature also checked on its own.
     pub txs: u64,
     /// Supply at the common height.
     pub supply: u128,
@@ -66,6 +66,17 @@ pub fn check_chains(genesis_path: &Path, homes: &[&Path]) -> Result<ChainCheck> 
                     "nodes 0 and {i} finalized different blocks at height {height}: {} and {}",
                     block.id(),
                     b.id()
+                );
+            }
+        }
+        // every signature on its own first, so a forgery is named even if block
+        // verification were to let it through
+        for tx in &block.txs {
+            if !tx.verify_signature() {
+                bail!(
+                    "finalized block {height} carries transaction {} from {} whose signature does not verify",
+                    tx.id(),
+                    tx.tx().sender
                 );
             }
         }

@@ -350,6 +350,11 @@ pub async fn run(opts: Options) -> Result<Report> {
             .filter(|v| v.key != key.public())
             .filter_map(|v| crate::p2p::peer_id_of(&v.key))
             .collect();
+        let victims: Vec<ledger::PublicKey> = (1..=opts.senders)
+            .map(|i| dev_keypair(DevKeyKind::Account, i).public())
+            .collect();
+        let rewrite_proposal = (c == Campaign::ForgedSignature)
+            .then(|| attack::forging(key.clone(), chain_id, victims.clone(), active.clone()));
         let attack = attack::Attack {
             campaign: c,
             active: active.clone(),
@@ -357,15 +362,14 @@ pub async fn run(opts: Options) -> Result<Report> {
             me,
             set,
             chain_id,
-            victims: (1..=opts.senders)
-                .map(|i| dev_keypair(DevKeyKind::Account, i).public())
-                .collect(),
+            victims,
             peers,
             limits: genesis.chain_params().limits,
         };
         let hooks = crate::node::Hooks {
             wrap_net: Some(Box::new(move |net, cache| attack.wrap(net, cache))),
             stop: Some(stop_rx),
+            rewrite_proposal,
         };
         Some(tokio::spawn(crate::node::run_with(home, cfg, hooks)))
     };
