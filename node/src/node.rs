@@ -289,6 +289,8 @@ struct Partial {
     header: BlockHeader,
     leaves: Vec<Hash>,
     txs: Vec<Option<ledger::SignedTransaction>>,
+    /// Which slots were filled from the mempool (their signatures verified at admission).
+    from_pool: Vec<bool>,
     /// The leader that sent the ids.
     leader: PeerId,
 }
@@ -335,6 +337,9 @@ struct Core {
     pending_inputs: Vec<Input>,
     // blocks not yet final
     blocks: FastMap<Hash, Arc<Block>>,
+    /// For blocks rebuilt from leaves: which transactions came from the mempool (verified
+    /// at admission), so execution checks only the others' signatures.
+    pool_known: FastMap<Hash, Vec<bool>>,
     /// What peers may ask for without a store read (served off this task): the blocks
     /// above and the last [`RECENT_BLOCKS`] finalized ones, so a validator a little behind
     /// still gets their transactions from memory (and before they reach the disk).
@@ -569,6 +574,7 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         finalize_queue: VecDeque::new(),
         pending_inputs: Vec::new(),
         blocks: FastMap::default(),
+        pool_known: FastMap::default(),
         cache,
         durable_height,
         rewrite_proposal: hooks.rewrite_proposal,
@@ -916,7 +922,17 @@ impl Core {
         }
         let (prev, parent) = self.ensure_executed(block.header.parent)?;
         let t = Instant::now();
-        let known = self.known_signatures(&block.txs);
+        let known = match self.pool_known.remove(&h) {
+            Some(k) => {
+                let unknown = k.iter().filter(|k| !**k).count();
+                self.shared
+                    .metrics
+                    .block_signatures_verified
+                    .inc_by(unknown as u64);
+                k
+            }
+            None => self.known_signatures(&block.txs),
+        };
         match ledger::verify_block_with(&self.params, &prev, &parent, &block, &known) {
             Ok(outcome) => {
                 let took = t.elapsed();
@@ -1244,8 +1260,9 @@ impl Core {
             lacking,
             "proposal from the leader"
         );
+        let from_pool: Vec<bool> = txs.iter().map(Option::is_some).collect();
         if lacking == 0 {
-            return self.add_rebuilt(peer, header, txs);
+            return self.add_rebuilt(peer, header, txs, from_pool);
         }
         // Gossip reaches a validator before the block that carries it (one connection, in
         // order) but may still wait in the admission queue: let admission catch up (at most
@@ -1256,6 +1273,7 @@ impl Core {
                 header,
                 leaves,
                 txs,
+                from_pool,
                 leader: peer,
             },
         );
@@ -1306,10 +1324,12 @@ impl Core {
             part.txs
                 .iter_mut()
                 .zip(&part.leaves)
+                .zip(part.from_pool.iter_mut())
                 .enumerate()
-                .filter_map(|(i, (slot, leaf))| {
+                .filter_map(|(i, ((slot, leaf), pooled))| {
                     if slot.is_none() {
                         *slot = mp.get_by_leaf(leaf).cloned();
+                        *pooled = slot.is_some();
                     }
                     slot.is_none().then_some(i as u32)
                 })
@@ -1324,7 +1344,7 @@ impl Core {
             let Some(part) = self.partial.remove(&h) else {
                 return Ok(());
             };
-            return self.add_rebuilt(part.leader, part.header, part.txs);
+            return self.add_rebuilt(part.leader, part.header, part.txs, part.from_pool);
         }
         self.shared
             .metrics
@@ -1381,21 +1401,25 @@ impl Core {
             self.fetch_now(h);
             return Ok(());
         }
-        self.add_rebuilt(part.leader, part.header, part.txs)
+        self.add_rebuilt(part.leader, part.header, part.txs, part.from_pool)
     }
 
     /// A block rebuilt from leaves with every transaction found: add it and go on.
+    /// `from_pool` says which transactions came from the mempool (already verified).
     fn add_rebuilt(
         &mut self,
         from: PeerId,
         header: BlockHeader,
         txs: Vec<Option<ledger::SignedTransaction>>,
+        from_pool: Vec<bool>,
     ) -> Result<()> {
         let block = Block {
             header,
             txs: txs.into_iter().flatten().collect(),
         };
+        let h = block.id();
         if self.add_block(from, block) {
+            self.pool_known.insert(h, from_pool);
             self.drive(None)?;
         }
         Ok(())
@@ -1506,6 +1530,8 @@ impl Core {
         self.blocks.retain(|_, b| b.header.height > height);
         self.executed.retain(|_, e| e.block.header.height > height);
         self.partial.retain(|_, p| p.header.height > height);
+        let blocks = &self.blocks;
+        self.pool_known.retain(|h, _| blocks.contains_key(h));
         let oldest = self.proposal.view.saturating_sub(PROPOSAL_VIEWS_BEHIND);
         self.proposed_in.retain(|v, _| *v >= oldest);
         // a block at or below the finalized height is never looked at again
