@@ -1,15 +1,30 @@
-//! Keys and signatures: ed25519 through ed25519-dalek.
+//! Keys and signatures: ed25519 keys and RFC 8032 signing through ed25519-dalek, the
+//! on-chain verification rule over curve25519-dalek.
 //!
-//! The validity rule for every signature on chain is `verify_strict` over the 32-byte
-//! signing message. [`verify_batch`] gives the same answers faster: it only batches
-//! signatures whose `R` is canonical and not of small order (where dalek's batch equation
-//! and `verify_strict` provably agree, up to 2^-128), falls back to one-by-one checks when a
-//! batch fails, and so names exactly the bad signatures. Every node gets the same answer
-//! whichever path it takes; that is what keeps execution deterministic.
+//! The validity rule for every signature on chain, over the 32-byte signing message `M`:
+//! the cofactored equation `[8](s·B − k·A − R) = 0` with `k = SHA-512(R ‖ A ‖ M) mod ℓ`
+//! (the equation of ZIP-215), and strict encodings: `s` canonical (below ℓ), `R` the
+//! canonical encoding of a point not of small order, `A` a point not of small order. Every
+//! RFC 8032 signer's signatures pass.
+//!
+//! [`verify_batch`] checks many signatures at once with the same equation, summed with
+//! random 128-bit weights and multiplied by the cofactor, so a batch passes exactly when
+//! every signature in it passes alone (a bad one slips through with probability 2^-128):
+//! the answer never depends on which signatures share a batch, which differs from node to
+//! node (what their mempools already vouch for, how many threads they have). A failing
+//! batch is re-checked one by one to name the bad signatures. That is what keeps execution
+//! deterministic. (An earlier version paired dalek's cofactorless batch equation with
+//! `verify_strict`; for a signature whose `R` or `A` has a small-order component the two
+//! disagree, and the batch's answer depended on the batch's other members.)
 
 use std::fmt;
 
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha512};
 use thiserror::Error;
 
 use crate::codec::{Decode, DecodeError, Encode, Reader};
@@ -175,48 +190,69 @@ impl Keypair {
     }
 }
 
-/// Check one signature with the on-chain rule (`verify_strict`).
-///
-/// Computed as dalek's `verify_strict` is defined, without its second decompression of `R`:
-/// `verify` already requires `R` to equal the canonical encoding of the recomputed point,
-/// so the small-order test on `R` can be done on its bytes. A property test checks that
-/// this agrees with `verify_strict` on valid, corrupted and small-order inputs.
+/// Check one signature with the on-chain rule (see the module docs).
 pub fn verify(key: &PublicKey, message: &[u8], sig: &Signature) -> bool {
-    let Some(vk) = verifying_key(key) else {
+    let Some(a) = key_point(key) else {
         return false;
     };
-    if !r_is_batch_safe(&sig.0) {
+    let Some((r, s)) = parse_signature(sig) else {
         return false;
+    };
+    let k = challenge(&sig.0, key, message);
+    // s·B − k·A − R, times the cofactor
+    let residue = EdwardsPoint::vartime_double_scalar_mul_basepoint(&(-k), &a, &s) - r;
+    residue.mul_by_cofactor().is_identity()
+}
+
+/// `k = SHA-512(R ‖ A ‖ M) mod ℓ`.
+fn challenge(sig: &[u8; 64], key: &PublicKey, message: &[u8]) -> Scalar {
+    let mut h = Sha512::new();
+    h.update(&sig[..32]);
+    h.update(key.0);
+    h.update(message);
+    let wide: [u8; 64] = h.finalize().into();
+    Scalar::from_bytes_mod_order_wide(&wide)
+}
+
+/// `R` and `s` of a signature with strict encodings, or `None`.
+fn parse_signature(sig: &Signature) -> Option<(EdwardsPoint, Scalar)> {
+    if !r_is_canonical_and_not_small(&sig.0) {
+        return None;
     }
-    let sig = ed25519_dalek::Signature::from_bytes(&sig.0);
-    ed25519_dalek::Verifier::verify(&vk, message, &sig).is_ok()
+    let mut s = [0u8; 32];
+    s.copy_from_slice(&sig.0[32..]);
+    let s: Option<Scalar> = Scalar::from_canonical_bytes(s).into();
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&sig.0[..32]);
+    Some((CompressedEdwardsY(r).decompress()?, s?))
 }
 
 /// Most decompressed keys kept per thread; the cache is emptied when it fills.
 const KEY_CACHE_ENTRIES: usize = 16_384;
 
 thread_local! {
-    static KEY_CACHE: std::cell::RefCell<std::collections::HashMap<[u8; 32], Option<VerifyingKey>>> =
+    static KEY_CACHE: std::cell::RefCell<std::collections::HashMap<[u8; 32], Option<EdwardsPoint>>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-/// The decompressed key, or `None` if the bytes are not a point or the point has small
+/// The key as a point, or `None` if the bytes are not a point or the point has small
 /// order. Decompression costs about as much as a third of a verification, and senders sign
 /// again and again, so results are cached per thread (only speed depends on the cache).
-fn verifying_key(key: &PublicKey) -> Option<VerifyingKey> {
+fn key_point(key: &PublicKey) -> Option<EdwardsPoint> {
     KEY_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(vk) = cache.get(&key.0) {
-            return *vk;
+        if let Some(a) = cache.get(&key.0) {
+            return *a;
         }
-        let vk = VerifyingKey::from_bytes(&key.0)
+        let a = VerifyingKey::from_bytes(&key.0)
             .ok()
-            .filter(|k| !k.is_weak());
+            .filter(|k| !k.is_weak())
+            .map(|k| k.to_edwards());
         if cache.len() >= KEY_CACHE_ENTRIES {
             cache.clear();
         }
-        cache.insert(key.0, vk);
-        vk
+        cache.insert(key.0, a);
+        a
     })
 }
 
@@ -236,51 +272,89 @@ pub struct SignatureCheck<'a> {
     pub signature: &'a Signature,
 }
 
-/// Verify many signatures; `result[i]` tells whether `checks[i]` is valid.
-///
-/// Gives exactly the answers of [`verify`] for each item: signatures that dalek's batch
-/// equation could treat differently (non-canonical or small-order `R`, weak or invalid
-/// keys) are checked one by one; the rest go through batches of `chunk` (0 means one
-/// batch), and a failing batch is re-checked one by one to find the bad signatures.
+/// One parsed signature of a batch.
+struct Parsed<'a> {
+    index: usize,
+    /// The encodings as signed, for the batch weights (compressing points again would cost
+    /// two field inversions per signature).
+    key: &'a [u8; 32],
+    sig: &'a [u8; 64],
+    a: EdwardsPoint,
+    r: EdwardsPoint,
+    s: Scalar,
+    k: Scalar,
+}
+
+/// Verify many signatures; `result[i]` tells whether `checks[i]` is valid, exactly as
+/// [`verify`] would say. Signatures that do not parse (bad encodings, small-order or invalid
+/// keys) are invalid at once; the rest are checked in batches of `chunk` (0 means one
+/// batch) with the cofactored batch equation, and a failing batch is re-checked one by one.
 pub fn verify_batch(checks: &[SignatureCheck<'_>], chunk: usize) -> Vec<bool> {
     let mut result = vec![false; checks.len()];
-    // Parallel lists of what can be batched, built once and sliced per chunk.
-    let mut index: Vec<usize> = Vec::with_capacity(checks.len());
-    let mut keys: Vec<VerifyingKey> = Vec::with_capacity(checks.len());
-    let mut messages: Vec<&[u8]> = Vec::with_capacity(checks.len());
-    let mut sigs: Vec<ed25519_dalek::Signature> = Vec::with_capacity(checks.len());
-    for (i, c) in checks.iter().enumerate() {
-        match verifying_key(c.key) {
-            Some(vk) if r_is_batch_safe(&c.signature.0) && s_is_canonical(&c.signature.0) => {
-                index.push(i);
-                keys.push(vk);
-                messages.push(c.message);
-                sigs.push(ed25519_dalek::Signature::from_bytes(&c.signature.0));
-            }
-            _ => result[i] = verify(c.key, c.message, c.signature),
+    let mut parsed: Vec<Parsed<'_>> = Vec::with_capacity(checks.len());
+    for (index, c) in checks.iter().enumerate() {
+        if let (Some(a), Some((r, s))) = (key_point(c.key), parse_signature(c.signature)) {
+            let k = challenge(&c.signature.0, c.key, c.message);
+            parsed.push(Parsed {
+                index,
+                key: &c.key.0,
+                sig: &c.signature.0,
+                a,
+                r,
+                s,
+                k,
+            });
         }
     }
     let chunk = if chunk == 0 {
-        index.len().max(1)
+        parsed.len().max(1)
     } else {
         chunk
     };
-    let mut start = 0;
-    while start < index.len() {
-        let end = (start + chunk).min(index.len());
-        let ok = ed25519_dalek::verify_batch(
-            &messages[start..end],
-            &sigs[start..end],
-            &keys[start..end],
-        )
-        .is_ok();
-        for &i in &index[start..end] {
-            let c = &checks[i];
-            result[i] = ok || verify(c.key, c.message, c.signature);
+    for batch in parsed.chunks(chunk) {
+        let ok = batch_holds(batch);
+        for p in batch {
+            result[p.index] = ok || {
+                let residue =
+                    EdwardsPoint::vartime_double_scalar_mul_basepoint(&(-p.k), &p.a, &p.s) - p.r;
+                residue.mul_by_cofactor().is_identity()
+            };
         }
-        start = end;
     }
     result
+}
+
+/// Whether `[8](Σ zᵢ·(sᵢ·B − kᵢ·Aᵢ − Rᵢ)) = 0` for weights `zᵢ` derived from every input
+/// of the batch (128 bits each): true when every signature satisfies its own equation,
+/// false but with probability 2^-128 otherwise.
+fn batch_holds(batch: &[Parsed<'_>]) -> bool {
+    let mut transcript = blake3::Hasher::new_derive_key("palisade/v1 signature batch weights");
+    for p in batch {
+        // k binds the message; the signature holds R and s
+        transcript.update(p.k.as_bytes());
+        transcript.update(p.sig);
+        transcript.update(p.key);
+    }
+    let mut xof = transcript.finalize_xof();
+    let z: Vec<Scalar> = batch
+        .iter()
+        .map(|_| {
+            let mut w = [0u8; 16];
+            xof.fill(&mut w);
+            Scalar::from(u128::from_le_bytes(w))
+        })
+        .collect();
+    let b_coefficient: Scalar = batch.iter().zip(&z).map(|(p, z)| z * p.s).sum();
+    let scalars = std::iter::once(-b_coefficient)
+        .chain(z.iter().copied())
+        .chain(batch.iter().zip(&z).map(|(p, z)| z * p.k));
+    let points = std::iter::once(ED25519_BASEPOINT_POINT)
+        .chain(batch.iter().map(|p| p.r))
+        .chain(batch.iter().map(|p| p.a));
+    // Σ z·R + Σ z·k·A − (Σ z·s)·B = −Σ zᵢ·(residueᵢ)
+    EdwardsPoint::vartime_multiscalar_mul(scalars, points)
+        .mul_by_cofactor()
+        .is_identity()
 }
 
 /// The y-coordinates (sign bit cleared) of the eight points of small order, as compressed
@@ -319,29 +393,14 @@ const fn nibble(c: u8) -> u8 {
 }
 
 /// Whether `R` (the first 32 bytes of the signature) is a canonical encoding of a point that
-/// is not of small order, judged from its bytes alone. `true` means dalek's batch equation
-/// and `verify_strict` agree on this signature.
-fn r_is_batch_safe(sig: &[u8; 64]) -> bool {
+/// is not of small order, judged from its bytes alone (a non-point fails to decompress).
+fn r_is_canonical_and_not_small(sig: &[u8; 64]) -> bool {
     let mut y = [0u8; 32];
     y.copy_from_slice(&sig[..32]);
     y[31] &= 0x7f;
     // Canonical: y < p = 2^255 - 19, i.e. not in [p, 2^255 - 1].
     let non_canonical = y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed;
     !non_canonical && !SMALL_ORDER_Y.contains(&y)
-}
-
-/// Whether `s` (the last 32 bytes) is below the group order ℓ; dalek rejects it otherwise
-/// on both paths, but checking here keeps the batch free of signatures bound to fail.
-fn s_is_canonical(sig: &[u8; 64]) -> bool {
-    // ℓ = 2^252 + 27742317777372353535851937790883648493, little-endian.
-    const L: [u8; 32] = hex32("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
-    for i in (0..32).rev() {
-        let s = sig[32 + i];
-        if s != L[i] {
-            return s < L[i];
-        }
-    }
-    false
 }
 
 #[cfg(test)]
@@ -412,10 +471,92 @@ mod tests {
         })
     }
 
+    /// A signature whose `R` has an order-2 component (`R = r·B + T₂`), and one by a key
+    /// with an order-2 component (`A' = A + T₂`): valid under the cofactored rule, and the
+    /// kind of input on which a cofactorless batch and a cofactored (or strict) single
+    /// check disagree depending on the batch's other members.
+    fn mixed_order_signatures(msg: &[u8; 32]) -> Vec<(PublicKey, Signature)> {
+        let t2 = CompressedEdwardsY(SMALL_ORDER_Y[1])
+            .decompress()
+            .expect("the order-2 point");
+        assert!(t2.is_small_order() && !t2.is_identity());
+        let mut out = Vec::new();
+        for i in 0..8u8 {
+            let sk = SigningKey::from_bytes(&[i + 40; 32]);
+            let a = sk.to_scalar();
+            let r = Scalar::from(1_000_003u64 * u64::from(i) + 7);
+            // torsion in R
+            let big_r = EdwardsPoint::mul_base(&r) + t2;
+            let key = PublicKey(sk.verifying_key().to_bytes());
+            let mut sig = [0u8; 64];
+            sig[..32].copy_from_slice(big_r.compress().as_bytes());
+            let k = challenge(&sig, &key, msg);
+            sig[32..].copy_from_slice((r + k * a).as_bytes());
+            out.push((key, Signature(sig)));
+            // torsion in A
+            let twisted = PublicKey((EdwardsPoint::mul_base(&a) + t2).compress().to_bytes());
+            let mut sig = [0u8; 64];
+            sig[..32].copy_from_slice(EdwardsPoint::mul_base(&r).compress().as_bytes());
+            let k = challenge(&sig, &twisted, msg);
+            sig[32..].copy_from_slice((r + k * a).as_bytes());
+            out.push((twisted, Signature(sig)));
+        }
+        out
+    }
+
+    #[test]
+    fn torsion_never_makes_the_answer_depend_on_the_batch() {
+        let msg = [7u8; 32];
+        let special = mixed_order_signatures(&msg);
+        // the cofactored rule accepts them all; verify_strict refuses every torsioned R
+        assert!(special.iter().all(|(k, s)| verify(k, &msg, s)));
+        assert!(
+            special
+                .iter()
+                .step_by(2)
+                .all(|(k, s)| !dalek_strict(k, &msg, s)),
+            "verify_strict must refuse R with torsion, or this test proves nothing"
+        );
+        // mixed with honest and bad signatures, in every grouping, the batch answer is the
+        // single answer
+        let honest: Vec<(PublicKey, Signature)> = (0..8u8)
+            .map(|i| {
+                let k = Keypair::from_secret([i; 32]);
+                (k.public(), k.sign(&msg))
+            })
+            .collect();
+        let mut bad = honest[3];
+        bad.1.0[33] ^= 4;
+        let mut all: Vec<(PublicKey, Signature)> = special;
+        all.extend(honest);
+        all.push(bad);
+        for rotation in 0..all.len() {
+            all.rotate_left(1);
+            let checks: Vec<SignatureCheck> = all
+                .iter()
+                .map(|(k, s)| SignatureCheck {
+                    key: k,
+                    message: &msg,
+                    signature: s,
+                })
+                .collect();
+            let single: Vec<bool> = all.iter().map(|(k, s)| verify(k, &msg, s)).collect();
+            for chunk in [0, 1, 2, 3, 5, 8] {
+                assert_eq!(
+                    verify_batch(&checks, chunk),
+                    single,
+                    "rotation {rotation}, chunk {chunk}"
+                );
+            }
+            assert_eq!(single.iter().filter(|ok| !**ok).count(), 1);
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
-        /// `verify` and `verify_batch` give exactly dalek's `verify_strict` answers, for
-        /// valid signatures, corrupted ones, small-order and non-canonical R and keys.
+        /// On every input without a small-order component in `R` or `A` (honest signatures,
+        /// corrupted ones, small-order and non-canonical `R` and keys, `s ≥ ℓ`), `verify` and
+        /// `verify_batch` give exactly dalek's `verify_strict` answers.
         #[test]
         fn verify_agrees_with_verify_strict(
             secret in proptest::prelude::any::<[u8; 32]>(),
