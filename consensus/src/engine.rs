@@ -162,6 +162,12 @@ pub enum Misbehavior {
     ForeignVote,
     /// It signed two different notarize (or two different finalize) votes in one view.
     Equivocation(View),
+    /// It sent its own vote with a signature that does not verify (noise authenticates the
+    /// connection, so the bytes are the sender's).
+    BadSignature,
+    /// It sent a certificate that does not verify against the epoch's validator set (an
+    /// honest validator sends only certificates it built or checked).
+    InvalidCertificate,
 }
 
 #[derive(Default)]
@@ -596,7 +602,15 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                     // evidence is on record: its further votes in the view are not checked
                     return;
                 }
+                if self.has_vote(&vote) {
+                    // a repeat of a vote on record, signature and all: nothing to check
+                    return;
+                }
                 if !vote.verify(&self.set, &self.cfg.namespace, &self.verifier) {
+                    out.push(Action::Misbehaved {
+                        from,
+                        what: Misbehavior::BadSignature,
+                    });
                     return;
                 }
                 self.add_vote(vote, out);
@@ -620,6 +634,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                     .verify(&self.set, &self.cfg.namespace, &self.verifier)
                     .is_err()
                 {
+                    out.push(Action::Misbehaved {
+                        from,
+                        what: Misbehavior::InvalidCertificate,
+                    });
                     return;
                 }
                 self.add_certificate(cert, false, out);
@@ -654,6 +672,27 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             Certified::Nullification(_) => st.nullification.is_some(),
             Certified::Finalization(_) => st.finalization.is_some(),
         }
+    }
+
+    /// Whether exactly this vote (kind, signer and signature) is on record.
+    fn has_vote(&self, vote: &Vote) -> bool {
+        let Some(st) = self.views.get(&vote.kind.view()) else {
+            return false;
+        };
+        let recorded = match vote.kind {
+            VoteKind::Notarize(p) => st
+                .notarize
+                .get(&p.digest())
+                .filter(|(q, _)| *q == p)
+                .and_then(|(_, s)| s.get(&vote.signer)),
+            VoteKind::Finalize(p) => st
+                .finalize
+                .get(&p.digest())
+                .filter(|(q, _)| *q == p)
+                .and_then(|(_, s)| s.get(&vote.signer)),
+            VoteKind::Nullify(_) => st.nullify.get(&vote.signer),
+        };
+        recorded == Some(&vote.signature)
     }
 
     /// Whether `signer` is on record as an equivocator in `view`.

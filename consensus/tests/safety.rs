@@ -320,3 +320,94 @@ fn equivocation_and_foreign_votes_are_reported_and_dropped() {
         }]
     );
 }
+
+/// A verifier that counts its calls.
+#[derive(Clone, Default)]
+struct Counting(std::rc::Rc<std::cell::Cell<usize>>);
+
+impl Verifier for Counting {
+    fn verify(&self, key: &PublicKey, message: &[u8], signature: &Signature) -> bool {
+        self.0.set(self.0.get() + 1);
+        Ed25519Verifier.verify(key, message, signature)
+    }
+}
+
+/// A validator's own vote with a bad signature, and a certificate that does not verify,
+/// are reported (the connection is authenticated, so the sender made them); a repeat of a
+/// vote on record is dropped without a second signature check.
+#[test]
+fn bad_signatures_and_bad_certificates_are_reported_and_repeats_are_not_rechecked() {
+    let (set, secrets) = set(4);
+    let me = 0u32;
+    let view = 1;
+    let leader = set.leader(view);
+    assert_ne!(leader, me);
+    let counting = Counting::default();
+    let mut engine = Engine::new(
+        sim_engine_config(None),
+        set.clone(),
+        Ed25519Signer::from_secret(secrets[me as usize]),
+        counting.clone(),
+        SafetyState::default(),
+        sim_genesis(),
+    );
+    engine.handle(Input::Start);
+    let Message::Vote(good) = leader_vote(&set, &secrets, proposal(view, 1)) else {
+        unreachable!()
+    };
+    let mut bad = good;
+    bad.signature.0[40] ^= 1;
+    let out = engine.handle(Input::Message {
+        from: leader,
+        message: Message::Vote(bad),
+    });
+    assert!(
+        out.contains(&Action::Misbehaved {
+            from: leader,
+            what: Misbehavior::BadSignature,
+        }),
+        "{out:?}"
+    );
+    // the good vote is still taken (the bad one recorded nothing)
+    let out = engine.handle(Input::Message {
+        from: leader,
+        message: Message::Vote(good),
+    });
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Misbehaved { .. })),
+        "{out:?}"
+    );
+    let checked = counting.0.get();
+    for _ in 0..10 {
+        let out = engine.handle(Input::Message {
+            from: leader,
+            message: Message::Vote(good),
+        });
+        assert!(
+            !out.iter().any(|a| matches!(a, Action::Misbehaved { .. })),
+            "{out:?}"
+        );
+    }
+    assert_eq!(counting.0.get(), checked, "repeats are not verified again");
+    // a nullification signed by one validator only: no quorum
+    let ns = sim_engine_config(None).namespace;
+    let kind = VoteKind::Nullify(view);
+    let cert = Certificate {
+        certified: Certified::Nullification(view),
+        signatures: vec![(
+            leader,
+            Ed25519Signer::from_secret(secrets[leader as usize]).sign(&kind.signing_message(&ns)),
+        )],
+    };
+    let out = engine.handle(Input::Message {
+        from: leader,
+        message: Message::Certificate(cert),
+    });
+    assert_eq!(
+        out,
+        vec![Action::Misbehaved {
+            from: leader,
+            what: Misbehavior::InvalidCertificate,
+        }]
+    );
+}

@@ -40,6 +40,9 @@ pub const MAX_BATCH: usize = 4096;
 /// Queued jobs (RPC submissions and gossip batches) before senders wait or gossip is
 /// dropped.
 const QUEUE: usize = 16_384;
+/// Most transactions waiting for admission before gossip is dropped (about 40 MB; the
+/// admission thread verifies a few tens of thousands a second).
+const MAX_QUEUED_GOSSIP_TXS: usize = 200_000;
 
 enum Job {
     /// From a client: the answer goes back; admitted transactions are gossiped.
@@ -149,6 +152,12 @@ impl Admission {
     /// carries them is verified in full).
     pub fn gossip(&self, from: PeerId, txs: Vec<SignedTransaction>) -> bool {
         let n = txs.len();
+        // jobs are bounded by QUEUE, but one gossip job may hold 16,384 transactions:
+        // gossip is also bounded by the transactions waiting (clients' submissions wait
+        // for room instead)
+        if self.queued.load(Ordering::Relaxed) + n > MAX_QUEUED_GOSSIP_TXS {
+            return false;
+        }
         self.queued.fetch_add(n, Ordering::Relaxed);
         let sent = self.queue.try_send(Job::Gossip { from, txs }).is_ok();
         if !sent {
@@ -238,15 +247,19 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
                     reply: Reply::Many(call),
                 }));
             }
-            // spent nonces (finalized here) are dropped unchecked
-            Job::Gossip { from, txs } => items.extend(
-                txs.into_iter()
-                    .filter(|tx| tx.tx().nonce >= chain.state.account(&tx.tx().sender).nonce)
-                    .map(|tx| Item {
-                        tx,
-                        reply: Reply::None(from),
-                    }),
-            ),
+            // gossip this node would refuse whatever its signature (spent nonces, unknown
+            // senders, another chain, …) is dropped before any signature check
+            Job::Gossip { from, txs } => {
+                let mp = shared.mempool();
+                items.extend(
+                    txs.into_iter()
+                        .filter(|tx| mp.worth_verifying(tx, &shared.params.chain_id, &chain.state))
+                        .map(|tx| Item {
+                            tx,
+                            reply: Reply::None(from),
+                        }),
+                );
+            }
             Job::Barrier(reply) => barriers.push(reply),
         }
     }

@@ -93,7 +93,9 @@ impl Class {
             // an honest validator at 25,000 tx/s sends a few hundred of each per second
             (Class::Consensus, true) => l(5_000.0, 10_000.0, 20.0 * MB, 20.0 * MB),
             (Class::Proposal, true) => l(50.0, 100.0, 32.0 * MB, 32.0 * MB),
-            (Class::Txs, true) => l(2_000.0, 4_000.0, 64.0 * MB, 64.0 * MB),
+            // 25,000 tx/s of a validator's own clients is about 4 MB/s; each transaction
+            // costs every other validator a signature check
+            (Class::Txs, true) => l(1_000.0, 2_000.0, 16.0 * MB, 32.0 * MB),
             (Class::Status, true) => l(20.0, 40.0, 4096.0, 4096.0),
             (Class::GetBlocks, true) => l(20.0, 40.0, 4096.0, 4096.0),
             (Class::GetBlock, true) => l(500.0, 1_000.0, 64.0 * 1024.0, 64.0 * 1024.0),
@@ -239,6 +241,37 @@ impl PeerBudget {
         }
     }
 
+    /// Whether an answer of `class` may be built now: the class is allowed and its bucket
+    /// is not in debt (checked before any work is done for the asker).
+    pub fn has_room(&mut self, class: Class, now: Instant) -> Result<(), Over> {
+        let limit = if self.answers {
+            class.answer_limit(self.validator)
+        } else {
+            class.limit(self.validator)
+        };
+        let Some(limit) = limit else {
+            return Err(Over::Refused);
+        };
+        let bucket = self.buckets[class as usize].get_or_insert_with(|| Bucket::new(limit, now));
+        bucket.refill(now);
+        if bucket.bytes > 0.0 && bucket.msgs >= 1.0 {
+            Ok(())
+        } else {
+            let wait = (-bucket.bytes).max(0.0) / limit.bytes_per_s;
+            Err(Over::Wait(Duration::from_secs_f64(wait.min(3600.0))))
+        }
+    }
+
+    /// Charge an answer of `len` bytes already built, even past the bucket: the debt
+    /// holds back this peer's next answers (see [`PeerBudget::has_room`]).
+    pub fn charge(&mut self, class: Class, len: usize, now: Instant) {
+        if let Some(bucket) = self.buckets[class as usize].as_mut() {
+            bucket.refill(now);
+            bucket.msgs -= 1.0;
+            bucket.bytes -= len as f64;
+        }
+    }
+
     /// Charge one message of `class` and `len` bytes at `now`.
     pub fn take(&mut self, class: Class, len: usize, now: Instant) -> Result<(), Over> {
         let limit = if self.answers {
@@ -258,6 +291,28 @@ impl PeerBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_checked_before_the_work_and_their_debt_holds_back_the_next() {
+        let now = Instant::now();
+        let mut b = PeerBudget::answers(false);
+        // an observer may not be answered GetTxs at all
+        assert_eq!(b.has_room(Class::GetTxs, now), Err(Over::Refused));
+        assert_eq!(b.has_room(Class::GetBlocks, now), Ok(()));
+        // a 16 MiB answer puts an observer (4 MiB/s, burst 64 MiB) 16 MiB … into debt after
+        // five of them
+        for _ in 0..5 {
+            b.charge(Class::GetBlocks, 16 << 20, now);
+        }
+        let Err(Over::Wait(wait)) = b.has_room(Class::GetBlocks, now) else {
+            panic!("in debt");
+        };
+        assert!(wait >= Duration::from_secs(3), "{wait:?}");
+        assert_eq!(
+            b.has_room(Class::GetBlocks, now + wait + Duration::from_millis(10)),
+            Ok(())
+        );
+    }
 
     #[test]
     fn classes_follow_the_wire_tags() {

@@ -363,6 +363,10 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("no campaign {name:?}; the campaigns: {}", names.join(", "));
             };
             let log_path = PathBuf::from(format!("{}.log", home.display()));
+            if let Some(dir) = log_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
             let log = std::fs::File::create(&log_path)
                 .with_context(|| format!("creating {}", log_path.display()))?;
             tracing_subscriber::fmt()

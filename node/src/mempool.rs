@@ -192,6 +192,22 @@ impl Mempool {
         Ok(id)
     }
 
+    /// Whether `tx` would be admitted if its signature verified (or is here already):
+    /// gossip that fails this (another chain, expired, an unknown sender, a nonce outside
+    /// the window, a missing role, …) is dropped before its signature is checked, so junk
+    /// costs no verification.
+    pub fn worth_verifying(
+        &self,
+        tx: &SignedTransaction,
+        chain_id: &Hash,
+        state: &LedgerState,
+    ) -> bool {
+        matches!(
+            self.check(tx, true, chain_id, state),
+            Ok(()) | Err(AdmitError::AlreadyKnown)
+        )
+    }
+
     fn check(
         &self,
         stx: &SignedTransaction,

@@ -796,7 +796,12 @@ impl Core {
                 } else {
                     parent_ts + self.cfg.consensus.min_block_interval_ms
                 };
-                let wait = at_ms.saturating_sub(now_ms());
+                // A parent stamped in the future (a byzantine leader may stamp up to the
+                // 10 s tolerance ahead) must not stall this proposer: wait at most one
+                // interval; the builder stamps the block after its parent anyway.
+                let wait = at_ms
+                    .saturating_sub(now_ms())
+                    .min(self.cfg.consensus.min_block_interval_ms);
                 self.timers.push(Reverse((
                     Instant::now() + Duration::from_millis(wait),
                     Timer::Propose { epoch, view },
@@ -827,6 +832,12 @@ impl Core {
                         }
                         Misbehavior::ForeignVote => {
                             self.penalize(peer, 25, "sent a vote signed by another validator")
+                        }
+                        Misbehavior::BadSignature => {
+                            self.penalize(peer, 25, "sent its own vote with a bad signature")
+                        }
+                        Misbehavior::InvalidCertificate => {
+                            self.penalize(peer, 25, "sent a certificate that does not verify")
                         }
                     }
                 }
@@ -1827,22 +1838,39 @@ impl Core {
         Ok(())
     }
 
-    /// The highest finalized height that at least f+1 of this epoch's validators claim
-    /// (this node's own counting, if it is one): at least one of them is honest, so the
-    /// chain really is that far. `None` while too few have spoken.
+    /// The highest finalized height that validators of this epoch with more than a third
+    /// of its voting power claim (this node's own counting, if it is one): at least one of
+    /// them is honest, so the chain really is that far. `None` while too few have spoken.
     fn vouched_height(&self) -> Option<u64> {
-        let mut heights: Vec<u64> = self
-            .peer_heights
+        let mut claims: Vec<(u64, u64)> = self
+            .epoch
+            .peers
             .iter()
-            .filter(|(p, _)| self.epoch.peers.contains(p) && !self.demoted.contains_key(*p))
-            .map(|(_, (h, _))| *h)
+            .enumerate()
+            .filter(|(_, p)| **p != self.my_peer && !self.demoted.contains_key(*p))
+            .filter_map(|(i, p)| {
+                let (h, _) = self.peer_heights.get(p)?;
+                let index = u32::try_from(i).ok()?;
+                Some((*h, self.epoch.set.power(index)))
+            })
             .collect();
-        if self.is_validator() {
-            heights.push(self.header.height);
+        if let Some(me) = self
+            .epoch
+            .set
+            .index_of(&consensus::PublicKey(self.key.public().0))
+        {
+            claims.push((self.header.height, self.epoch.set.power(me)));
         }
-        heights.sort_unstable_by(|a, b| b.cmp(a));
-        let f = self.epoch.validators.len().saturating_sub(1) / 3;
-        heights.get(f).copied()
+        claims.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        let total = u128::from(self.epoch.set.total_power());
+        let mut power = 0u128;
+        for (height, p) in claims {
+            power += u128::from(p);
+            if power * 3 > total {
+                return Some(height);
+            }
+        }
+        None
     }
 
     /// A peer claimed blocks it did not deliver: ignore its claims for a while.
@@ -1859,19 +1887,18 @@ impl Core {
             return;
         }
         let me = self.header.height;
+        // a gap the engine closes by itself is one or two blocks; more needs sync. Among
+        // the peers that claim more, validators first (an observer's claim costs it nothing),
+        // then the highest claim.
         let Some((peer, best)) = self
             .peer_heights
             .iter()
-            .filter(|(p, _)| !self.demoted.contains_key(*p))
-            .max_by_key(|(p, (h, _))| (*h, **p))
+            .filter(|(p, (h, _))| !self.demoted.contains_key(*p) && *h > me + 2)
+            .max_by_key(|(p, (h, _))| (self.epoch.peers.contains(p), *h, **p))
             .map(|(p, (h, _))| (*p, *h))
         else {
             return;
         };
-        // a gap the engine closes by itself is one or two blocks; more needs sync
-        if best <= me + 2 {
-            return;
-        }
         debug!(%peer, from = me + 1, claimed = best, "syncing");
         self.sync_inflight = Some(Instant::now());
         let bytes = Request::GetBlocks {
@@ -1918,7 +1945,9 @@ impl Core {
                         if let Err(e) = self.apply_synced(blocks) {
                             self.penalize(peer, 50, format!("bad sync response: {e:#}"));
                             self.demote(peer, "bad sync response");
-                        } else if n == 0 {
+                        } else if self.header.height <= before {
+                            // nothing, or blocks that never reach a certificate: a claim
+                            // that did not move this node is not asked again for a while
                             self.demote(peer, "claimed blocks it did not deliver");
                         }
                         if self.header.height > before {

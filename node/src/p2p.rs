@@ -41,7 +41,7 @@ use tracing::{debug, info, warn};
 
 use crate::budget::{Class, Over, PeerBudget};
 use crate::metrics::Metrics;
-use crate::wire::MAX_FRAME_BYTES;
+use crate::wire::{MAX_FRAME_BYTES, MAX_PUSH_FRAME_BYTES, MAX_REQUEST_BYTES};
 
 const PROTOCOL: &str = "/palisade/1";
 /// The protocol of the long-lived per-peer streams of fire-and-forget frames.
@@ -50,6 +50,15 @@ const STREAM_PROTOCOL: &str = "/palisade/frames/1";
 const WRITER_QUEUE: usize = 8192;
 /// Most bytes a writer gathers from its queue into one write.
 const WRITE_GATHER_BYTES: usize = 1 << 20;
+/// What a frame read allocates before the bytes arrive.
+const READ_CHUNK: usize = 64 * 1024;
+/// Inbound frames streams one peer may hold open at once (a reconnect may briefly overlap
+/// the old stream); more are closed unread. The peer's budget is shared by its streams.
+const MAX_FRAME_STREAMS_PER_PEER: usize = 2;
+/// Concurrent request/response streams per connection, inbound and outbound.
+const MAX_RR_STREAMS: usize = 256;
+/// Connections one peer id may hold at once.
+const MAX_CONNECTIONS_PER_PEER: u32 = 2;
 
 /// The libp2p peer id of an ed25519 public key.
 pub fn peer_id_of(key: &ledger::PublicKey) -> Option<PeerId> {
@@ -62,18 +71,30 @@ pub fn peer_id_of(key: &ledger::PublicKey) -> Option<PeerId> {
 #[derive(Clone, Default)]
 pub struct FrameCodec;
 
-async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+/// Read one frame of at most `max` bytes. Memory grows with the bytes that actually
+/// arrive, never with the length a peer announces: a peer that announces 8 MiB and sends
+/// nothing costs nothing.
+async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_FRAME_BYTES {
+    if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes exceeds {MAX_FRAME_BYTES}"),
+            format!("frame of {len} bytes exceeds {max}"),
         ));
     }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
+    let mut buf = Vec::with_capacity(len.min(READ_CHUNK));
+    let got = (&mut *io).take(len as u64).read_to_end(&mut buf).await?;
+    if got < len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("frame cut short: {got} of {len} bytes"),
+        ));
+    }
     Ok(buf)
 }
 
@@ -103,14 +124,14 @@ impl request_response::Codec for FrameCodec {
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io).await
+        read_frame(io, MAX_REQUEST_BYTES).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io).await
+        read_frame(io, MAX_FRAME_BYTES).await
     }
 
     async fn write_request<T>(
@@ -209,6 +230,12 @@ enum FrameEvent {
 /// Which connected peers are validators, shared with the frames readers.
 type ValidatorSet = Arc<RwLock<HashSet<PeerId>>>;
 
+/// One peer's budget, shared by its inbound frames streams.
+type SharedBudget = Arc<std::sync::Mutex<PeerBudget>>;
+
+/// The inbound frames streams open per peer, and the budget they share.
+type FrameReaders = Arc<std::sync::Mutex<HashMap<PeerId, (usize, SharedBudget)>>>;
+
 fn is_validator(set: &ValidatorSet, peer: &PeerId) -> bool {
     match set.read() {
         Ok(s) => s.contains(peer),
@@ -226,11 +253,11 @@ async fn read_frames<S: futures::AsyncRead + Unpin + Send>(
     mut stream: S,
     to: mpsc::Sender<(PeerId, FrameEvent)>,
     validators: ValidatorSet,
+    budget: SharedBudget,
 ) {
-    let mut budget = PeerBudget::new(is_validator(&validators, &peer));
     let mut reported: Option<Instant> = None;
     loop {
-        let frame = match read_frame(&mut stream).await {
+        let frame = match read_frame(&mut stream, MAX_PUSH_FRAME_BYTES).await {
             Ok(frame) => frame,
             Err(e) => {
                 if e.kind() == io::ErrorKind::InvalidData {
@@ -241,10 +268,15 @@ async fn read_frames<S: futures::AsyncRead + Unpin + Send>(
                 return;
             }
         };
-        budget.set_validator(is_validator(&validators, &peer));
+        let validator = is_validator(&validators, &peer);
         let class = Class::of(&frame);
         let event = loop {
-            match budget.take(class, frame.len(), Instant::now()) {
+            let taken = {
+                let mut budget = budget.lock().unwrap_or_else(|p| p.into_inner());
+                budget.set_validator(validator);
+                budget.take(class, frame.len(), Instant::now())
+            };
+            match taken {
                 Ok(()) => break Some(FrameEvent::Frame(frame)),
                 Err(Over::Refused) => break Some(FrameEvent::Refused(class)),
                 Err(Over::Wait(wait)) => {
@@ -258,7 +290,11 @@ async fn read_frames<S: futures::AsyncRead + Unpin + Send>(
                             return;
                         }
                     }
-                    if wait == Duration::MAX {
+                    // A validator's stream carries its votes too: waiting would hold them
+                    // behind its gossip, so what is over budget is dropped (transactions
+                    // are asked for again when a proposal names them). An observer's
+                    // stream waits, and TCP slows the observer down.
+                    if wait == Duration::MAX || validator {
                         break None;
                     }
                     tokio::time::sleep(wait.min(Duration::from_secs(10))).await;
@@ -409,7 +445,7 @@ pub fn spawn(
         [(StreamProtocol::new(PROTOCOL), ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(Duration::from_secs(20))
-            .with_max_concurrent_streams(4096),
+            .with_max_concurrent_streams(MAX_RR_STREAMS),
     );
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
@@ -449,17 +485,43 @@ pub fn spawn(
     let never_read = cfg.never_read;
     tokio::spawn(async move {
         let mut unread = Vec::new();
+        let readers: FrameReaders = Arc::default();
         while let Some((peer, stream)) = incoming.next().await {
             if never_read {
                 unread.push(stream);
                 continue;
             }
-            tokio::spawn(read_frames(
-                peer,
-                stream,
-                frames_tx.clone(),
-                readers_see.clone(),
-            ));
+            let budget = {
+                let mut open = readers.lock().unwrap_or_else(|p| p.into_inner());
+                let (count, budget) = open.entry(peer).or_insert_with(|| {
+                    let validator = is_validator(&readers_see, &peer);
+                    (
+                        0,
+                        Arc::new(std::sync::Mutex::new(PeerBudget::new(validator))),
+                    )
+                });
+                if *count >= MAX_FRAME_STREAMS_PER_PEER {
+                    debug!(%peer, "refused a frames stream: {count} already open");
+                    None
+                } else {
+                    *count += 1;
+                    Some(budget.clone())
+                }
+            };
+            // dropping the stream closes it
+            let Some(budget) = budget else { continue };
+            let (to, validators, readers) =
+                (frames_tx.clone(), readers_see.clone(), readers.clone());
+            tokio::spawn(async move {
+                read_frames(peer, stream, to, validators, budget).await;
+                let mut open = readers.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((count, _)) = open.get_mut(&peer) {
+                    *count -= 1;
+                    if *count == 0 {
+                        open.remove(&peer);
+                    }
+                }
+            });
         }
     });
     let mut extra = Vec::new();
@@ -780,8 +842,19 @@ impl Net {
     fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
+                peer_id,
+                endpoint,
+                connection_id,
+                num_established,
+                ..
             } => {
+                if num_established.get() > MAX_CONNECTIONS_PER_PEER {
+                    // one key, many connections: each would bring its own streams
+                    debug!(peer = %peer_id, "refused connection: {num_established} open");
+                    self.metrics.p2p_refused.inc();
+                    self.swarm.close_connection(connection_id);
+                    return;
+                }
                 if self.banned.contains_key(&peer_id) {
                     debug!(peer = %peer_id, "refused connection: banned");
                     let _ = self.swarm.disconnect_peer_id(peer_id);
@@ -973,11 +1046,17 @@ impl Net {
     }
 }
 
-/// The IP address of a multiaddr, if it has one.
+/// The address a multiaddr's per-address caps and bans count against: its IPv4 address,
+/// or its IPv6 /64 (one host gets a whole /64, so single IPv6 addresses are free).
 fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
     addr.iter().find_map(|p| match p {
         libp2p::multiaddr::Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
-        libp2p::multiaddr::Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        libp2p::multiaddr::Protocol::Ip6(ip) => match ip.to_ipv4_mapped() {
+            Some(v4) => Some(IpAddr::V4(v4)),
+            None => Some(IpAddr::V6(std::net::Ipv6Addr::from(
+                ip.to_bits() & !u128::from(u64::MAX),
+            ))),
+        },
         _ => None,
     })
 }
@@ -985,6 +1064,92 @@ fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_addresses_of_one_slash_64_count_as_one() {
+        let a: Multiaddr = "/ip6/2001:db8:1:2::5/tcp/1".parse().expect("addr");
+        let b: Multiaddr = "/ip6/2001:db8:1:2:ffff::9/tcp/2".parse().expect("addr");
+        let c: Multiaddr = "/ip6/2001:db8:1:3::5/tcp/1".parse().expect("addr");
+        let d: Multiaddr = "/ip4/10.0.0.1/tcp/1".parse().expect("addr");
+        assert_eq!(ip_of(&a), ip_of(&b));
+        assert_ne!(ip_of(&a), ip_of(&c));
+        assert_eq!(
+            ip_of(&d),
+            Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)))
+        );
+    }
+
+    fn budget(validator: bool) -> SharedBudget {
+        Arc::new(std::sync::Mutex::new(PeerBudget::new(validator)))
+    }
+
+    #[tokio::test]
+    async fn a_frame_costs_the_bytes_that_arrived_not_the_length_announced() {
+        // announces the largest frame, sends three bytes and ends
+        let mut bytes = u32::try_from(MAX_PUSH_FRAME_BYTES)
+            .unwrap_or(u32::MAX)
+            .to_le_bytes()
+            .to_vec();
+        bytes.extend_from_slice(b"abc");
+        let mut io = futures::io::Cursor::new(bytes);
+        let err = read_frame(&mut io, MAX_PUSH_FRAME_BYTES)
+            .await
+            .expect_err("cut short");
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        // a request over the request limit is refused before any of it is read
+        let mut bytes = u32::try_from(MAX_REQUEST_BYTES + 1)
+            .unwrap_or(u32::MAX)
+            .to_le_bytes()
+            .to_vec();
+        bytes.extend_from_slice(&[0u8; 16]);
+        let mut io = futures::io::Cursor::new(bytes);
+        let err = read_frame(&mut io, MAX_REQUEST_BYTES)
+            .await
+            .expect_err("over the limit");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(io.position(), 4, "nothing past the length was read");
+    }
+
+    #[tokio::test]
+    async fn a_validator_over_budget_loses_the_excess_without_holding_its_votes() {
+        let peer = PeerId::random();
+        let status = crate::wire::Request::Status {
+            finalized_height: 9,
+        }
+        .encode();
+        let mut bytes = Vec::new();
+        // a validator may send 40 statuses at once, then 20 a second
+        for _ in 0..100 {
+            push_frame(&mut bytes, &status);
+        }
+        let (tx, mut rx) = mpsc::channel(256);
+        let validators: ValidatorSet = Arc::new(RwLock::new(HashSet::from([peer])));
+        let t = std::time::Instant::now();
+        read_frames(
+            peer,
+            futures::io::Cursor::new(bytes),
+            tx,
+            validators,
+            budget(true),
+        )
+        .await;
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+        let mut frames = 0;
+        let mut over = 0;
+        while let Some((_, event)) = rx.recv().await {
+            match event {
+                FrameEvent::Frame(_) => frames += 1,
+                FrameEvent::OverBudget(Class::Status) => over += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!((40..45).contains(&frames), "{frames}");
+        assert_eq!(over, 1, "reported once a second at most");
+    }
 
     #[tokio::test]
     async fn a_frames_stream_delivers_each_frame_and_reports_one_over_the_limit() {
@@ -994,12 +1159,19 @@ mod tests {
         push_frame(&mut bytes, b"");
         push_frame(&mut bytes, &[7u8; 3000]);
         // then a length over the limit, and bytes that must not be read as a frame
-        let over = u32::try_from(MAX_FRAME_BYTES + 1).unwrap_or(u32::MAX);
+        let over = u32::try_from(MAX_PUSH_FRAME_BYTES + 1).unwrap_or(u32::MAX);
         bytes.extend_from_slice(&over.to_le_bytes());
         push_frame(&mut bytes, b"never");
         let (tx, mut rx) = mpsc::channel(16);
         let validators: ValidatorSet = Arc::new(RwLock::new(HashSet::from([peer])));
-        read_frames(peer, futures::io::Cursor::new(bytes), tx, validators).await;
+        read_frames(
+            peer,
+            futures::io::Cursor::new(bytes),
+            tx,
+            validators,
+            budget(true),
+        )
+        .await;
         let mut got = Vec::new();
         while let Some((from, event)) = rx.recv().await {
             assert_eq!(from, peer);
@@ -1043,7 +1215,14 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(64);
         let observer: ValidatorSet = Arc::default();
         let t = std::time::Instant::now();
-        read_frames(peer, futures::io::Cursor::new(bytes), tx, observer).await;
+        read_frames(
+            peer,
+            futures::io::Cursor::new(bytes),
+            tx,
+            observer,
+            budget(false),
+        )
+        .await;
         let took = t.elapsed();
         let mut got = Vec::new();
         while let Some((_, event)) = rx.recv().await {
@@ -1075,7 +1254,14 @@ mod tests {
         push_frame(&mut bytes, b"cut short");
         bytes.truncate(bytes.len() - 3);
         let (tx, mut rx) = mpsc::channel(16);
-        read_frames(peer, futures::io::Cursor::new(bytes), tx, Arc::default()).await;
+        read_frames(
+            peer,
+            futures::io::Cursor::new(bytes),
+            tx,
+            Arc::default(),
+            budget(false),
+        )
+        .await;
         let first = rx.recv().await.map(|(_, f)| f);
         assert!(
             matches!(first, Some(FrameEvent::Refused(Class::Unknown))),

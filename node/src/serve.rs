@@ -19,13 +19,20 @@ use libp2p::PeerId;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use crate::budget::{Class, PeerBudget};
+use crate::budget::{Class, Over, PeerBudget};
 use crate::metrics::Metrics;
 use crate::p2p::{Command, Inbound};
 use crate::wire::{FinalizedBlock, MAX_SYNC_BLOCKS, Request, Response, SYNC_RESPONSE_SOFT_BYTES};
 
 /// Observers' requests waiting at most; more are refused at once.
 const OBSERVER_QUEUE: usize = 256;
+/// Validators' requests waiting at most, per queue (a byzantine validator's flood is
+/// refused past it, not held in memory).
+const VALIDATOR_QUEUE: usize = 4096;
+/// Peers whose answer budgets are remembered before idle ones are forgotten.
+const MAX_BUDGETS: usize = 4096;
+/// How long an idle peer's answer budget is remembered past [`MAX_BUDGETS`].
+const BUDGET_MEMORY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Blocks peers may ask for by hash without a store read: the proposed (unfinalized) ones
 /// and the last finalized ones. The consensus task writes it; the server reads it.
@@ -99,58 +106,61 @@ pub struct Server {
 impl Server {
     /// Serve `requests` until the network task stops.
     pub async fn run(self, mut requests: mpsc::Receiver<(Inbound, bool)>) {
-        let mut validators: VecDeque<Inbound> = VecDeque::new();
-        let mut observers: VecDeque<Inbound> = VecDeque::new();
-        let mut budgets: HashMap<PeerId, PeerBudget> = HashMap::new();
+        let mut queues = Queues::default();
+        let mut budgets: HashMap<PeerId, (PeerBudget, Instant)> = HashMap::new();
         loop {
-            if validators.is_empty() && observers.is_empty() {
+            if queues.is_empty() {
                 match requests.recv().await {
-                    Some(r) => self.queue(r, &mut validators, &mut observers),
+                    Some(r) => self.queue(r, &mut queues).await,
                     None => return,
                 }
             }
             while let Ok(r) = requests.try_recv() {
-                self.queue(r, &mut validators, &mut observers);
+                self.queue(r, &mut queues).await;
             }
-            let (next, validator) = match validators.pop_front() {
-                Some(r) => (r, true),
-                None => match observers.pop_front() {
-                    Some(r) => (r, false),
-                    None => continue,
-                },
+            let Some((next, validator)) = queues.next() else {
+                continue;
             };
-            let budget = budgets
+            let now = Instant::now();
+            if budgets.len() >= MAX_BUDGETS && !budgets.contains_key(&next.peer) {
+                // forget the peers that have not asked for a minute (their buckets are
+                // full again by then); a peer asking now keeps its debt
+                budgets.retain(|_, (_, last)| now.duration_since(*last) < BUDGET_MEMORY);
+            }
+            let (budget, last) = budgets
                 .entry(next.peer)
-                .or_insert_with(|| PeerBudget::answers(validator));
+                .or_insert_with(|| (PeerBudget::answers(validator), now));
+            *last = now;
             budget.set_validator(validator);
             self.answer(next, budget).await;
-            if budgets.len() > 4096 {
-                budgets.clear();
-            }
         }
     }
 
-    fn queue(
-        &self,
-        (req, validator): (Inbound, bool),
-        validators: &mut VecDeque<Inbound>,
-        observers: &mut VecDeque<Inbound>,
-    ) {
-        if validator {
-            validators.push_back(req);
-        } else if observers.len() < OBSERVER_QUEUE {
-            observers.push_back(req);
+    async fn queue(&self, (req, validator): (Inbound, bool), queues: &mut Queues) {
+        let (queue, max) = match (validator, Class::of(&req.bytes)) {
+            // a proposal waits for these: before any sync or block request
+            (true, Class::GetTxs) => (&mut queues.proposal_txs, VALIDATOR_QUEUE),
+            (true, _) => (&mut queues.validators, VALIDATOR_QUEUE),
+            (false, _) => (&mut queues.observers, OBSERVER_QUEUE),
+        };
+        if queue.len() < max {
+            queue.push_back(req);
         } else {
-            self.respond(&req, Response::Refused("busy".into()));
+            self.respond(&req, Response::Refused("busy".into())).await;
         }
     }
 
-    fn respond(&self, req: &Inbound, r: Response) {
+    /// Send an answer. It waits for room in the network's queue rather than dropping the
+    /// answer: a dropped answer would leave the request open until it times out.
+    async fn respond(&self, req: &Inbound, r: Response) {
         if let Some(id) = req.respond {
-            let _ = self.net.try_send(Command::Respond {
-                id,
-                bytes: r.encode(),
-            });
+            let _ = self
+                .net
+                .send(Command::Respond {
+                    id,
+                    bytes: r.encode(),
+                })
+                .await;
         }
     }
 
@@ -168,11 +178,24 @@ impl Server {
             Ok(r) => r,
             Err(e) => {
                 self.penalize(req.peer, 20, format!("malformed request: {e}"));
-                self.respond(&req, Response::Refused(format!("malformed: {e}")));
+                self.respond(&req, Response::Refused(format!("malformed: {e}")))
+                    .await;
                 return;
             }
         };
         let class = Class::of(&req.bytes);
+        // before any work: a peer in debt waits (its last answers were large)
+        if let Err(Over::Wait(_)) = budget.has_room(class, Instant::now()) {
+            self.metrics.p2p_throttled.inc();
+            self.penalize(
+                req.peer,
+                if budget.is_validator() { 2 } else { 10 },
+                format!("over its budget of {} answers", class.name()),
+            );
+            self.respond(&req, Response::Refused("over budget: slow down".into()))
+                .await;
+            return;
+        }
         let response = match request {
             Request::GetTxs { block, indices } => {
                 let txs = self.cache.get(&block).map_or_else(Vec::new, |b| {
@@ -222,19 +245,38 @@ impl Server {
             }
         };
         let bytes = response.encode();
-        if budget.take(class, bytes.len(), Instant::now()).is_err() {
-            self.metrics.p2p_throttled.inc();
-            self.penalize(
-                req.peer,
-                if budget.is_validator() { 2 } else { 10 },
-                format!("over its budget of {} answers", class.name()),
-            );
-            self.respond(&req, Response::Refused("over budget: slow down".into()));
-            return;
-        }
+        budget.charge(class, bytes.len(), Instant::now());
         if let Some(id) = req.respond {
-            let _ = self.net.try_send(Command::Respond { id, bytes });
+            let _ = self.net.send(Command::Respond { id, bytes }).await;
         }
+    }
+}
+
+/// Requests waiting, by who asked.
+#[derive(Default)]
+struct Queues {
+    /// Validators' `GetTxs`: a proposal waits for them.
+    proposal_txs: VecDeque<Inbound>,
+    /// Validators' other requests.
+    validators: VecDeque<Inbound>,
+    /// Observers' requests.
+    observers: VecDeque<Inbound>,
+}
+
+impl Queues {
+    fn is_empty(&self) -> bool {
+        self.proposal_txs.is_empty() && self.validators.is_empty() && self.observers.is_empty()
+    }
+
+    /// The next request to answer and whether a validator asked.
+    fn next(&mut self) -> Option<(Inbound, bool)> {
+        if let Some(r) = self.proposal_txs.pop_front() {
+            return Some((r, true));
+        }
+        if let Some(r) = self.validators.pop_front() {
+            return Some((r, true));
+        }
+        self.observers.pop_front().map(|r| (r, false))
     }
 }
 

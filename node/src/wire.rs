@@ -18,6 +18,12 @@ pub const MAX_TX_BATCH_BYTES: usize = 8 << 20;
 pub const MAX_TX_BATCH: usize = 16_384;
 /// Largest frame of any kind (a sync response of several blocks).
 pub const MAX_FRAME_BYTES: usize = 64 << 20;
+/// Largest frame on a peer's frames stream (votes, proposals, gossip): a transaction batch,
+/// the largest pushed message, with room for its tag and length.
+pub const MAX_PUSH_FRAME_BYTES: usize = MAX_TX_BATCH_BYTES + (64 << 10);
+/// Largest request frame (a `GetTxs` naming every position of a 50,000-transaction block
+/// takes about 200 KB).
+pub const MAX_REQUEST_BYTES: usize = 1 << 20;
 /// Most blocks in one sync response.
 pub const MAX_SYNC_BLOCKS: u32 = 256;
 /// A sync response stops adding blocks past this many bytes.

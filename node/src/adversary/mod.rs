@@ -314,7 +314,9 @@ pub async fn run(opts: Options) -> Result<Report> {
     let c = opts.campaign;
     let mut topts = TestnetOptions::new(opts.binary.clone(), opts.home.clone());
     topts.validators = 4;
-    topts.accounts = opts.senders + 2;
+    // two more accounts than the load uses: funded, idle, and the observers' junk claims
+    // to spend from them (so it passes every check but the signature's)
+    topts.accounts = opts.senders + 2 + observer::JUNK_SENDERS;
     topts.base_port = opts.base_port;
     topts.reset = true;
     if c.as_observer() {
@@ -463,7 +465,10 @@ async fn campaign(
             .iter()
             .map(|n| Ok((n.p2p.clone(), ledger::PublicKey::from_hex(&n.public_key)?)))
             .collect::<Result<_>>()?;
-        observer::start(&validators, chain_id, active.clone())?
+        let junk_senders: Vec<ledger::PublicKey> = (1..=observer::JUNK_SENDERS)
+            .map(|i| dev_keypair(DevKeyKind::Account, opts.senders + 2 + i).public())
+            .collect();
+        observer::start(&validators, chain_id, &junk_senders, active.clone())?
     } else {
         Vec::new()
     };

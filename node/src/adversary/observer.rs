@@ -1,6 +1,7 @@
 //! The hostile observers of `observer-flood`: fresh keys (more than one address may hold),
 //! real libp2p connections to every validator, and while the attack is on, every 100 ms:
-//! a batch of 2,000 transactions with junk signatures, a `GetBlocks` of 256 blocks from
+//! a batch of 2,000 transactions with junk signatures (from funded, idle accounts, with
+//! nonces in their window: only the signature check can refuse them), a `GetBlocks` of 256 blocks from
 //! height 1, and a status claiming a finalized height a trillion blocks ahead. Two of them
 //! never read what the validators send them.
 
@@ -19,6 +20,8 @@ use crate::wire::Request;
 
 /// How many hostile observers connect (the per-address cap lets some of them in).
 pub const OBSERVERS: usize = 6;
+/// Funded accounts the junk transactions claim to come from.
+pub const JUNK_SENDERS: u32 = 2;
 
 /// Start the observers against `validators` (listen address and public key); they act
 /// while `active` is on, and stop when the returned handles are dropped... or the process
@@ -26,8 +29,10 @@ pub const OBSERVERS: usize = 6;
 pub fn start(
     validators: &[(String, PublicKey)],
     chain_id: Hash,
+    senders: &[PublicKey],
     active: Arc<AtomicBool>,
 ) -> Result<Vec<mpsc::Sender<Command>>> {
+    anyhow::ensure!(!senders.is_empty(), "no accounts for the junk transactions");
     let mut targets: Vec<(PeerId, Multiaddr)> = Vec::new();
     for (addr, key) in validators {
         let peer = p2p::peer_id_of(key).context("validator key")?;
@@ -35,12 +40,13 @@ pub fn start(
         targets.push((peer, a));
     }
     let mut junk = Junk::new(0x0b5e_1e55);
-    let batch: Vec<SignedTransaction> = (0..2_000)
+    let batch: Vec<SignedTransaction> = (0..2_000u64)
         .map(|i| {
+            let n = senders.len() as u64;
             let tx = Transaction {
                 chain_id,
-                sender: PublicKey(junk.hash().0),
-                nonce: i,
+                sender: senders[(i % n) as usize],
+                nonce: i / n,
                 expiry_height: u64::MAX,
                 kind: TxKind::Transfer {
                     to: PublicKey(junk.hash().0),
