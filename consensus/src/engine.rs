@@ -603,7 +603,9 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                     return;
                 }
                 if self.has_vote(&vote) {
-                    // a repeat of a vote on record, signature and all: nothing to check
+                    // this signer's vote for exactly this is on record, verified: a repeat,
+                    // or the same vote signed again (a byzantine signer may vary its
+                    // nonce), is nothing new and costs no signature check
                     return;
                 }
                 if !vote.verify(&self.set, &self.cfg.namespace, &self.verifier) {
@@ -674,7 +676,8 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         }
     }
 
-    /// Whether exactly this vote (kind, signer and signature) is on record.
+    /// Whether a vote of this signer for exactly this kind (same proposal, or the same
+    /// view's nullify) is on record, whatever its signature bytes.
     fn has_vote(&self, vote: &Vote) -> bool {
         let Some(st) = self.views.get(&vote.kind.view()) else {
             return false;
@@ -692,7 +695,7 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                 .and_then(|(_, s)| s.get(&vote.signer)),
             VoteKind::Nullify(_) => st.nullify.get(&vote.signer),
         };
-        recorded == Some(&vote.signature)
+        recorded.is_some()
     }
 
     /// Whether `signer` is on record as an equivocator in `view`.

@@ -206,6 +206,31 @@ fn job_len(job: &Job) -> usize {
     }
 }
 
+/// Most bytes of one gossip frame: within an observer's burst (`budget::Class::limit`), so
+/// a full node forwarding its clients' transactions is never over budget by one frame.
+const GOSSIP_FRAME_BYTES: usize = 256 << 10;
+
+/// `txs` cut into runs of at most [`MAX_TX_BATCH`] transactions and about
+/// [`GOSSIP_FRAME_BYTES`] bytes (a run holds at least one transaction).
+fn gossip_chunks(txs: &[SignedTransaction]) -> Vec<&[SignedTransaction]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, tx) in txs.iter().enumerate() {
+        let len = tx.encoded_len();
+        if i > start && (bytes + len > GOSSIP_FRAME_BYTES || i - start == MAX_TX_BATCH) {
+            out.push(&txs[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += len;
+    }
+    if start < txs.len() {
+        out.push(&txs[start..]);
+    }
+    out
+}
+
 /// Where a transaction's answer goes.
 enum Reply {
     /// Gossip from this peer: nobody waits.
@@ -348,7 +373,7 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
     if !outbox.is_empty() {
         let to = shared.gossip_targets();
         if !to.is_empty() {
-            for chunk in outbox.chunks(MAX_TX_BATCH) {
+            for chunk in gossip_chunks(&outbox) {
                 let bytes = Request::Txs(chunk.to_vec()).encode();
                 let cmd = Command::Broadcast {
                     to: to.clone(),
@@ -379,5 +404,38 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
     }
     for b in barriers {
         let _ = b.send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gossip_frames_stay_within_an_observers_burst() {
+        let key = ledger::Keypair::from_secret([3; 32]);
+        let txs: Vec<SignedTransaction> = (0..5_000u64)
+            .map(|nonce| {
+                ledger::Transaction {
+                    chain_id: Hash([1; 32]),
+                    sender: key.public(),
+                    nonce,
+                    expiry_height: 10,
+                    kind: ledger::TxKind::Transfer {
+                        to: key.public(),
+                        amount: 1,
+                    },
+                }
+                .sign(&key)
+            })
+            .collect();
+        let chunks = gossip_chunks(&txs);
+        assert!(chunks.len() > 1);
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), txs.len());
+        for c in &chunks {
+            let frame = Request::Txs(c.to_vec()).encode();
+            assert!(frame.len() <= GOSSIP_FRAME_BYTES + 64, "{}", frame.len());
+        }
+        assert!(gossip_chunks(&[]).is_empty());
     }
 }

@@ -95,7 +95,8 @@ impl Class {
             (Class::Proposal, true) => l(50.0, 100.0, 32.0 * MB, 32.0 * MB),
             // 25,000 tx/s of a validator's own clients is about 4 MB/s; each transaction
             // costs every other validator a signature check
-            (Class::Txs, true) => l(1_000.0, 2_000.0, 16.0 * MB, 32.0 * MB),
+            // (one frame per admission round: many small rounds under light load)
+            (Class::Txs, true) => l(5_000.0, 10_000.0, 16.0 * MB, 32.0 * MB),
             (Class::Status, true) => l(20.0, 40.0, 4096.0, 4096.0),
             (Class::GetBlocks, true) => l(20.0, 40.0, 4096.0, 4096.0),
             (Class::GetBlock, true) => l(500.0, 1_000.0, 64.0 * 1024.0, 64.0 * 1024.0),
@@ -116,7 +117,9 @@ impl Class {
     pub fn answer_limit(self, validator: bool) -> Option<Limit> {
         const MB: f64 = 1024.0 * 1024.0;
         let bytes = match (self, validator) {
-            (Class::GetBlocks | Class::GetBlock | Class::GetTxs, true) => 256.0 * MB,
+            // a lagging validator syncs at up to 32 MiB/s; what a peer asks for and does not
+            // read waits in memory until the request times out (20 s), so this bounds it
+            (Class::GetBlocks | Class::GetBlock | Class::GetTxs, true) => 32.0 * MB,
             (Class::GetBlocks | Class::GetBlock, false) => 4.0 * MB,
             _ => return None,
         };

@@ -657,9 +657,16 @@ fn open_epoch(
         safety.unwrap_or(stored),
         finalized,
     );
+    // positions must match the validator set's indices (votes and reports are by index):
+    // a key that is no libp2p identity gets a placeholder no connection can match
     let peers = validators
         .iter()
-        .filter_map(|v| p2p::peer_id_of(&v.key))
+        .map(|v| {
+            p2p::peer_id_of(&v.key).unwrap_or_else(|| {
+                warn!(key = %v.key, "validator key is not a libp2p identity: it cannot connect");
+                PeerId::random()
+            })
+        })
         .collect();
     Ok(Epoch {
         number,
@@ -1887,16 +1894,30 @@ impl Core {
             return;
         }
         let me = self.header.height;
-        // a gap the engine closes by itself is one or two blocks; more needs sync. Among
-        // the peers that claim more, validators first (an observer's claim costs it nothing),
-        // then the highest claim.
-        let Some((peer, best)) = self
+        // a gap the engine closes by itself is one or two blocks; more needs sync. Ask a
+        // validator at random among those whose claim reaches the height validators with
+        // over a third of the power vouch for (a liar's huge claim does not make it the one
+        // always asked); without such a claim, the highest claim of any peer.
+        let vouched = self.vouched_height();
+        let claims: Vec<(PeerId, u64)> = self
             .peer_heights
             .iter()
             .filter(|(p, (h, _))| !self.demoted.contains_key(*p) && *h > me + 2)
-            .max_by_key(|(p, (h, _))| (self.epoch.peers.contains(p), *h, **p))
             .map(|(p, (h, _))| (*p, *h))
-        else {
+            .collect();
+        let trusted: Vec<(PeerId, u64)> = claims
+            .iter()
+            .filter(|(p, h)| self.epoch.peers.contains(p) && vouched.is_some_and(|v| *h >= v))
+            .copied()
+            .collect();
+        let pick = if trusted.is_empty() {
+            claims.iter().max_by_key(|(p, h)| (*h, *p)).copied()
+        } else {
+            let mut r = [0u8; 8];
+            let _ = getrandom::fill(&mut r);
+            Some(trusted[(u64::from_le_bytes(r) % trusted.len() as u64) as usize])
+        };
+        let Some((peer, best)) = pick else {
             return;
         };
         debug!(%peer, from = me + 1, claimed = best, "syncing");

@@ -3,9 +3,9 @@
 //!
 //! Two protocols. Fire-and-forget messages (votes, certificates, proposals' block ids,
 //! transaction gossip, status) go over one long-lived stream per peer and direction,
-//! `/palisade/frames/1`: a writer task per peer writes whatever has queued in one write, so
+//! `/palisade/frames/2`: a writer task per peer writes whatever has queued in one write, so
 //! under load many messages share a yamux frame and a syscall. Requests that want an
-//! answer (blocks, transactions a proposal names) use request/response, `/palisade/1`, a
+//! answer (blocks, transactions a proposal names) use request/response, `/palisade/2`, a
 //! stream per request. (Before, every message was a request/response exchange: eight or so
 //! yamux frames, each its own noise frame and syscall, plus the acknowledgement.)
 //!
@@ -43,15 +43,21 @@ use crate::budget::{Class, Over, PeerBudget};
 use crate::metrics::Metrics;
 use crate::wire::{MAX_FRAME_BYTES, MAX_PUSH_FRAME_BYTES, MAX_REQUEST_BYTES};
 
-const PROTOCOL: &str = "/palisade/1";
+const PROTOCOL: &str = "/palisade/2";
 /// The protocol of the long-lived per-peer streams of fire-and-forget frames.
-const STREAM_PROTOCOL: &str = "/palisade/frames/1";
+const STREAM_PROTOCOL: &str = "/palisade/frames/2";
 /// Frames queued for one peer's writer before more are dropped (a peer that does not read).
 const WRITER_QUEUE: usize = 8192;
 /// Most bytes a writer gathers from its queue into one write.
 const WRITE_GATHER_BYTES: usize = 1 << 20;
 /// What a frame read allocates before the bytes arrive.
 const READ_CHUNK: usize = 64 * 1024;
+/// A frame's bytes must all arrive within this long of its length (a peer that trickles a
+/// frame does not hold its buffer forever).
+const FRAME_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest frame an observer may push: its whole burst of transaction gossip
+/// (`budget::Class::limit`), with room for the tag.
+const MAX_OBSERVER_FRAME_BYTES: usize = (512 << 10) + 1024;
 /// Inbound frames streams one peer may hold open at once (a reconnect may briefly overlap
 /// the old stream); more are closed unread. The peer's budget is shared by its streams.
 const MAX_FRAME_STREAMS_PER_PEER: usize = 2;
@@ -87,15 +93,29 @@ async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
             format!("frame of {len} bytes exceeds {max}"),
         ));
     }
-    let mut buf = Vec::with_capacity(len.min(READ_CHUNK));
-    let got = (&mut *io).take(len as u64).read_to_end(&mut buf).await?;
-    if got < len {
-        return Err(io::Error::new(
+    let body = async {
+        let mut buf: Vec<u8> = Vec::new();
+        while buf.len() < len {
+            let start = buf.len();
+            let want = (len - start).min(READ_CHUNK);
+            buf.reserve_exact(want);
+            buf.resize(start + want, 0);
+            io.read_exact(&mut buf[start..]).await?;
+        }
+        Ok::<_, io::Error>(buf)
+    };
+    match tokio::time::timeout(FRAME_BODY_TIMEOUT, body).await {
+        Ok(Ok(buf)) => Ok(buf),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
-            format!("frame cut short: {got} of {len} bytes"),
-        ));
+            format!("frame of {len} bytes cut short"),
+        )),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("frame of {len} bytes not delivered within {FRAME_BODY_TIMEOUT:?}"),
+        )),
     }
-    Ok(buf)
 }
 
 async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
@@ -233,8 +253,13 @@ type ValidatorSet = Arc<RwLock<HashSet<PeerId>>>;
 /// One peer's budget, shared by its inbound frames streams.
 type SharedBudget = Arc<std::sync::Mutex<PeerBudget>>;
 
-/// The inbound frames streams open per peer, and the budget they share.
-type FrameReaders = Arc<std::sync::Mutex<HashMap<PeerId, (usize, SharedBudget)>>>;
+/// The inbound frames streams open per peer, the budget they share, and when the last
+/// one closed (a budget outlives its streams for [`BUDGET_MEMORY`], so closing and
+/// reopening a stream does not buy a fresh burst).
+type FrameReaders = Arc<std::sync::Mutex<HashMap<PeerId, (usize, SharedBudget, Instant)>>>;
+
+/// How long a peer's frames budget is kept after its last stream closed.
+const BUDGET_MEMORY: Duration = Duration::from_secs(60);
 
 fn is_validator(set: &ValidatorSet, peer: &PeerId) -> bool {
     match set.read() {
@@ -257,7 +282,12 @@ async fn read_frames<S: futures::AsyncRead + Unpin + Send>(
 ) {
     let mut reported: Option<Instant> = None;
     loop {
-        let frame = match read_frame(&mut stream, MAX_PUSH_FRAME_BYTES).await {
+        let max = if is_validator(&validators, &peer) {
+            MAX_PUSH_FRAME_BYTES
+        } else {
+            MAX_OBSERVER_FRAME_BYTES
+        };
+        let frame = match read_frame(&mut stream, max).await {
             Ok(frame) => frame,
             Err(e) => {
                 if e.kind() == io::ErrorKind::InvalidData {
@@ -493,12 +523,15 @@ pub fn spawn(
             }
             let budget = {
                 let mut open = readers.lock().unwrap_or_else(|p| p.into_inner());
-                let (count, budget) = open.entry(peer).or_insert_with(|| {
+                if open.len() >= 1024 && !open.contains_key(&peer) {
+                    open.retain(|_, (count, _, closed)| {
+                        *count > 0 || closed.elapsed() < BUDGET_MEMORY
+                    });
+                }
+                let (count, budget, _) = open.entry(peer).or_insert_with(|| {
                     let validator = is_validator(&readers_see, &peer);
-                    (
-                        0,
-                        Arc::new(std::sync::Mutex::new(PeerBudget::new(validator))),
-                    )
+                    let budget = Arc::new(std::sync::Mutex::new(PeerBudget::new(validator)));
+                    (0, budget, Instant::now())
                 });
                 if *count >= MAX_FRAME_STREAMS_PER_PEER {
                     debug!(%peer, "refused a frames stream: {count} already open");
@@ -515,11 +548,9 @@ pub fn spawn(
             tokio::spawn(async move {
                 read_frames(peer, stream, to, validators, budget).await;
                 let mut open = readers.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some((count, _)) = open.get_mut(&peer) {
-                    *count -= 1;
-                    if *count == 0 {
-                        open.remove(&peer);
-                    }
+                if let Some((count, _, closed)) = open.get_mut(&peer) {
+                    *count = count.saturating_sub(1);
+                    *closed = Instant::now();
                 }
             });
         }
@@ -750,16 +781,18 @@ impl Net {
 
     /// A peer went over its budget for a kind of message (reported at most once a second
     /// per frames stream, once per refused request).
+    /// A peer went over its budget: counted; an observer also loses score. A validator
+    /// does not: its excess is dropped, which bounds what it costs, and an honest validator
+    /// under a burst of client load must never be banned (its votes would go with it).
     fn over_budget(&mut self, peer: PeerId, class: Class) {
         self.metrics.p2p_throttled.inc();
-        let points = if self.validators.contains_key(&peer) {
-            2
-        } else {
-            10
-        };
+        if self.validators.contains_key(&peer) {
+            debug!(%peer, "validator over its budget of {} messages: excess dropped", class.name());
+            return;
+        }
         self.penalize(
             peer,
-            points,
+            10,
             &format!("over its budget of {} messages", class.name()),
         );
     }

@@ -22,7 +22,10 @@ use tracing::debug;
 use crate::budget::{Class, Over, PeerBudget};
 use crate::metrics::Metrics;
 use crate::p2p::{Command, Inbound};
-use crate::wire::{FinalizedBlock, MAX_SYNC_BLOCKS, Request, Response, SYNC_RESPONSE_SOFT_BYTES};
+use crate::wire::{
+    FinalityProof, FinalizedBlock, MAX_SYNC_BLOCKS, Request, Response, SYNC_RESPONSE_HARD_BYTES,
+    SYNC_RESPONSE_SOFT_BYTES,
+};
 
 /// Observers' requests waiting at most; more are refused at once.
 const OBSERVER_QUEUE: usize = 256;
@@ -199,8 +202,10 @@ impl Server {
         let response = match request {
             Request::GetTxs { block, indices } => {
                 let txs = self.cache.get(&block).map_or_else(Vec::new, |b| {
+                    // at most the block's size, whatever the indices repeat
                     indices
                         .iter()
+                        .take(b.txs.len())
                         .map_while(|i| b.txs.get(*i as usize).cloned())
                         .collect()
                 });
@@ -295,10 +300,21 @@ fn finalized_blocks(store: &Store, from: u64, max: u32, last: u64) -> Vec<Finali
             break;
         };
         size += block.txs.iter().map(|t| t.encoded_len()).sum::<usize>() + proof.len();
+        let closes = closes_run(&proof);
         out.push(FinalizedBlock { block, proof });
-        if size > SYNC_RESPONSE_SOFT_BYTES {
+        // past the soft size, stop where the asker can commit: at a block finalized by its
+        // own certificate (a run finalized by a descendant's certificate is committed
+        // whole or not at all)
+        if (size > SYNC_RESPONSE_SOFT_BYTES && closes) || size > SYNC_RESPONSE_HARD_BYTES {
             break;
         }
     }
     out
+}
+
+/// Whether a stored finality proof finalizes its own block (not only a descendant).
+fn closes_run(proof: &[u8]) -> bool {
+    FinalityProof::decode(proof).map_or(true, |p| {
+        matches!(p.certificate.certified, consensus::Certified::Finalization(q) if q == p.proposal)
+    })
 }

@@ -28,6 +28,8 @@ pub const MAX_REQUEST_BYTES: usize = 1 << 20;
 pub const MAX_SYNC_BLOCKS: u32 = 256;
 /// A sync response stops adding blocks past this many bytes.
 pub const SYNC_RESPONSE_SOFT_BYTES: usize = 16 << 20;
+/// …or, to finish a run of blocks finalized by the last one's certificate, this many.
+pub const SYNC_RESPONSE_HARD_BYTES: usize = 48 << 20;
 
 /// A request from one node to another.
 #[derive(Clone, Debug, PartialEq, Eq)]
