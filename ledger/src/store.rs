@@ -150,6 +150,9 @@ fn tuned_options() -> Options {
     use rocksdb::DBCompressionType::{Lz4, None as Plain};
     let mut o = Options::default();
     o.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
+    // write flushed and compacted files back a megabyte at a time, so their final fsync
+    // is small and the commit's synced write does not queue behind tens of megabytes
+    o.set_bytes_per_sync(1 << 20);
     o
 }
 
@@ -168,14 +171,14 @@ impl Store {
     /// Open (creating if needed) the store at `path`.
     pub fn open(path: &Path, limits: Limits) -> Result<Store, StoreError> {
         let mut opts = tuned_options();
-        // Flushes and compactions are background work: at the lowest CPU priority they use
-        // what the validator's own threads leave idle instead of taking the cores from them
-        // in bursts (under a steady load the tx index's memtable fills on every validator
-        // of a chain at the same moment). A flush that cannot keep up makes RocksDB slow
-        // writes down, which gives it the CPU back.
+        // Compactions are background work: at the lowest CPU priority they use what the
+        // validator's own threads leave idle instead of taking the cores from them in
+        // bursts. Flushes (the high-priority pool) keep the normal priority: a memtable
+        // that cannot be flushed stalls every write, and at nice 19 on saturated cores a
+        // flush that takes 1.7 s took 17 s, the commit thread stalled behind it, blocks
+        // grew to the size limit and the chain never caught up (BENCHMARKS.md, 2026-12-02).
         let mut env = rocksdb::Env::new()?;
         env.lower_thread_pool_cpu_priority();
-        env.lower_high_priority_thread_pool_cpu_priority();
         opts.set_env(&env);
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
