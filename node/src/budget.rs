@@ -247,15 +247,7 @@ impl PeerBudget {
     /// Whether an answer of `class` may be built now: the class is allowed and its bucket
     /// is not in debt (checked before any work is done for the asker).
     pub fn has_room(&mut self, class: Class, now: Instant) -> Result<(), Over> {
-        let limit = if self.answers {
-            class.answer_limit(self.validator)
-        } else {
-            class.limit(self.validator)
-        };
-        let Some(limit) = limit else {
-            return Err(Over::Refused);
-        };
-        let bucket = self.buckets[class as usize].get_or_insert_with(|| Bucket::new(limit, now));
+        let (bucket, limit) = self.bucket(class, now)?;
         bucket.refill(now);
         if bucket.bytes > 0.0 && bucket.msgs >= 1.0 {
             Ok(())
@@ -277,17 +269,21 @@ impl PeerBudget {
 
     /// Charge one message of `class` and `len` bytes at `now`.
     pub fn take(&mut self, class: Class, len: usize, now: Instant) -> Result<(), Over> {
+        let (bucket, _) = self.bucket(class, now)?;
+        bucket.take(len, now).map_err(Over::Wait)
+    }
+
+    /// The bucket of `class` (made full at `now` on first use) and its limit, or
+    /// `Over::Refused` if this kind of peer may not send (or be answered) it at all.
+    fn bucket(&mut self, class: Class, now: Instant) -> Result<(&mut Bucket, Limit), Over> {
         let limit = if self.answers {
             class.answer_limit(self.validator)
         } else {
             class.limit(self.validator)
         };
-        let Some(limit) = limit else {
-            return Err(Over::Refused);
-        };
-        let slot = &mut self.buckets[class as usize];
-        let bucket = slot.get_or_insert_with(|| Bucket::new(limit, now));
-        bucket.take(len, now).map_err(Over::Wait)
+        let limit = limit.ok_or(Over::Refused)?;
+        let bucket = self.buckets[class as usize].get_or_insert_with(|| Bucket::new(limit, now));
+        Ok((bucket, limit))
     }
 }
 

@@ -827,26 +827,7 @@ impl Core {
             }
             Action::Misbehaved { from, what } => {
                 if let Some(peer) = self.epoch.peers.get(from as usize).copied() {
-                    match what {
-                        Misbehavior::Equivocation(view) => {
-                            self.shared.metrics.equivocations.inc();
-                            warn!(%peer, validator = from, view, epoch, "equivocation: the validator signed two different votes of one kind in one view");
-                            self.penalize(
-                                peer,
-                                50,
-                                "equivocation: two different votes in one view",
-                            );
-                        }
-                        Misbehavior::ForeignVote => {
-                            self.penalize(peer, 25, "sent a vote signed by another validator")
-                        }
-                        Misbehavior::BadSignature => {
-                            self.penalize(peer, 25, "sent its own vote with a bad signature")
-                        }
-                        Misbehavior::InvalidCertificate => {
-                            self.penalize(peer, 25, "sent a certificate that does not verify")
-                        }
-                    }
+                    self.misbehaved(peer, from, epoch, what);
                 }
             }
             Action::Fetch { view } => {
@@ -1759,6 +1740,27 @@ impl Core {
         Ok(())
     }
 
+    /// Count and penalize what a validator did that no honest one does (an engine's
+    /// [`Action::Misbehaved`], of this epoch or the previous one).
+    fn misbehaved(&mut self, peer: PeerId, from: u32, epoch: u64, what: Misbehavior) {
+        match what {
+            Misbehavior::Equivocation(view) => {
+                self.shared.metrics.equivocations.inc();
+                warn!(%peer, validator = from, view, epoch, "equivocation: the validator signed two different votes of one kind in one view");
+                self.penalize(peer, 50, "equivocation: two different votes in one view");
+            }
+            Misbehavior::ForeignVote => {
+                self.penalize(peer, 25, "sent a vote signed by another validator")
+            }
+            Misbehavior::BadSignature => {
+                self.penalize(peer, 25, "sent its own vote with a bad signature")
+            }
+            Misbehavior::InvalidCertificate => {
+                self.penalize(peer, 25, "sent a certificate that does not verify")
+            }
+        }
+    }
+
     fn refuse(&self, peer: PeerId, what: &str) {
         self.shared.metrics.p2p_refused.inc();
         warn!(%peer, "refused {what}");
@@ -1794,16 +1796,28 @@ impl Core {
                 message,
             });
             let mut sends = Vec::new();
+            let mut faults = Vec::new();
             for a in actions {
-                if let Action::Send { to, message } = a
-                    && let Some(p) = prev.peers.get(to as usize).copied()
-                {
-                    let bytes = Request::Consensus { epoch, message }.encode();
-                    sends.push(Command::Send { to: p, bytes });
+                match a {
+                    Action::Send { to, message } => {
+                        if let Some(p) = prev.peers.get(to as usize).copied() {
+                            let bytes = Request::Consensus { epoch, message }.encode();
+                            sends.push(Command::Send { to: p, bytes });
+                        }
+                    }
+                    Action::Misbehaved { from, what } => {
+                        if let Some(p) = prev.peers.get(from as usize).copied() {
+                            faults.push((p, from, what));
+                        }
+                    }
+                    _ => {}
                 }
             }
             for c in sends {
                 self.send(c);
+            }
+            for (p, from, what) in faults {
+                self.misbehaved(p, from, epoch, what);
             }
         } else if epoch > self.epoch.number {
             debug!(%peer, epoch, "message from a later epoch: syncing");
