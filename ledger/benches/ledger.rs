@@ -186,7 +186,7 @@ fn bench_batch_sizes(c: &mut Criterion) {
         })
         .collect();
     g.throughput(Throughput::Elements(4096));
-    for size in [256usize, 512, 1024, 2048, 4096] {
+    for size in [64usize, 128, 256, 512, 1024, 2048, 4096] {
         g.bench_function(format!("warm_keys/verify_batch_{size}_x4096"), |b| {
             b.iter(|| verify_batch(&checks, size).into_iter().all(|ok| ok))
         });
