@@ -288,14 +288,16 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
             Job::Barrier(reply) => barriers.push(reply),
         }
     }
-    // what is already pending needs no signature check (gossip of a known transaction: the
-    // pool refuses it as already known whatever its signature), nor what is in a block this
-    // node executed and found valid, byte for byte (same leaf: a valid block's signatures
-    // all verified; a validator that fetched a block's transactions before their gossip
-    // got here)
+    // what the pool holds byte for byte needs no signature check (same leaf: those exact
+    // bytes verified when they were admitted), nor what is in a block this node executed
+    // and found valid, byte for byte (a valid block's signatures all verified; a validator
+    // that fetched a block's transactions before their gossip got here). Never by id
+    // alone: a copy with the same id and another signature, judged "known" here, would be
+    // admitted as verified if the original left the pool before this round admits it
+    // (docs/security.md, rule 1).
     let mut known: Vec<bool> = {
         let mp = shared.mempool();
-        items.iter().map(|i| mp.contains(&i.tx.id())).collect()
+        items.iter().map(|i| mp.holds_exactly(&i.tx)).collect()
     };
     shared.with_included(|inc| {
         if inc.is_empty() {

@@ -115,6 +115,13 @@ impl Mempool {
         self.by_id.contains_key(id)
     }
 
+    /// Whether the pool holds exactly these bytes (same leaf: every signed byte, the
+    /// signature included), so their signature verified at admission. A transaction with
+    /// the same id but another signature is not held exactly.
+    pub fn holds_exactly(&self, tx: &SignedTransaction) -> bool {
+        self.get_by_leaf(&tx.leaf()).is_some()
+    }
+
     /// The pending transaction `id`.
     pub fn get(&self, id: &Hash) -> Option<&SignedTransaction> {
         self.by_id.get(id).map(|e| &e.tx)
@@ -477,6 +484,27 @@ mod tests {
             },
         }
         .sign(k)
+    }
+
+    #[test]
+    fn only_the_exact_bytes_admitted_count_as_verified() {
+        let (keys, state, chain) = setup(2);
+        let mut mp = Mempool::new(10, 5);
+        let t = transfer(&keys[0], 0, 1, chain);
+        let mut sig = t.signature().0;
+        sig[40] ^= 1;
+        let forged = SignedTransaction::new(t.tx().clone(), ledger::Signature(sig));
+        assert_eq!(forged.id(), t.id());
+        assert!(!mp.holds_exactly(&t));
+        mp.admit(t.clone(), true, &chain, &state, true).unwrap();
+        assert!(mp.holds_exactly(&t));
+        // same id, another signature: a copy admission must verify itself
+        assert!(mp.contains(&forged.id()));
+        assert!(!mp.holds_exactly(&forged));
+        // once the original is gone, nothing of it counts as verified
+        mp.finalized(std::slice::from_ref(&t), &state);
+        assert!(!mp.holds_exactly(&t));
+        assert!(!mp.holds_exactly(&forged));
     }
 
     #[test]
