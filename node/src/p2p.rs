@@ -98,7 +98,13 @@ async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
         while buf.len() < len {
             let start = buf.len();
             let want = (len - start).min(READ_CHUNK);
-            buf.reserve_exact(want);
+            // doubling growth, capped at the frame's length: exact steps of 64 KiB would
+            // copy the buffer again at almost every chunk (~150 MiB of copying for an
+            // 8 MiB frame)
+            if buf.capacity() < start + want {
+                let target = (buf.capacity() * 2).max(start + want).min(len);
+                buf.reserve_exact(target - start);
+            }
             buf.resize(start + want, 0);
             io.read_exact(&mut buf[start..]).await?;
         }

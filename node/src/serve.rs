@@ -299,13 +299,20 @@ fn finalized_blocks(store: &Store, from: u64, max: u32, last: u64) -> Vec<Finali
         else {
             break;
         };
-        size += block.txs.iter().map(|t| t.encoded_len()).sum::<usize>() + proof.len();
+        let bytes = block.txs.iter().map(|t| t.encoded_len()).sum::<usize>() + proof.len();
+        // never past the hard size (under the asker's frame limit), whatever the size of
+        // the block that would cross it; the first block always goes (one block is at most
+        // `max_block_bytes`)
+        if !out.is_empty() && size + bytes > SYNC_RESPONSE_HARD_BYTES {
+            break;
+        }
+        size += bytes;
         let closes = closes_run(&proof);
         out.push(FinalizedBlock { block, proof });
         // past the soft size, stop where the asker can commit: at a block finalized by its
         // own certificate (a run finalized by a descendant's certificate is committed
         // whole or not at all)
-        if (size > SYNC_RESPONSE_SOFT_BYTES && closes) || size > SYNC_RESPONSE_HARD_BYTES {
+        if size > SYNC_RESPONSE_SOFT_BYTES && closes {
             break;
         }
     }
