@@ -247,12 +247,12 @@ impl PeerBudget {
     /// Whether an answer of `class` may be built now: the class is allowed and its bucket
     /// is not in debt (checked before any work is done for the asker).
     pub fn has_room(&mut self, class: Class, now: Instant) -> Result<(), Over> {
-        let (bucket, limit) = self.bucket(class, now)?;
+        let bucket = self.bucket(class, now)?;
         bucket.refill(now);
         if bucket.bytes > 0.0 && bucket.msgs >= 1.0 {
             Ok(())
         } else {
-            let wait = (-bucket.bytes).max(0.0) / limit.bytes_per_s;
+            let wait = (-bucket.bytes).max(0.0) / bucket.limit.bytes_per_s;
             Err(Over::Wait(Duration::from_secs_f64(wait.min(3600.0))))
         }
     }
@@ -269,21 +269,19 @@ impl PeerBudget {
 
     /// Charge one message of `class` and `len` bytes at `now`.
     pub fn take(&mut self, class: Class, len: usize, now: Instant) -> Result<(), Over> {
-        let (bucket, _) = self.bucket(class, now)?;
-        bucket.take(len, now).map_err(Over::Wait)
+        self.bucket(class, now)?.take(len, now).map_err(Over::Wait)
     }
 
-    /// The bucket of `class` (made full at `now` on first use) and its limit, or
-    /// `Over::Refused` if this kind of peer may not send (or be answered) it at all.
-    fn bucket(&mut self, class: Class, now: Instant) -> Result<(&mut Bucket, Limit), Over> {
+    /// The bucket of `class` (made full at `now` on first use), or `Over::Refused` if this
+    /// kind of peer may not send (or be answered) it at all.
+    fn bucket(&mut self, class: Class, now: Instant) -> Result<&mut Bucket, Over> {
         let limit = if self.answers {
             class.answer_limit(self.validator)
         } else {
             class.limit(self.validator)
         };
         let limit = limit.ok_or(Over::Refused)?;
-        let bucket = self.buckets[class as usize].get_or_insert_with(|| Bucket::new(limit, now));
-        Ok((bucket, limit))
+        Ok(self.buckets[class as usize].get_or_insert_with(|| Bucket::new(limit, now)))
     }
 }
 
