@@ -163,6 +163,15 @@ fn tuned_options() -> Options {
 /// priority in the background (BENCHMARKS.md).
 const TX_INDEX_MEMTABLE_BYTES: usize = 16 << 20;
 
+/// The memtable of whole blocks and of receipts. Every validator writes the same bytes at
+/// the same heights, so with RocksDB's default 64 MiB memtable all validators of a testnet
+/// on one machine flushed ~67 MB each in the same two seconds (about 1.2 s of CPU of the
+/// two cores when four nodes used 90% of them); the backlog that left was never drained
+/// (BENCHMARKS.md, 2026-12-02, third session). Smaller memtables flush the same bytes in
+/// pieces a quarter the size; nothing reads recent blocks from RocksDB on the hot path
+/// (the node keeps them in memory), so nothing is lost by flushing sooner.
+const BULK_MEMTABLE_BYTES: usize = 16 << 20;
+
 fn height_key(h: u64) -> [u8; 8] {
     h.to_be_bytes()
 }
@@ -184,8 +193,10 @@ impl Store {
         opts.create_missing_column_families(true);
         let cfs = ALL_CFS.iter().map(|name| {
             let mut o = tuned_options();
-            if *name == CF_TX_INDEX {
-                o.set_write_buffer_size(TX_INDEX_MEMTABLE_BYTES);
+            match *name {
+                CF_TX_INDEX => o.set_write_buffer_size(TX_INDEX_MEMTABLE_BYTES),
+                CF_BLOCKS | CF_RECEIPTS => o.set_write_buffer_size(BULK_MEMTABLE_BYTES),
+                _ => {}
             }
             ColumnFamilyDescriptor::new(*name, o)
         });
