@@ -153,10 +153,7 @@ pub struct ConsensusSection {
     /// A leader waits until this long after its parent block before proposing, unless the
     /// mempool already holds a full block. Default `200`.
     pub min_block_interval_ms: u64,
-    /// Most transactions a proposal takes from the mempool. Below it, a proposal takes at
-    /// most three block intervals' worth of what the chain finalized in the last second
-    /// (at least 2,000), so a backlog never makes blocks outgrow what the validators just
-    /// showed they process (`node::pace`). Default `20000`.
+    /// Most transactions a proposal takes from the mempool. Default `20000`.
     pub max_block_txs: usize,
     /// A transaction a client sent to this node goes into this node's proposals only once
     /// it has been pending this long, so that the other validators, which receive it by

@@ -41,7 +41,6 @@ use crate::config::Config;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::p2p::{self, Command, Inbound, NetInfo};
-use crate::pace::BlockPace;
 use crate::safety_log::SafetyLog;
 use crate::serve::{BlockCache, Server};
 use crate::wire::{FinalityProof, FinalizedBlock, Request, Response};
@@ -373,8 +372,6 @@ struct Core {
     head_height: u64,
     /// The highest block announced to subscribers.
     announced_head: u64,
-    /// What was finalized lately: caps this node's proposals (see [`BlockPace`]).
-    pace: BlockPace,
 }
 
 /// What `palisade adversary` changes in a node it runs as an attacker: the rest is the real
@@ -563,7 +560,6 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         events_tx,
         head_height: header.height,
         announced_head: header.height,
-        pace: BlockPace::new(),
         committer,
         durable_state: state.clone(),
         durable_header: header.clone(),
@@ -801,8 +797,7 @@ impl Core {
                 let parent_ts = self
                     .block_header(&hash(&parent.payload))
                     .map_or(0, |h| h.timestamp_ms);
-                let cap = self.block_cap();
-                let full = self.shared.mempool().len() >= cap;
+                let full = self.shared.mempool().len() >= self.cfg.consensus.max_block_txs;
                 let at_ms = if full {
                     0
                 } else {
@@ -1060,8 +1055,10 @@ impl Core {
         } else {
             Duration::ZERO
         };
-        let cap = self.block_cap();
-        let mut txs = self.shared.mempool().select(&prev, cap, settle);
+        let mut txs = self
+            .shared
+            .mempool()
+            .select(&prev, self.cfg.consensus.max_block_txs, settle);
         if let Some(rewrite) = self.rewrite_proposal.as_mut() {
             txs = rewrite(&prev, txs);
         }
@@ -1113,16 +1110,6 @@ impl Core {
             view,
             payload: digest(&id),
         }))
-    }
-
-    /// Most transactions this node's next proposal takes: a few intervals' worth of what
-    /// the chain finalized lately, within `consensus.max_block_txs` ([`BlockPace`]).
-    fn block_cap(&mut self) -> usize {
-        self.pace.cap(
-            Instant::now(),
-            Duration::from_millis(self.cfg.consensus.min_block_interval_ms),
-            self.cfg.consensus.max_block_txs,
-        )
     }
 
     /// A block was executed: its transactions are now `included`, and a block above every
@@ -1521,7 +1508,6 @@ impl Core {
     /// ([`Core::on_committed`]).
     fn commit(&mut self, ex: Executed, proof: FinalityProof) -> Result<()> {
         let height = ex.block.header.height;
-        self.pace.finalized(Instant::now(), ex.block.txs.len());
         self.shared.mempool().finalized(&ex.block.txs, &ex.state);
         let governance = ex.state.system.pending_changes != self.state.system.pending_changes;
         self.state = ex.state.clone();
