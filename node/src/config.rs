@@ -153,7 +153,11 @@ pub struct ConsensusSection {
     /// A leader waits until this long after its parent block before proposing, unless the
     /// mempool already holds a full block. Default `200`.
     pub min_block_interval_ms: u64,
-    /// Most transactions a proposal takes from the mempool. Default `20000`.
+    /// Most transactions a proposal takes from the mempool. Below it, a proposal takes at
+    /// most three block intervals' worth of the rate the last eight finalized blocks came
+    /// at (at least 2,000; a timed-out view counts as three intervals), so a backlog does
+    /// not grow blocks far past what the validators just processed (`node::pace`). Default
+    /// `20000`.
     pub max_block_txs: usize,
     /// A transaction a client sent to this node goes into this node's proposals only once
     /// it has been pending this long, so that the other validators, which receive it by

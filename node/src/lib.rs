@@ -17,6 +17,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod p2p;
+pub mod pace;
 pub mod rpc_server;
 pub mod safety_log;
 pub mod serve;

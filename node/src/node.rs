@@ -41,6 +41,7 @@ use crate::config::Config;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::p2p::{self, Command, Inbound, NetInfo};
+use crate::pace::BlockPace;
 use crate::safety_log::SafetyLog;
 use crate::serve::{BlockCache, Server};
 use crate::wire::{FinalityProof, FinalizedBlock, Request, Response};
@@ -372,6 +373,8 @@ struct Core {
     head_height: u64,
     /// The highest block announced to subscribers.
     announced_head: u64,
+    /// What consensus finalized lately: caps this node's proposals (see [`BlockPace`]).
+    pace: BlockPace,
 }
 
 /// What `palisade adversary` changes in a node it runs as an attacker: the rest is the real
@@ -560,6 +563,7 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         events_tx,
         head_height: header.height,
         announced_head: header.height,
+        pace: BlockPace::new(),
         committer,
         durable_state: state.clone(),
         durable_header: header.clone(),
@@ -1055,10 +1059,10 @@ impl Core {
         } else {
             Duration::ZERO
         };
-        let mut txs = self
-            .shared
-            .mempool()
-            .select(&prev, self.cfg.consensus.max_block_txs, settle);
+        let cap = self
+            .pace
+            .cap(self.block_interval(), self.cfg.consensus.max_block_txs);
+        let mut txs = self.shared.mempool().select(&prev, cap, settle);
         if let Some(rewrite) = self.rewrite_proposal.as_mut() {
             txs = rewrite(&prev, txs);
         }
@@ -1110,6 +1114,11 @@ impl Core {
             view,
             payload: digest(&id),
         }))
+    }
+
+    /// `consensus.min_block_interval_ms`.
+    fn block_interval(&self) -> Duration {
+        Duration::from_millis(self.cfg.consensus.min_block_interval_ms)
     }
 
     /// A block was executed: its transactions are now `included`, and a block above every
@@ -1492,6 +1501,14 @@ impl Core {
             let Some((p, cert)) = self.finalize_queue.pop_front() else {
                 break;
             };
+            // blocks finalized by consensus pace this node's proposals (synced ones, final
+            // long ago, do not)
+            self.pace.finalized(
+                Instant::now(),
+                ex.block.txs.len(),
+                self.block_interval(),
+                self.cfg.consensus.max_block_txs,
+            );
             self.commit(
                 ex,
                 FinalityProof {

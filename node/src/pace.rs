@@ -1,0 +1,196 @@
+//! How many transactions an honest leader puts in its block: a few block intervals' worth
+//! of what the chain has been finalizing, not whatever the mempool holds.
+//!
+//! Without a cap below `consensus.max_block_txs`, a backlog (a second of CPU taken by
+//! flushes on four validators sharing two cores, say) made the next leaders propose
+//! everything pending, up to 20,000 transactions: blocks several times the usual size took
+//! the validators longer to admit, rebuild and vote on than a view lasts, views timed out,
+//! and the backlog grew instead of draining (BENCHMARKS.md, 2026-12-02, third session).
+//!
+//! The rate is measured over the last [`BLOCKS`] blocks this node finalized through
+//! consensus, each weighing the time since the block before it, **at most [`HEADROOM`]
+//! intervals**: a view that timed out (a silent or crashed validator's turn) counts as no
+//! longer than a slow block, so it never empties the measure. With full blocks of `c`
+//! transactions and every gap counted at most `HEADROOM × interval`, the next cap is at
+//! least `c`: a chain that fills its blocks never sees its cap shrink, whatever the
+//! timeouts; the cap grows while blocks finalize faster than `HEADROOM` intervals apart,
+//! so blocks settle where they take about that long. A block counts at most the cap in
+//! force when it was finalized, so a byzantine leader's oversized blocks do not lift
+//! everyone's cap. Blocks adopted by sync are not counted (they finalized long ago).
+//!
+//! Pure: time comes in as an argument. It binds only this node's proposals.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How many finalized blocks the rate is measured over.
+pub const BLOCKS: usize = 8;
+/// A block may hold this many block intervals' worth of the measured rate; the gap before a
+/// block counts at most this many intervals.
+pub const HEADROOM: u32 = 3;
+/// The cap never goes below this (or the configured limit, if smaller): an idle chain takes
+/// a burst in blocks of this size while the rate catches up.
+pub const FLOOR: usize = 2_000;
+/// Intervals shorter than this count as this long (tests run with 0).
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The last [`BLOCKS`] finalized blocks: (the gap before each, counted at most
+/// `HEADROOM` intervals; its transactions, at most the cap of its time).
+#[derive(Debug, Default)]
+pub struct BlockPace {
+    recent: VecDeque<(Duration, usize)>,
+    last: Option<Instant>,
+}
+
+impl BlockPace {
+    /// No block finalized yet.
+    pub fn new() -> BlockPace {
+        BlockPace::default()
+    }
+
+    /// A block of `txs` transactions was finalized through consensus at `now`, with blocks
+    /// `interval` apart and `max` the configured limit.
+    pub fn finalized(&mut self, now: Instant, txs: usize, interval: Duration, max: usize) {
+        let cap = self.cap(interval, max);
+        let interval = interval.max(MIN_INTERVAL);
+        // the first block counts one interval; later ones the time since the one before,
+        // at most HEADROOM intervals
+        let gap = self.last.map_or(interval, |t| {
+            now.saturating_duration_since(t).min(interval * HEADROOM)
+        });
+        self.last = Some(now);
+        self.recent.push_back((gap, txs.min(cap)));
+        while self.recent.len() > BLOCKS {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Most transactions for this node's next block, with blocks `interval` apart and
+    /// `max` the configured limit.
+    pub fn cap(&self, interval: Duration, max: usize) -> usize {
+        let floor = FLOOR.min(max);
+        let time: Duration = self.recent.iter().map(|(gap, _)| *gap).sum();
+        if time.is_zero() {
+            return floor;
+        }
+        let txs: usize = self.recent.iter().map(|(_, n)| *n).sum();
+        let per_interval =
+            txs as f64 * interval.max(MIN_INTERVAL).as_secs_f64() / time.as_secs_f64();
+        let cap = (per_interval * f64::from(HEADROOM)).ceil() as usize;
+        cap.clamp(floor, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+    const INTERVAL: Duration = Duration::from_millis(200);
+    const MAX: usize = 20_000;
+
+    /// Finalize `sizes` at the given gaps (ms) after `start`; returns the time of the last.
+    fn run(p: &mut BlockPace, start: Instant, blocks: &[(u64, usize)]) -> Instant {
+        let mut now = start;
+        for &(gap, txs) in blocks {
+            now += Duration::from_millis(gap);
+            p.finalized(now, txs, INTERVAL, MAX);
+        }
+        now
+    }
+
+    #[test]
+    fn the_cap_starts_at_the_floor_and_follows_the_finalized_rate() {
+        let t0 = Instant::now();
+        let mut p = BlockPace::new();
+        assert_eq!(p.cap(INTERVAL, MAX), FLOOR);
+        // never above the configured limit, even the floor
+        assert_eq!(p.cap(INTERVAL, 500), 500);
+        // an idle chain's empty blocks keep it at the floor
+        run(&mut p, t0, &[(200, 0); 8]);
+        assert_eq!(p.cap(INTERVAL, MAX), FLOOR);
+        // 15,000 tx/s in blocks of 3,000 every 200 ms: a block may hold 3 × 3,000 (the
+        // first blocks count only up to the cap of their time, the floor)
+        let mut p = BlockPace::new();
+        run(&mut p, t0, &[(200, 3_000); 16]);
+        assert_eq!(p.cap(INTERVAL, MAX), 9_000);
+        assert_eq!(p.cap(INTERVAL, 5_000), 5_000);
+    }
+
+    #[test]
+    fn timed_out_views_never_empty_the_measure() {
+        // one validator of four is silent: every fourth turn times out (1 s and more), the
+        // three honest blocks in between carry the load
+        let t0 = Instant::now();
+        let mut p = BlockPace::new();
+        let cycle = [(1_250, 3_000), (250, 3_000), (250, 3_000)];
+        let mut now = t0;
+        for _ in 0..6 {
+            now = run(&mut p, now, &cycle);
+        }
+        // measured over 8 blocks with each timeout counted as 600 ms: 24,000 in 2.9 s,
+        // a cap of ~5,000, well above the 3,000 the blocks need
+        let cap = p.cap(INTERVAL, MAX);
+        assert!(cap >= 3_000 * 3 / 2, "{cap}");
+        // and however long the chain waits, no time passes in the measure until a block
+        assert_eq!(p.cap(INTERVAL, MAX), cap);
+    }
+
+    #[test]
+    fn full_blocks_never_shrink_the_cap_and_fast_ones_grow_it_to_the_limit() {
+        let t0 = Instant::now();
+        // every block full, every gap a timeout: the cap holds
+        let mut p = BlockPace::new();
+        let mut now = t0;
+        let mut caps = Vec::new();
+        for _ in 0..20 {
+            let cap = p.cap(INTERVAL, MAX);
+            caps.push(cap);
+            now += 5_000 * MS;
+            p.finalized(now, cap, INTERVAL, MAX);
+        }
+        assert!(caps.windows(2).all(|w| w[1] >= w[0]), "{caps:?}");
+        // a burst from idle: full blocks 200 ms apart grow the cap block by block
+        let mut p = BlockPace::new();
+        run(&mut p, t0, &[(200, 0); 8]);
+        let mut now = t0 + 1_600 * MS;
+        let mut caps = Vec::new();
+        for _ in 0..30 {
+            let cap = p.cap(INTERVAL, MAX);
+            caps.push(cap);
+            now += INTERVAL;
+            p.finalized(now, cap, INTERVAL, MAX);
+        }
+        assert_eq!(caps[0], FLOOR);
+        assert!(caps.windows(2).all(|w| w[1] >= w[0]), "{caps:?}");
+        assert_eq!(*caps.last().unwrap(), MAX, "{caps:?}");
+    }
+
+    #[test]
+    fn an_oversized_block_counts_only_up_to_the_cap() {
+        let t0 = Instant::now();
+        // a byzantine leader's 50,000-transaction block counts as a block of the cap then
+        let mut q = BlockPace::new();
+        let now = run(&mut q, t0, &[(200, 3_000); 7]);
+        let cap_then = q.cap(INTERVAL, MAX);
+        q.finalized(now + INTERVAL, 50_000, INTERVAL, MAX);
+        let mut r = BlockPace::new();
+        let now = run(&mut r, t0, &[(200, 3_000); 7]);
+        r.finalized(now + INTERVAL, cap_then, INTERVAL, MAX);
+        assert_eq!(q.cap(INTERVAL, MAX), r.cap(INTERVAL, MAX));
+        assert!(q.cap(INTERVAL, MAX) < MAX);
+    }
+
+    #[test]
+    fn a_zero_interval_counts_as_the_minimum() {
+        let t0 = Instant::now();
+        let mut p = BlockPace::new();
+        let mut now = t0;
+        for _ in 0..8 {
+            now += 100 * MS;
+            p.finalized(now, 1_000, Duration::ZERO, 50_000);
+        }
+        // 1,000 a block, 100 ms apart: 3 × 1,000
+        assert_eq!(p.cap(Duration::ZERO, 50_000), 3_000);
+    }
+}
