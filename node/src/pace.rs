@@ -8,15 +8,20 @@
 //! and the backlog grew instead of draining (BENCHMARKS.md, 2026-12-02, third session).
 //!
 //! The rate is measured over the last [`BLOCKS`] blocks this node finalized through
-//! consensus, each weighing the time since the block before it, **at most [`HEADROOM`]
-//! intervals**: a view that timed out (a silent or crashed validator's turn) counts as no
-//! longer than a slow block, so it never empties the measure. With full blocks of `c`
-//! transactions and every gap counted at most `HEADROOM × interval`, the next cap is at
-//! least `c`: a chain that fills its blocks never sees its cap shrink, whatever the
-//! timeouts; the cap grows while blocks finalize faster than `HEADROOM` intervals apart,
-//! so blocks settle where they take about that long. A block counts at most the cap in
-//! force when it was finalized, so a byzantine leader's oversized blocks do not lift
-//! everyone's cap. Blocks adopted by sync are not counted (they finalized long ago).
+//! consensus (never over a wall-clock window, which a timed-out view would empty): each
+//! block's rate is its transactions over the time since the block before it, that time
+//! counted **at least one interval** (blocks committed together do not look infinitely
+//! fast) and **at most [`HEADROOM`] intervals** (a view that timed out, a silent or crashed
+//! validator's turn, looks like a slow block, not like no progress). The cap follows the
+//! **lower median** of those rates: a byzantine leader, one turn in four, cannot drag it
+//! down with late empty blocks nor push it up, and an idle chain's empty blocks bring it to
+//! the floor. A block counts at most the cap in force when it was finalized. With full
+//! blocks of `c` transactions finalized at most `HEADROOM` intervals apart, the next cap is
+//! at least `c`: a chain that fills its blocks never sees its cap shrink; it grows while
+//! blocks finalize faster than that, so in a backlog blocks settle where they take about
+//! `HEADROOM` intervals instead of growing to the limit. Blocks adopted by sync are not
+//! counted (they finalized long ago). From idle, full blocks 200 ms apart lift the cap from
+//! [`FLOOR`] to 6,000 after five blocks and to the limit a few blocks later.
 //!
 //! Pure: time comes in as an argument. It binds only this node's proposals.
 
@@ -54,9 +59,10 @@ impl BlockPace {
         let cap = self.cap(interval, max);
         let interval = interval.max(MIN_INTERVAL);
         // the first block counts one interval; later ones the time since the one before,
-        // at most HEADROOM intervals
+        // between one and HEADROOM intervals
         let gap = self.last.map_or(interval, |t| {
-            now.saturating_duration_since(t).min(interval * HEADROOM)
+            now.saturating_duration_since(t)
+                .clamp(interval, interval * HEADROOM)
         });
         self.last = Some(now);
         self.recent.push_back((gap, txs.min(cap)));
@@ -69,13 +75,17 @@ impl BlockPace {
     /// `max` the configured limit.
     pub fn cap(&self, interval: Duration, max: usize) -> usize {
         let floor = FLOOR.min(max);
-        let time: Duration = self.recent.iter().map(|(gap, _)| *gap).sum();
-        if time.is_zero() {
+        if self.recent.is_empty() {
             return floor;
         }
-        let txs: usize = self.recent.iter().map(|(_, n)| *n).sum();
-        let per_interval =
-            txs as f64 * interval.max(MIN_INTERVAL).as_secs_f64() / time.as_secs_f64();
+        let mut rates: Vec<f64> = self
+            .recent
+            .iter()
+            .map(|(gap, n)| *n as f64 / gap.as_secs_f64().max(f64::MIN_POSITIVE))
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        let median = rates[(rates.len() - 1) / 2];
+        let per_interval = median * interval.max(MIN_INTERVAL).as_secs_f64();
         let cap = (per_interval * f64::from(HEADROOM)).ceil() as usize;
         cap.clamp(floor, max)
     }
@@ -128,10 +138,10 @@ mod tests {
         for _ in 0..6 {
             now = run(&mut p, now, &cycle);
         }
-        // measured over 8 blocks with each timeout counted as 600 ms: 24,000 in 2.9 s,
-        // a cap of ~5,000, well above the 3,000 the blocks need
+        // most blocks came 250 ms after the one before: the median rate is 12,000 tx/s, a
+        // cap of 7,200, well above the 3,000 the blocks need
         let cap = p.cap(INTERVAL, MAX);
-        assert!(cap >= 3_000 * 3 / 2, "{cap}");
+        assert_eq!(cap, 7_200);
         // and however long the chain waits, no time passes in the measure until a block
         assert_eq!(p.cap(INTERVAL, MAX), cap);
     }
@@ -179,6 +189,48 @@ mod tests {
         r.finalized(now + INTERVAL, cap_then, INTERVAL, MAX);
         assert_eq!(q.cap(INTERVAL, MAX), r.cap(INTERVAL, MAX));
         assert!(q.cap(INTERVAL, MAX) < MAX);
+    }
+
+    #[test]
+    fn a_byzantine_leaders_late_empty_blocks_do_not_lower_the_cap() {
+        // every fourth block is the attacker's: empty, proposed just before the timeout
+        let t0 = Instant::now();
+        let mut clean = BlockPace::new();
+        let mut attacked = BlockPace::new();
+        let honest = [(250, 3_000); 3];
+        let mut now = (t0, t0);
+        for _ in 0..6 {
+            now.0 = run(
+                &mut clean,
+                now.0,
+                &[honest[0], honest[1], honest[2], (250, 3_000)],
+            );
+            now.1 = run(
+                &mut attacked,
+                now.1,
+                &[honest[0], honest[1], honest[2], (1_000, 0)],
+            );
+        }
+        assert_eq!(attacked.cap(INTERVAL, MAX), clean.cap(INTERVAL, MAX));
+    }
+
+    #[test]
+    fn blocks_committed_together_do_not_look_infinitely_fast() {
+        let t0 = Instant::now();
+        let mut p = BlockPace::new();
+        run(&mut p, t0, &[(200, 3_000); 16]);
+        let steady = p.cap(INTERVAL, MAX);
+        // eight blocks of 3,000 committed in one pass after a stall
+        let now = t0 + 20_000 * MS;
+        for _ in 0..8 {
+            p.finalized(now, 3_000, INTERVAL, MAX);
+        }
+        // each counted over one interval at least: no faster than the steady 200 ms blocks
+        assert!(
+            p.cap(INTERVAL, MAX) <= steady,
+            "{} > {steady}",
+            p.cap(INTERVAL, MAX)
+        );
     }
 
     #[test]
