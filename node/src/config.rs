@@ -155,9 +155,9 @@ pub struct ConsensusSection {
     pub min_block_interval_ms: u64,
     /// Most transactions a proposal takes from the mempool. Below it, a proposal takes at
     /// most three block intervals' worth of the lower median of the rates the last eight
-    /// finalized blocks came at (at least 2,000; a timed-out view counts as three intervals
-    /// at most), so a backlog does not grow blocks far past what the validators just
-    /// processed (`node::pace`). Default `20000`.
+    /// finalized blocks came at (at least 2,000 or this limit; a timed-out view counts as
+    /// three intervals at most), so a backlog does not grow blocks far past what the
+    /// validators just processed (`node::pace`). Default `20000`.
     pub max_block_txs: usize,
     /// A transaction a client sent to this node goes into this node's proposals only once
     /// it has been pending this long, so that the other validators, which receive it by

@@ -13,15 +13,16 @@
 //! counted **at least one interval** (blocks committed together do not look infinitely
 //! fast) and **at most [`HEADROOM`] intervals** (a view that timed out, a silent or crashed
 //! validator's turn, looks like a slow block, not like no progress). The cap follows the
-//! **lower median** of those rates: a byzantine leader, one turn in four, cannot drag it
-//! down with late empty blocks nor push it up, and an idle chain's empty blocks bring it to
-//! the floor. A block counts at most the cap in force when it was finalized. With full
-//! blocks of `c` transactions finalized at most `HEADROOM` intervals apart, the next cap is
-//! at least `c`: a chain that fills its blocks never sees its cap shrink; it grows while
-//! blocks finalize faster than that, so in a backlog blocks settle where they take about
-//! `HEADROOM` intervals instead of growing to the limit. Blocks adopted by sync are not
-//! counted (they finalized long ago). From idle, full blocks 200 ms apart lift the cap from
-//! [`FLOOR`] to 6,000 after five blocks and to the limit a few blocks later.
+//! **lower median** of those rates: a byzantine leader, one turn in four (two blocks of
+//! eight), can move it only within the range of the honest blocks' rates — late empty
+//! blocks do not pull it below them, oversized ones do not lift it above — and an idle
+//! chain's empty blocks bring it to the floor. A block counts at most the cap in force
+//! when it was finalized. With at least five of the eight blocks full to this node's cap
+//! `c` and finalized at most `HEADROOM` intervals apart, the next cap is at least `c`; it
+//! grows while blocks finalize faster than that, so in a backlog blocks settle where they
+//! take about `HEADROOM` intervals instead of growing to the limit. Blocks adopted by sync
+//! are not counted (they finalized long ago). From idle, full blocks 200 ms apart lift the
+//! cap from [`FLOOR`] to 6,000 after five blocks and 18,000 after ten.
 //!
 //! Pure: time comes in as an argument. It binds only this node's proposals.
 
