@@ -337,37 +337,9 @@ impl Executor<'_> {
 
     fn apply(&mut self, stx: &SignedTransaction, sig_ok: bool) -> Result<(), RejectReason> {
         let tx = stx.tx();
-        // Stage 1: authentication. Nothing changes on failure.
-        if !sig_ok {
-            return Err(RejectReason::BadSignature);
-        }
-        if tx.chain_id != self.params.chain_id {
-            return Err(RejectReason::WrongChain {
-                expected: self.params.chain_id,
-            });
-        }
-        if self.height > tx.expiry_height {
-            return Err(RejectReason::Expired {
-                expiry_height: tx.expiry_height,
-                height: self.height,
-            });
-        }
         let mut sender = self.account(&tx.sender);
-        if sender.is_empty() {
-            return Err(RejectReason::UnknownSender);
-        }
-        if tx.nonce < sender.nonce {
-            return Err(RejectReason::NonceTooLow {
-                expected: sender.nonce,
-                got: tx.nonce,
-            });
-        }
-        if tx.nonce > sender.nonce {
-            return Err(RejectReason::NonceTooHigh {
-                expected: sender.nonce,
-                got: tx.nonce,
-            });
-        }
+        // Stage 1: authentication. Nothing changes on failure.
+        authenticate(&self.params.chain_id, self.height, &sender, stx, sig_ok, 1)?;
         // Stage 2: the nonce is consumed whatever happens next.
         sender.nonce = sender.nonce.checked_add(1).ok_or(RejectReason::Overflow)?;
         self.put(tx.sender, sender);
@@ -378,22 +350,10 @@ impl Executor<'_> {
     /// leaves everything (but the nonce, already consumed) as it was.
     fn operate(&mut self, from: &PublicKey, kind: &TxKind) -> Result<(), RejectReason> {
         let sender = self.account(from);
-        let need = |role: Role| {
-            if sender.has_role(role) {
-                Ok(())
-            } else {
-                Err(RejectReason::MissingRole { role })
-            }
-        };
+        // the sender's role, and its balance for what it spends
+        authorize(&sender, kind)?;
         match kind {
             TxKind::Transfer { to, amount } => {
-                need(Role::Transact)?;
-                if sender.balance < *amount {
-                    return Err(RejectReason::InsufficientBalance {
-                        have: sender.balance,
-                        need: *amount,
-                    });
-                }
                 if to == from {
                     return Ok(());
                 }
@@ -409,7 +369,6 @@ impl Executor<'_> {
                 Ok(())
             }
             TxKind::Mint { to, amount } => {
-                need(Role::Admin)?;
                 let supply = self
                     .system
                     .total_supply
@@ -425,17 +384,6 @@ impl Executor<'_> {
                 Ok(())
             }
             TxKind::Burn { amount } => {
-                if !sender.has_role(Role::Transact) && !sender.has_role(Role::Admin) {
-                    return Err(RejectReason::MissingRole {
-                        role: Role::Transact,
-                    });
-                }
-                if sender.balance < *amount {
-                    return Err(RejectReason::InsufficientBalance {
-                        have: sender.balance,
-                        need: *amount,
-                    });
-                }
                 let mut sender = sender;
                 sender.balance -= amount;
                 self.put(*from, sender);
@@ -448,7 +396,6 @@ impl Executor<'_> {
                 role,
                 granted,
             } => {
-                need(Role::Admin)?;
                 let mut target = self.account(account);
                 target.set_role(*role, *granted);
                 self.put(*account, target);
@@ -459,7 +406,6 @@ impl Executor<'_> {
                 power,
                 address,
             } => {
-                need(Role::Admin)?;
                 if *power == 0 {
                     return Err(RejectReason::ZeroVotingPower);
                 }
@@ -489,7 +435,6 @@ impl Executor<'_> {
                 Ok(())
             }
             TxKind::RemoveValidator { key } => {
-                need(Role::Admin)?;
                 let next = self.system.validators_after_pending();
                 if !next.iter().any(|v| v.key == *key) {
                     return Err(RejectReason::ValidatorUnknown);
@@ -503,7 +448,6 @@ impl Executor<'_> {
                 Ok(())
             }
             TxKind::ClaimMiningReward { height, nonce } => {
-                need(Role::Mine)?;
                 let rules = &self.params.mining;
                 let index =
                     self.system
@@ -527,4 +471,86 @@ impl Executor<'_> {
             }
         }
     }
+}
+
+/// Whether `tx`, signed (`sig_ok`: its signature verified) by `sender` (its account now),
+/// may execute on chain `chain_id` in a block at `height`: the signature, the chain, the
+/// expiry, a known sender, and a nonce in `sender.nonce .. sender.nonce + window`
+/// (execution takes `window` 1: exactly the next nonce; the mempool holds a window of
+/// later ones). One rule for blocks and the mempool: the pool admits nothing blocks would
+/// refuse for these reasons, and refuses nothing they would take.
+pub fn authenticate(
+    chain_id: &Hash,
+    height: u64,
+    sender: &Account,
+    tx: &SignedTransaction,
+    sig_ok: bool,
+    window: u64,
+) -> Result<(), RejectReason> {
+    let tx = tx.tx();
+    if !sig_ok {
+        return Err(RejectReason::BadSignature);
+    }
+    if tx.chain_id != *chain_id {
+        return Err(RejectReason::WrongChain {
+            expected: *chain_id,
+        });
+    }
+    if height > tx.expiry_height {
+        return Err(RejectReason::Expired {
+            expiry_height: tx.expiry_height,
+            height,
+        });
+    }
+    if sender.is_empty() {
+        return Err(RejectReason::UnknownSender);
+    }
+    if tx.nonce < sender.nonce {
+        return Err(RejectReason::NonceTooLow {
+            expected: sender.nonce,
+            got: tx.nonce,
+        });
+    }
+    if tx.nonce >= sender.nonce.saturating_add(window.max(1)) {
+        return Err(RejectReason::NonceTooHigh {
+            expected: sender.nonce,
+            got: tx.nonce,
+        });
+    }
+    Ok(())
+}
+
+/// The role an operation needs of its sender: a transfer needs `transact`; a burn
+/// `transact` or `admin`; minting, roles and validator changes `admin`; a mining claim
+/// `mine`.
+pub fn required_roles(kind: &TxKind) -> &'static [Role] {
+    match kind {
+        TxKind::Transfer { .. } => &[Role::Transact],
+        TxKind::Burn { .. } => &[Role::Transact, Role::Admin],
+        TxKind::Mint { .. }
+        | TxKind::SetRole { .. }
+        | TxKind::AddValidator { .. }
+        | TxKind::RemoveValidator { .. } => &[Role::Admin],
+        TxKind::ClaimMiningReward { .. } => &[Role::Mine],
+    }
+}
+
+/// Whether `sender` (its account now) may do `kind`: one of its [`required_roles`], and
+/// the balance for what it spends (a transfer's or a burn's amount). The checks of an
+/// operation that depend on nothing but the sender's account; the rest (supply overflow,
+/// validator-set rules, a mining claim's proof) are execution's alone.
+pub fn authorize(sender: &Account, kind: &TxKind) -> Result<(), RejectReason> {
+    let roles = required_roles(kind);
+    if !roles.iter().any(|r| sender.has_role(*r)) {
+        return Err(RejectReason::MissingRole { role: roles[0] });
+    }
+    if let TxKind::Transfer { amount, .. } | TxKind::Burn { amount } = kind
+        && sender.balance < *amount
+    {
+        return Err(RejectReason::InsufficientBalance {
+            have: sender.balance,
+            need: *amount,
+        });
+    }
+    Ok(())
 }

@@ -25,8 +25,8 @@ pub use account::Account;
 pub use block::{Block, BlockHeader, Receipt, RejectReason};
 pub use codec::{Decode, DecodeError, Encode, Limits};
 pub use execute::{
-    BlockError, BlockOutcome, ChainParams, build_block, build_block_with, execute_block,
-    genesis_block, verify_block, verify_block_with,
+    BlockError, BlockOutcome, ChainParams, authenticate, authorize, build_block, build_block_with,
+    execute_block, genesis_block, required_roles, verify_block, verify_block_with,
 };
 pub use hash::{Domain, FastMap, FastSet, Hash};
 pub use keys::{HexError, Keypair, PublicKey, Signature};
