@@ -9,7 +9,7 @@
 //! Under light load a batch is one transaction and costs one single verification; under
 //! heavy load the queue fills while the thread works and each signature costs about half as
 //! much. Signatures are checked once per node: block building and block verification trust
-//! what the mempool holds (same leaf, every signed byte, see `Core::known_signatures`), and
+//! what the mempool holds (same leaf, every signed byte, see `NodeCore::known_signatures`), and
 //! admission trusts what is in a valid block this node executed (same leaf,
 //! `Shared::included`): a block whose signatures do not all verify is invalid, so nothing
 //! unverified is ever recorded there.
@@ -30,8 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{trace, warn};
 
 use crate::mempool::AdmitError;
-use crate::node::Shared;
 use crate::p2p::Command;
+use crate::shared::Shared;
 use crate::wire::{MAX_TX_BATCH, Request};
 
 /// Most transactions admitted per round.

@@ -15,39 +15,15 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
-use ledger::state::Change;
-use ledger::store::{Commit, StoreError};
-use ledger::{Block, LedgerState, Receipt, Store};
+use ledger::Store;
+use ledger::store::Commit;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+use crate::core::{CommitJob, Committed};
 use crate::metrics::Metrics;
 
 /// Finalized blocks waiting for the disk before the core waits.
 pub const QUEUE: usize = 8;
-
-/// A finalized block to store.
-pub struct CommitJob {
-    /// The block.
-    pub block: Arc<Block>,
-    /// Its receipts, one per transaction.
-    pub receipts: Vec<Receipt>,
-    /// The account changes it made.
-    pub changes: Vec<Change>,
-    /// The state after it.
-    pub state: LedgerState,
-    /// Its encoded finality proof.
-    pub proof: Vec<u8>,
-    /// The view that finalized it (for the log).
-    pub view: u64,
-}
-
-/// A job done: the block is on disk, or why not.
-pub struct Committed {
-    /// What was written.
-    pub job: CommitJob,
-    /// The store's answer.
-    pub result: Result<(), StoreError>,
-}
 
 /// The handle the core holds.
 pub struct Committer {

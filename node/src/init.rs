@@ -122,7 +122,7 @@ pub fn run_node(home: PathBuf) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(node::node::run(home, cfg))
+    rt.block_on(node::runtime::run(home, cfg))
 }
 
 fn load_doc(path: &Path) -> Result<GenesisDoc> {

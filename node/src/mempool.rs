@@ -7,11 +7,8 @@
 //! execution decides, and a transaction admitted here may still be rejected in its block.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, Instant};
 
-use ledger::{
-    FastMap, Hash, LedgerState, PublicKey, RejectReason, Role, SignedTransaction, TxKind,
-};
+use ledger::{FastMap, Hash, LedgerState, PublicKey, RejectReason, SignedTransaction};
 
 /// Why the mempool refused a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -48,8 +45,8 @@ impl AdmitError {
 
 struct Entry {
     tx: SignedTransaction,
-    /// When a client's transaction was admitted here (`None` for gossip).
-    local_since: Option<Instant>,
+    /// When (monotonic ms) a client's transaction was admitted here (`None` for gossip).
+    local_since: Option<u64>,
 }
 
 /// The pool.
@@ -70,19 +67,6 @@ pub struct Mempool {
 }
 
 const REJECTED_KEPT: usize = 100_000;
-
-/// The role a transaction kind needs (for admission; execution has the final word).
-fn role_for(kind: &TxKind) -> Option<Role> {
-    match kind {
-        TxKind::Transfer { .. } => Some(Role::Transact),
-        TxKind::Burn { .. } => None,
-        TxKind::Mint { .. }
-        | TxKind::SetRole { .. }
-        | TxKind::AddValidator { .. }
-        | TxKind::RemoveValidator { .. } => Some(Role::Admin),
-        TxKind::ClaimMiningReward { .. } => Some(Role::Mine),
-    }
-}
 
 impl Mempool {
     /// A pool of at most `max_txs`, with a nonce window of `window` per sender.
@@ -157,9 +141,7 @@ impl Mempool {
         }
     }
 
-    /// Check `tx` against `state` (the last finalized state; `chain_id` this chain) and add
-    /// it. `sig_ok`: whether its signature verified. `gossip`: whether to pass it on to the
-    /// other validators.
+    /// [`Mempool::admit_at`] now, on the process's monotonic clock.
     pub fn admit(
         &mut self,
         tx: SignedTransaction,
@@ -167,6 +149,22 @@ impl Mempool {
         chain_id: &Hash,
         state: &LedgerState,
         gossip: bool,
+    ) -> Result<Hash, AdmitError> {
+        self.admit_at(tx, sig_ok, chain_id, state, gossip, crate::clock::mono_ms())
+    }
+
+    /// Check `tx` against `state` (the last finalized state; `chain_id` this chain) and add
+    /// it at `now_ms` (monotonic). `sig_ok`: whether its signature verified. `gossip`:
+    /// whether to pass it on to the other validators (a client's transaction: it settles
+    /// before this node proposes it, see [`Mempool::select`]).
+    pub fn admit_at(
+        &mut self,
+        tx: SignedTransaction,
+        sig_ok: bool,
+        chain_id: &Hash,
+        state: &LedgerState,
+        gossip: bool,
+        now_ms: u64,
     ) -> Result<Hash, AdmitError> {
         let id = tx.id();
         let result = self.check(&tx, sig_ok, chain_id, state);
@@ -193,7 +191,7 @@ impl Mempool {
         if gossip {
             self.outbox.push(tx.clone());
         }
-        let local_since = gossip.then(Instant::now);
+        let local_since = gossip.then_some(now_ms);
         self.by_leaf.insert(tx.leaf(), id);
         self.by_id.insert(id, Entry { tx, local_since });
         Ok(id)
@@ -227,59 +225,18 @@ impl Mempool {
             return Err(AdmitError::AlreadyKnown);
         }
         let tx = stx.tx();
-        let rule = |r| Err(AdmitError::Rule(r));
-        if !sig_ok {
-            return rule(RejectReason::BadSignature);
-        }
-        if tx.chain_id != *chain_id {
-            return rule(RejectReason::WrongChain {
-                expected: *chain_id,
-            });
-        }
-        let next_height = state.height + 1;
-        if next_height > tx.expiry_height {
-            return rule(RejectReason::Expired {
-                expiry_height: tx.expiry_height,
-                height: next_height,
-            });
-        }
+        // the ledger's own rules, with a window of nonces instead of exactly the next one
         let sender = state.account(&tx.sender);
-        if sender.is_empty() {
-            return rule(RejectReason::UnknownSender);
-        }
-        if tx.nonce < sender.nonce {
-            return rule(RejectReason::NonceTooLow {
-                expected: sender.nonce,
-                got: tx.nonce,
-            });
-        }
-        if tx.nonce >= sender.nonce.saturating_add(self.window) {
-            return rule(RejectReason::NonceTooHigh {
-                expected: sender.nonce,
-                got: tx.nonce,
-            });
-        }
-        if let Some(role) = role_for(&tx.kind)
-            && !sender.has_role(role)
-        {
-            return rule(RejectReason::MissingRole { role });
-        }
-        if let TxKind::Burn { .. } = tx.kind
-            && !sender.has_role(Role::Transact)
-            && !sender.has_role(Role::Admin)
-        {
-            return rule(RejectReason::MissingRole {
-                role: Role::Transact,
-            });
-        }
-        if let TxKind::Transfer { amount, .. } | TxKind::Burn { amount } = tx.kind
-            && sender.balance < amount
-        {
-            return rule(RejectReason::InsufficientBalance {
-                have: sender.balance,
-                need: amount,
-            });
-        }
+        ledger::authenticate(
+            chain_id,
+            state.height + 1,
+            &sender,
+            stx,
+            sig_ok,
+            self.window,
+        )
+        .and_then(|()| ledger::authorize(&sender, &tx.kind))
+        .map_err(AdmitError::Rule)?;
         if self
             .by_sender
             .get(&tx.sender)
@@ -320,24 +277,28 @@ impl Mempool {
     /// Up to `max` transactions that execute in order on `state`: per sender, consecutive
     /// nonces from the sender's next nonce, senders interleaved round by round. A client's
     /// transaction admitted here less than `settle` ago is left for a later block (and so
-    /// are its sender's later nonces); gossiped ones are taken at once.
+    /// are its sender's later nonces); gossiped ones are taken at once. Times are
+    /// monotonic ms. Senders are visited in key order, so the same pool and state give the
+    /// same block.
     pub fn select(
         &self,
         state: &LedgerState,
         max: usize,
-        settle: Duration,
+        settle_ms: u64,
+        now_ms: u64,
     ) -> Vec<SignedTransaction> {
-        let now = Instant::now();
         // each sender's run, looked up once: consecutive nonces, each settled
         let mut runs: Vec<Vec<&SignedTransaction>> = Vec::new();
-        for (sender, by_nonce) in &self.by_sender {
+        let mut senders: Vec<_> = self.by_sender.iter().collect();
+        senders.sort_unstable_by_key(|(k, _)| **k);
+        for (sender, by_nonce) in senders {
             let first = state.account(sender).nonce;
             let run: Vec<&SignedTransaction> = (first..)
                 .zip(by_nonce.range(first..))
                 .map_while(|(want, (nonce, id))| {
                     let e = self.by_id.get(id).filter(|_| want == *nonce)?;
                     e.local_since
-                        .is_none_or(|t| now.saturating_duration_since(t) >= settle)
+                        .is_none_or(|t| now_ms.saturating_sub(t) >= settle_ms)
                         .then_some(&e.tx)
                 })
                 .collect();
@@ -445,7 +406,7 @@ impl Mempool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ledger::{Account, Keypair, Transaction};
+    use ledger::{Account, Keypair, Role, Transaction, TxKind};
 
     fn setup(n: usize) -> (Vec<Keypair>, LedgerState, Hash) {
         let keys: Vec<Keypair> = (0..n as u8)
@@ -549,7 +510,7 @@ mod tests {
         // a gap stops the sender's run
         mp.admit(transfer(&keys[1], 1, 1, chain), true, &chain, &state, true)
             .unwrap();
-        let sel = mp.select(&state, 100, Duration::ZERO);
+        let sel = mp.select(&state, 100, 0, 0);
         assert_eq!(sel.len(), 3);
         assert!(sel.iter().all(|t| t.tx().sender == keys[0].public()));
         assert_eq!(
@@ -601,7 +562,7 @@ mod tests {
         mp.finalized(&txs[..2], &out.state);
         assert_eq!(mp.len(), 1);
         assert!(mp.contains(&txs[2].id()));
-        assert_eq!(mp.select(&out.state, 10, Duration::ZERO).len(), 1);
+        assert_eq!(mp.select(&out.state, 10, 0, 0).len(), 1);
     }
 
     #[test]
@@ -610,19 +571,40 @@ mod tests {
         let mut mp = Mempool::new(10, 10);
         // sender 0's first transaction came from a client of this node, its second by
         // gossip: the second waits behind the first; sender 1's (gossip) goes at once
-        mp.admit(transfer(&keys[0], 0, 1, chain), true, &chain, &state, true)
-            .unwrap();
-        mp.admit(transfer(&keys[0], 1, 1, chain), true, &chain, &state, false)
-            .unwrap();
-        mp.admit(transfer(&keys[1], 0, 1, chain), true, &chain, &state, false)
-            .unwrap();
-        let settle = Duration::from_millis(200);
-        let now = mp.select(&state, 10, settle);
+        let t0 = 1_000;
+        mp.admit_at(
+            transfer(&keys[0], 0, 1, chain),
+            true,
+            &chain,
+            &state,
+            true,
+            t0,
+        )
+        .unwrap();
+        mp.admit_at(
+            transfer(&keys[0], 1, 1, chain),
+            true,
+            &chain,
+            &state,
+            false,
+            t0,
+        )
+        .unwrap();
+        mp.admit_at(
+            transfer(&keys[1], 0, 1, chain),
+            true,
+            &chain,
+            &state,
+            false,
+            t0,
+        )
+        .unwrap();
+        let settle = 200;
+        let now = mp.select(&state, 10, settle, t0);
         assert_eq!(now.len(), 1);
         assert_eq!(now[0].tx().sender, keys[1].public());
-        assert_eq!(mp.select(&state, 10, Duration::ZERO).len(), 3);
-        std::thread::sleep(settle);
-        assert_eq!(mp.select(&state, 10, settle).len(), 3);
+        assert_eq!(mp.select(&state, 10, 0, t0).len(), 3);
+        assert_eq!(mp.select(&state, 10, settle, t0 + settle).len(), 3);
     }
 
     #[test]

@@ -66,11 +66,7 @@ const MAX_RR_STREAMS: usize = 256;
 /// Connections one peer id may hold at once.
 const MAX_CONNECTIONS_PER_PEER: u32 = 2;
 
-/// The libp2p peer id of an ed25519 public key.
-pub fn peer_id_of(key: &ledger::PublicKey) -> Option<PeerId> {
-    let pk = identity::ed25519::PublicKey::try_from_bytes(&key.0).ok()?;
-    Some(PeerId::from_public_key(&identity::PublicKey::from(pk)))
-}
+pub use crate::peer::peer_id_of;
 
 /// Frames: u32 little-endian length, then the bytes; anything over the limit is refused
 /// before it is read.

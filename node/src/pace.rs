@@ -27,7 +27,6 @@
 //! Pure: time comes in as an argument. It binds only this node's proposals.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
 
 /// How many finalized blocks the rate is measured over.
 pub const BLOCKS: usize = 8;
@@ -37,15 +36,16 @@ pub const HEADROOM: u32 = 3;
 /// The cap never goes below this (or the configured limit, if smaller): an idle chain takes
 /// a burst in blocks of this size while the rate catches up.
 pub const FLOOR: usize = 2_000;
-/// Intervals shorter than this count as this long (tests run with 0).
-const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// Intervals shorter than this (ms) count as this long (tests run with 0).
+const MIN_INTERVAL_MS: u64 = 100;
 
-/// The last [`BLOCKS`] finalized blocks: (the gap before each, counted at most
+/// The last [`BLOCKS`] finalized blocks: (the gap before each in ms, counted at most
 /// `HEADROOM` intervals; its transactions, at most the cap of its time).
 #[derive(Debug, Default)]
 pub struct BlockPace {
-    recent: VecDeque<(Duration, usize)>,
-    last: Option<Instant>,
+    recent: VecDeque<(u64, usize)>,
+    /// When (monotonic ms) the last one was finalized.
+    last: Option<u64>,
 }
 
 impl BlockPace {
@@ -54,27 +54,28 @@ impl BlockPace {
         BlockPace::default()
     }
 
-    /// A block of `txs` transactions was finalized through consensus at `now`, with blocks
-    /// `interval` apart and `max` the configured limit.
-    pub fn finalized(&mut self, now: Instant, txs: usize, interval: Duration, max: usize) {
-        let cap = self.cap(interval, max);
-        let interval = interval.max(MIN_INTERVAL);
+    /// A block of `txs` transactions was finalized through consensus at `now_ms` (a
+    /// monotonic clock), with blocks `interval_ms` apart and `max` the configured limit.
+    pub fn finalized(&mut self, now_ms: u64, txs: usize, interval_ms: u64, max: usize) {
+        let cap = self.cap(interval_ms, max);
+        let interval = interval_ms.max(MIN_INTERVAL_MS);
         // the first block counts one interval; later ones the time since the one before,
         // between one and HEADROOM intervals
         let gap = self.last.map_or(interval, |t| {
-            now.saturating_duration_since(t)
-                .clamp(interval, interval * HEADROOM)
+            now_ms
+                .saturating_sub(t)
+                .clamp(interval, interval * u64::from(HEADROOM))
         });
-        self.last = Some(now);
+        self.last = Some(now_ms);
         self.recent.push_back((gap, txs.min(cap)));
         while self.recent.len() > BLOCKS {
             self.recent.pop_front();
         }
     }
 
-    /// Most transactions for this node's next block, with blocks `interval` apart and
+    /// Most transactions for this node's next block, with blocks `interval_ms` apart and
     /// `max` the configured limit.
-    pub fn cap(&self, interval: Duration, max: usize) -> usize {
+    pub fn cap(&self, interval_ms: u64, max: usize) -> usize {
         let floor = FLOOR.min(max);
         if self.recent.is_empty() {
             return floor;
@@ -82,11 +83,11 @@ impl BlockPace {
         let mut rates: Vec<f64> = self
             .recent
             .iter()
-            .map(|(gap, n)| *n as f64 / gap.as_secs_f64().max(f64::MIN_POSITIVE))
+            .map(|(gap_ms, n)| *n as f64 * 1000.0 / (*gap_ms).max(1) as f64)
             .collect();
         rates.sort_by(f64::total_cmp);
         let median = rates[(rates.len() - 1) / 2];
-        let per_interval = median * interval.max(MIN_INTERVAL).as_secs_f64();
+        let per_interval = median * interval_ms.max(MIN_INTERVAL_MS) as f64 / 1000.0;
         let cap = (per_interval * f64::from(HEADROOM)).ceil() as usize;
         cap.clamp(floor, max)
     }
@@ -96,15 +97,15 @@ impl BlockPace {
 mod tests {
     use super::*;
 
-    const MS: Duration = Duration::from_millis(1);
-    const INTERVAL: Duration = Duration::from_millis(200);
+    const MS: u64 = 1;
+    const INTERVAL: u64 = 200;
     const MAX: usize = 20_000;
 
     /// Finalize `sizes` at the given gaps (ms) after `start`; returns the time of the last.
-    fn run(p: &mut BlockPace, start: Instant, blocks: &[(u64, usize)]) -> Instant {
+    fn run(p: &mut BlockPace, start: u64, blocks: &[(u64, usize)]) -> u64 {
         let mut now = start;
         for &(gap, txs) in blocks {
-            now += Duration::from_millis(gap);
+            now += gap;
             p.finalized(now, txs, INTERVAL, MAX);
         }
         now
@@ -112,7 +113,7 @@ mod tests {
 
     #[test]
     fn the_cap_starts_at_the_floor_and_follows_the_finalized_rate() {
-        let t0 = Instant::now();
+        let t0 = 1_000_000u64;
         let mut p = BlockPace::new();
         assert_eq!(p.cap(INTERVAL, MAX), FLOOR);
         // never above the configured limit, even the floor
@@ -132,7 +133,7 @@ mod tests {
     fn timed_out_views_never_empty_the_measure() {
         // one validator of four is silent: every fourth turn times out (1 s and more), the
         // three honest blocks in between carry the load
-        let t0 = Instant::now();
+        let t0 = 1_000_000u64;
         let mut p = BlockPace::new();
         let cycle = [(1_250, 3_000), (250, 3_000), (250, 3_000)];
         let mut now = t0;
@@ -149,7 +150,7 @@ mod tests {
 
     #[test]
     fn full_blocks_never_shrink_the_cap_and_fast_ones_grow_it_to_the_limit() {
-        let t0 = Instant::now();
+        let t0 = 1_000_000u64;
         // every block full, every gap a timeout: the cap holds
         let mut p = BlockPace::new();
         let mut now = t0;
@@ -179,7 +180,7 @@ mod tests {
 
     #[test]
     fn an_oversized_block_counts_only_up_to_the_cap() {
-        let t0 = Instant::now();
+        let t0 = 1_000_000u64;
         // a byzantine leader's 50,000-transaction block counts as a block of the cap then
         let mut q = BlockPace::new();
         let now = run(&mut q, t0, &[(200, 3_000); 7]);
@@ -195,7 +196,7 @@ mod tests {
     #[test]
     fn a_byzantine_leaders_late_empty_blocks_do_not_lower_the_cap() {
         // every fourth block is the attacker's: empty, proposed just before the timeout
-        let t0 = Instant::now();
+        let t0 = 1_000_000u64;
         let mut clean = BlockPace::new();
         let mut attacked = BlockPace::new();
         let honest = [(250, 3_000); 3];
@@ -217,7 +218,7 @@ mod tests {
 
     #[test]
     fn blocks_committed_together_do_not_look_infinitely_fast() {
-        let t0 = Instant::now();
+        let t0 = 1_000_000u64;
         let mut p = BlockPace::new();
         run(&mut p, t0, &[(200, 3_000); 16]);
         let steady = p.cap(INTERVAL, MAX);
@@ -236,14 +237,14 @@ mod tests {
 
     #[test]
     fn a_zero_interval_counts_as_the_minimum() {
-        let t0 = Instant::now();
+        let t0 = 1_000_000u64;
         let mut p = BlockPace::new();
         let mut now = t0;
         for _ in 0..8 {
             now += 100 * MS;
-            p.finalized(now, 1_000, Duration::ZERO, 50_000);
+            p.finalized(now, 1_000, 0, 50_000);
         }
         // 1,000 a block, 100 ms apart: 3 × 1,000
-        assert_eq!(p.cap(Duration::ZERO, 50_000), 3_000);
+        assert_eq!(p.cap(0, 50_000), 3_000);
     }
 }

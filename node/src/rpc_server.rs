@@ -40,7 +40,7 @@ mod mining;
 
 use crate::config::RpcSection;
 use crate::mempool::AdmitError;
-use crate::node::{ChainEvent, Shared};
+use crate::shared::{ChainEvent, Shared};
 
 /// The client's IP, put into each request's extensions by the accept loop.
 #[derive(Clone, Copy, Debug)]
@@ -544,7 +544,7 @@ impl ChainApiServer for Api {
 
     async fn get_validators(&self) -> RpcResult<ValidatorsInfo> {
         let c = self.shared.chain();
-        let set = crate::node::validator_set(&c.validators).map_err(ServerError::internal)?;
+        let set = crate::core::validator_set(&c.validators).map_err(ServerError::internal)?;
         let pending = !c.state.system.pending_changes.is_empty();
         Ok(ValidatorsInfo {
             epoch: c.epoch,

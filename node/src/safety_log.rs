@@ -13,6 +13,8 @@ use anyhow::{Context, Result};
 use consensus::{SafetyState, Vote};
 use ledger::codec::{Limits, Reader};
 
+use crate::core::VoteStore;
+
 /// One epoch's log.
 pub struct SafetyLog {
     file: File,
@@ -81,6 +83,47 @@ impl SafetyLog {
 /// The largest vote record: a length, a notarize or finalize vote (kind, proposal, signer,
 /// signature), a checksum. One interrupted append leaves less than this at the end.
 const MAX_RECORD: usize = 2 + 1 + 88 + 4 + 64 + 8;
+
+/// The votes of a validator, one log file per epoch under `dir`: the [`VoteStore`] of a
+/// real node. Only the current epoch's log is open (only its engine signs).
+pub struct FileVotes {
+    dir: PathBuf,
+    open: Option<(u64, SafetyLog)>,
+}
+
+impl FileVotes {
+    /// Logs under `dir` (created when the first is opened).
+    pub fn new(dir: PathBuf) -> FileVotes {
+        FileVotes { dir, open: None }
+    }
+}
+
+impl VoteStore for FileVotes {
+    fn open(&mut self, epoch: u64) -> std::result::Result<SafetyState, String> {
+        let (log, state) = SafetyLog::open(&self.dir, epoch).map_err(|e| format!("{e:#}"))?;
+        self.open = Some((epoch, log));
+        Ok(state)
+    }
+
+    fn append(&mut self, epoch: u64, vote: &Vote) -> std::result::Result<(), String> {
+        if self.open.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            // an epoch's votes are read back before its engine signs; reopening keeps them
+            let (log, _) = SafetyLog::open(&self.dir, epoch).map_err(|e| format!("{e:#}"))?;
+            self.open = Some((epoch, log));
+        }
+        match self.open.as_mut() {
+            Some((_, log)) => log.append(vote).map_err(|e| format!("{e:#}")),
+            None => Err("no safety log open".into()),
+        }
+    }
+
+    fn forget(&mut self, epoch: u64) {
+        if self.open.as_ref().is_some_and(|(e, _)| *e == epoch) {
+            self.open = None;
+        }
+        let _ = std::fs::remove_file(self.dir.join(format!("epoch-{epoch}.log")));
+    }
+}
 
 /// The votes in a log's bytes and how many bytes hold whole records; `Err` if anything but
 /// the torn tail of one interrupted append fails to read back.

@@ -11,10 +11,10 @@
 //! consensus engine or the chain state.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
-use ledger::{Block, FastMap, Hash, Limits, Store};
+use ledger::{Block, Hash, Limits, Store};
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 use tracing::debug;
@@ -22,6 +22,7 @@ use tracing::debug;
 use crate::budget::{Class, Over, PeerBudget};
 use crate::metrics::Metrics;
 use crate::p2p::{Command, Inbound};
+pub use crate::shared::BlockCache;
 use crate::wire::{
     FinalityProof, FinalizedBlock, MAX_SYNC_BLOCKS, Request, Response, SYNC_RESPONSE_HARD_BYTES,
     SYNC_RESPONSE_SOFT_BYTES,
@@ -36,59 +37,6 @@ const VALIDATOR_QUEUE: usize = 4096;
 const MAX_BUDGETS: usize = 4096;
 /// How long an idle peer's answer budget is remembered past [`MAX_BUDGETS`].
 const BUDGET_MEMORY: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Blocks peers may ask for by hash without a store read: the proposed (unfinalized) ones
-/// and the last finalized ones. The consensus task writes it; the server reads it.
-#[derive(Default)]
-pub struct BlockCache(RwLock<FastMap<Hash, Arc<Block>>>);
-
-impl BlockCache {
-    /// Add a block.
-    pub fn insert(&self, block: Arc<Block>) {
-        let id = block.id();
-        match self.0.write() {
-            Ok(mut m) => m.insert(id, block),
-            Err(p) => p.into_inner().insert(id, block),
-        };
-    }
-
-    /// Drop a block.
-    pub fn remove(&self, id: &Hash) {
-        match self.0.write() {
-            Ok(mut m) => m.remove(id),
-            Err(p) => p.into_inner().remove(id),
-        };
-    }
-
-    /// Keep only blocks above `height`.
-    pub fn keep_above(&self, height: u64) {
-        match self.0.write() {
-            Ok(mut m) => m.retain(|_, b| b.header.height > height),
-            Err(p) => p.into_inner().retain(|_, b| b.header.height > height),
-        }
-    }
-
-    /// The block `id`, if cached.
-    pub fn get(&self, id: &Hash) -> Option<Arc<Block>> {
-        match self.0.read() {
-            Ok(m) => m.get(id).cloned(),
-            Err(p) => p.into_inner().get(id).cloned(),
-        }
-    }
-
-    /// How many blocks are cached.
-    pub fn len(&self) -> usize {
-        match self.0.read() {
-            Ok(m) => m.len(),
-            Err(p) => p.into_inner().len(),
-        }
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// What the server reads.
 pub struct Server {
@@ -200,17 +148,7 @@ impl Server {
             return;
         }
         let response = match request {
-            Request::GetTxs { block, indices } => {
-                let txs = self.cache.get(&block).map_or_else(Vec::new, |b| {
-                    // at most the block's size, whatever the indices repeat
-                    indices
-                        .iter()
-                        .take(b.txs.len())
-                        .map_while(|i| b.txs.get(*i as usize).cloned())
-                        .collect()
-                });
-                Response::Txs(txs)
-            }
+            Request::GetTxs { block, indices } => txs_of(&self.cache, &block, &indices),
             Request::GetBlock { hash } => {
                 let block = match self.cache.get(&hash) {
                     Some(b) => Some(Box::new((*b).clone())),
@@ -235,7 +173,7 @@ impl Server {
                     .durable_height
                     .load(std::sync::atomic::Ordering::Relaxed);
                 let blocks =
-                    tokio::task::spawn_blocking(move || finalized_blocks(&store, from, max, last))
+                    tokio::task::spawn_blocking(move || finalized_blocks(&*store, from, max, last))
                         .await
                         .unwrap_or_default();
                 Response::Blocks(blocks)
@@ -285,9 +223,53 @@ impl Queues {
     }
 }
 
+/// The answer to `GetTxs`: the transactions at `indices` of a block held in memory (none
+/// for a block not held), at most the block's size whatever the indices repeat.
+pub fn txs_of(cache: &BlockCache, block: &Hash, indices: &[u32]) -> Response {
+    let txs = cache.get(block).map_or_else(Vec::new, |b| {
+        indices
+            .iter()
+            .take(b.txs.len())
+            .map_while(|i| b.txs.get(*i as usize).cloned())
+            .collect()
+    });
+    Response::Txs(txs)
+}
+
+/// Where finalized blocks and their proofs are read from (the store; the simulator's
+/// memory).
+pub trait FinalizedBlocks {
+    /// The finalized block at `height`.
+    fn block_at(&self, height: u64) -> Option<Block>;
+    /// The encoded finality proof of the block at `height`.
+    fn proof_at(&self, height: u64) -> Option<Vec<u8>>;
+}
+
+impl FinalizedBlocks for Store {
+    fn block_at(&self, height: u64) -> Option<Block> {
+        self.block_by_height(height)
+            .inspect_err(|e| debug!("serving block {height}: {e}"))
+            .ok()
+            .flatten()
+    }
+
+    fn proof_at(&self, height: u64) -> Option<Vec<u8>> {
+        self.certificate(height)
+            .inspect_err(|e| debug!("serving the proof of block {height}: {e}"))
+            .ok()
+            .flatten()
+    }
+}
+
 /// Finalized blocks with their proofs from height `from` (at most `max`, at most up to
-/// `last`), stopping past [`SYNC_RESPONSE_SOFT_BYTES`].
-fn finalized_blocks(store: &Store, from: u64, max: u32, last: u64) -> Vec<FinalizedBlock> {
+/// `last`), stopping past [`SYNC_RESPONSE_SOFT_BYTES`]. A read that fails ends the answer
+/// early: the asker asks again, and this node goes on.
+pub fn finalized_blocks(
+    store: &impl FinalizedBlocks,
+    from: u64,
+    max: u32,
+    last: u64,
+) -> Vec<FinalizedBlock> {
     let mut out = Vec::new();
     let mut size = 0usize;
     let end = last.min(
@@ -295,8 +277,7 @@ fn finalized_blocks(store: &Store, from: u64, max: u32, last: u64) -> Vec<Finali
             .saturating_sub(1),
     );
     for h in from.max(1)..=end {
-        let (Ok(Some(block)), Ok(Some(proof))) = (store.block_by_height(h), store.certificate(h))
-        else {
+        let (Some(block), Some(proof)) = (store.block_at(h), store.proof_at(h)) else {
             break;
         };
         let bytes = block.txs.iter().map(|t| t.encoded_len()).sum::<usize>() + proof.len();

@@ -105,7 +105,7 @@ pub fn forging(
     chain_id: Hash,
     victims: Vec<PublicKey>,
     active: Arc<AtomicBool>,
-) -> crate::node::ProposalHook {
+) -> crate::core::ProposalHook {
     let mut next = 0usize;
     Box::new(move |state, mut txs| {
         if !active.load(Ordering::Relaxed) || victims.is_empty() {
@@ -187,7 +187,7 @@ impl State {
     }
 
     fn namespace(&self, epoch: u64) -> [u8; 32] {
-        crate::node::namespace(&self.attack.chain_id, epoch)
+        crate::core::namespace(&self.attack.chain_id, epoch)
     }
 
     fn vote(&self, epoch: u64, kind: VoteKind) -> Command {

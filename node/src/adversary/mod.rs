@@ -343,7 +343,7 @@ pub async fn run(opts: Options) -> Result<Report> {
         let cfg = Config::load(&home)?;
         let key = read_key_file(&home.join("node.key.json"))?;
         let validators = genesis.initial_state().system.validators;
-        let set = crate::node::validator_set(&validators)?;
+        let set = crate::core::validator_set(&validators).map_err(anyhow::Error::msg)?;
         let me = set
             .index_of(&consensus::PublicKey(key.public().0))
             .context("node 3 is not a validator")?;
@@ -368,12 +368,12 @@ pub async fn run(opts: Options) -> Result<Report> {
             peers,
             limits: genesis.chain_params().limits,
         };
-        let hooks = crate::node::Hooks {
+        let hooks = crate::runtime::Hooks {
             wrap_net: Some(Box::new(move |net, cache| attack.wrap(net, cache))),
             stop: Some(stop_rx),
             rewrite_proposal,
         };
-        Some(tokio::spawn(crate::node::run_with(home, cfg, hooks)))
+        Some(tokio::spawn(crate::runtime::run_with(home, cfg, hooks)))
     };
     let result = campaign(&mut net, &opts, &honest, &active, chain_id).await;
     // stop everything, then judge the stores

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use jsonrpsee::core::{RpcResult, async_trait};
+use ledger::TxKind;
 use ledger::mining::{self, POW_PADDING};
-use ledger::{Role, TxKind};
 use rpc::{
     MiningApiServer, MiningClaimInfo, MiningEpochInfo, MiningStats, MiningWork, ReportedHashrate,
     ServerError, SubmitWorkResult,
@@ -111,8 +111,8 @@ impl MiningApiServer for Api {
                 );
             }
         }
-        if !c.state.account(&t.sender).has_role(Role::Mine) {
-            let r = ledger::RejectReason::MissingRole { role: Role::Mine };
+        // the ledger's rule for who may claim (the role), as admission and blocks apply it
+        if let Err(r) = ledger::authorize(&c.state.account(&t.sender), &t.kind) {
             return reject(r.name(), r.to_string());
         }
         if let Err(r) = m.check_claim(rules, next, &t.sender, height, nonce) {

@@ -1,0 +1,180 @@
+//! Running the engine: feeding it inputs, carrying out its actions, firing timers, and the
+//! progress loop that turns newly possible work (verifications, commits) into inputs.
+
+use std::cmp::Reverse;
+use std::collections::VecDeque;
+
+use consensus::{Action, Input, Message};
+use tracing::{debug, info};
+
+use super::{CoreError, Effect, NodeCore, Timer, hash};
+use crate::wire::Request;
+
+impl NodeCore {
+    /// Feed `first` (if any) to the engine and everything that follows from it, until
+    /// nothing more is possible.
+    pub(super) fn drive(&mut self, first: Option<Input>) -> Result<(), CoreError> {
+        let mut queue: VecDeque<Input> = first.into_iter().collect();
+        loop {
+            while let Some(input) = queue.pop_front() {
+                let actions = self.epoch.engine.handle(input);
+                for a in actions {
+                    self.act(a, &mut queue)?;
+                }
+            }
+            let more = self.progress()?;
+            if more.is_empty() {
+                break;
+            }
+            queue.extend(more);
+        }
+        let view = self.epoch.engine.view();
+        self.h.metrics.view.set(view as i64);
+        Ok(())
+    }
+
+    /// Carry out one engine action.
+    ///
+    /// Persist before broadcast: a vote the engine asks to persist is appended to the
+    /// [`super::VoteStore`] here, durably, *before* the engine hears `Persisted` — and the
+    /// engine sends a vote only after that. Every effect of this event leaves the core only
+    /// when `handle` returns, after the append, so no vote reaches a peer that is not on
+    /// disk (a crash can never make this validator forget a vote it sent and sign another in
+    /// the same view).
+    fn act(&mut self, action: Action, queue: &mut VecDeque<Input>) -> Result<(), CoreError> {
+        let epoch = self.epoch.number;
+        if matches!(
+            action,
+            Action::Broadcast(_) | Action::Send { .. } | Action::Fetch { .. }
+        ) && !self.is_validator()
+        {
+            // an observer's engine has nothing to say: validators refuse its messages
+            return Ok(());
+        }
+        match action {
+            Action::Persist(vote) => {
+                self.votes
+                    .append(epoch, &vote)
+                    .map_err(CoreError::SafetyLog)?;
+                queue.push_back(Input::Persisted(vote));
+            }
+            Action::Broadcast(message) => {
+                let bytes = Request::Consensus { epoch, message }.encode();
+                let to = self.other_validators();
+                self.emit(Effect::Broadcast { to, bytes });
+            }
+            Action::Send { to, message } => {
+                if let Some(peer) = self.epoch.peers.get(to as usize).copied() {
+                    let bytes = Request::Consensus { epoch, message }.encode();
+                    self.emit(Effect::Send { to: peer, bytes });
+                }
+            }
+            Action::SetTimer {
+                view,
+                kind,
+                after_ms,
+            } => self.timers.push(Reverse((
+                self.now.mono_ms + after_ms,
+                Timer::Engine { epoch, view, kind },
+            ))),
+            Action::RequestPayload { view, parent } => {
+                debug!(view, parent_view = parent.view, "payload requested");
+                self.pending_payload = Some((epoch, view, parent));
+                let parent_ts = self
+                    .block_header(&hash(&parent.payload))
+                    .map_or(0, |h| h.timestamp_ms);
+                let full = self.h.pool.lock().len() >= self.cfg.max_block_txs;
+                let at_ms = if full {
+                    0
+                } else {
+                    parent_ts + self.cfg.min_block_interval_ms
+                };
+                // A parent stamped in the future (a byzantine leader may stamp up to the
+                // 10 s tolerance ahead) must not stall this proposer: wait at most one
+                // interval; the builder stamps the block after its parent anyway.
+                let wait = at_ms
+                    .saturating_sub(self.now.wall_ms)
+                    .min(self.cfg.min_block_interval_ms);
+                self.timers.push(Reverse((
+                    self.now.mono_ms + wait,
+                    Timer::Propose { epoch, view },
+                )));
+            }
+            Action::Verify(p) => self.pending_verify.push(p),
+            Action::Finalized {
+                proposal,
+                certificate,
+            } => self.finalize_queue.push_back((proposal, certificate)),
+            Action::EpochEnded { last } => {
+                debug!(
+                    height = last.height,
+                    "engine reports the epoch's last block final"
+                );
+            }
+            Action::Misbehaved { from, what } => {
+                if let Some(peer) = self.epoch.peers.get(from as usize).copied() {
+                    self.misbehaved(peer, from, epoch, what);
+                }
+            }
+            Action::Fetch { view } => {
+                let bytes = Request::Consensus {
+                    epoch,
+                    message: Message::Request { view },
+                }
+                .encode();
+                let to = self.epoch.peers.clone();
+                self.emit(Effect::Broadcast { to, bytes });
+            }
+        }
+        Ok(())
+    }
+
+    /// Work that may have become possible: verifications, commits, an epoch change.
+    /// Returns inputs for the engine.
+    fn progress(&mut self) -> Result<Vec<Input>, CoreError> {
+        let mut out = std::mem::take(&mut self.pending_inputs);
+        let pending = std::mem::take(&mut self.pending_verify);
+        for p in pending {
+            match self.check_proposal(&p) {
+                Some(valid) => out.push(Input::Verified { proposal: p, valid }),
+                None => self.pending_verify.push(p),
+            }
+        }
+        self.try_commit()?;
+        out.append(&mut self.pending_inputs);
+        Ok(out)
+    }
+
+    /// Fire the timers that are due, then send the block requests that are due.
+    pub(super) fn fire_timers(&mut self) -> Result<(), CoreError> {
+        let now = self.now.mono_ms;
+        let mut inputs = Vec::new();
+        while let Some(Reverse((at, t))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match t {
+                Timer::Engine { epoch, view, kind } if epoch == self.epoch.number => {
+                    if view == self.epoch.engine.view() {
+                        // the engine votes to skip the view (or re-sends its votes)
+                        let leader = self.epoch.set.leader(view);
+                        info!(view, leader, ?kind, "view timed out");
+                    }
+                    inputs.push(Input::Timeout { view, kind });
+                }
+                Timer::Propose { epoch, view } if epoch == self.epoch.number => {
+                    if let Some(input) = self.propose(view) {
+                        inputs.push(input);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for i in inputs {
+            self.drive(Some(i))?;
+        }
+        self.send_fetches();
+        Ok(())
+    }
+}

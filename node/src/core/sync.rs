@@ -1,0 +1,269 @@
+//! Catching up: peers' height claims (used only to pick whom to ask and to say when this
+//! node is behind), readiness, and finalized blocks fetched from a peer, checked against
+//! their proofs and certificates before they are executed and committed.
+
+use std::sync::Arc;
+
+use consensus::{Certified, Ed25519Verifier};
+use ledger::Block;
+use libp2p::PeerId;
+use tracing::{debug, info};
+
+use super::{Asked, CoreError, DEMOTION_MS, Effect, Executed, NodeCore, SYNC_BATCH, digest};
+use crate::wire::{FinalityProof, FinalizedBlock, Request, Response};
+
+/// Why synced blocks were not taken.
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    /// The peer's answer is wrong: penalize it.
+    #[error("{0}")]
+    Peer(String),
+    /// This node failed: nobody else's fault.
+    #[error(transparent)]
+    Local(#[from] CoreError),
+}
+
+impl NodeCore {
+    /// Tell peers this node's height, forget stale claims, maybe sync, recompute readiness.
+    pub(super) fn status_tick(&mut self) -> Result<(), CoreError> {
+        let bytes = Request::Status {
+            finalized_height: self.durable_header.height,
+        }
+        .encode();
+        self.emit(Effect::BroadcastConnected { bytes });
+        // claims not repeated lately are forgotten (the peer left or fell silent)
+        let now = self.now.mono_ms;
+        let stale = self.cfg.status_interval_ms.max(50) * 10;
+        self.peer_heights
+            .retain(|_, (_, at)| now.saturating_sub(*at) < stale);
+        self.demoted.retain(|_, until| *until > now);
+        self.maybe_sync();
+        let alone = self.epoch.validators.len() == 1 && self.is_validator();
+        let ready = alone
+            || (self.heard_status
+                && self
+                    .vouched_height()
+                    .is_some_and(|best| best <= self.header.height + 2));
+        self.h.metrics.ready.set(i64::from(ready));
+        self.emit(Effect::Ready(ready));
+        self.publish();
+        Ok(())
+    }
+
+    /// A peer says how far its chain is final.
+    pub(super) fn on_status(&mut self, peer: PeerId, finalized_height: u64) {
+        self.heard_status = true;
+        self.peer_heights
+            .insert(peer, (finalized_height, self.now.mono_ms));
+        self.maybe_sync();
+    }
+
+    /// The highest finalized height that validators of this epoch with more than a third
+    /// of its voting power claim (this node's own counting, if it is one): at least one of
+    /// them is honest, so the chain really is that far. `None` while too few have spoken.
+    pub(super) fn vouched_height(&self) -> Option<u64> {
+        let mut claims: Vec<(u64, u64)> = self
+            .epoch
+            .peers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| **p != self.my_peer && !self.demoted.contains_key(*p))
+            .filter_map(|(i, p)| {
+                let (h, _) = self.peer_heights.get(p)?;
+                let index = u32::try_from(i).ok()?;
+                Some((*h, self.epoch.set.power(index)))
+            })
+            .collect();
+        if let Some(me) = self
+            .epoch
+            .set
+            .index_of(&consensus::PublicKey(self.key.public().0))
+        {
+            claims.push((self.header.height, self.epoch.set.power(me)));
+        }
+        claims.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        let total = u128::from(self.epoch.set.total_power());
+        let mut power = 0u128;
+        for (height, p) in claims {
+            power += u128::from(p);
+            if power * 3 > total {
+                return Some(height);
+            }
+        }
+        None
+    }
+
+    /// A peer claimed blocks it did not deliver: ignore its claims for a while.
+    fn demote(&mut self, peer: PeerId, why: &str) {
+        debug!(%peer, "demoted for {DEMOTION_MS} ms: {why}");
+        self.peer_heights.remove(&peer);
+        self.demoted.insert(peer, self.now.mono_ms + DEMOTION_MS);
+    }
+
+    /// Ask a peer for the next finalized blocks if this node is more than two blocks
+    /// behind (less, the engine closes by itself) and no request is out.
+    pub(super) fn maybe_sync(&mut self) {
+        self.sync_if_behind(2);
+    }
+
+    /// Ask a peer for the next finalized blocks if a claim is more than `gap` blocks
+    /// ahead and no request is out. A message from a later epoch syncs at any gap: the
+    /// validators finished this node's epoch, and its engine cannot finish it alone.
+    pub(super) fn sync_if_behind(&mut self, gap: u64) {
+        if self
+            .sync_inflight
+            .is_some_and(|t| self.now.mono_ms.saturating_sub(t) < self.cfg.sync_timeout_ms)
+        {
+            return;
+        }
+        let me = self.header.height;
+        // Ask a validator at random among those whose claim reaches the height validators with
+        // over a third of the power vouch for (a liar's huge claim does not make it the one
+        // always asked); without such a claim, the highest claim of any peer.
+        let vouched = self.vouched_height();
+        let mut claims: Vec<(PeerId, u64)> = self
+            .peer_heights
+            .iter()
+            .filter(|(p, (h, _))| !self.demoted.contains_key(*p) && *h > me + gap)
+            .map(|(p, (h, _))| (*p, *h))
+            .collect();
+        claims.sort_unstable();
+        let trusted: Vec<(PeerId, u64)> = claims
+            .iter()
+            .filter(|(p, h)| self.epoch.peers.contains(p) && vouched.is_some_and(|v| *h >= v))
+            .copied()
+            .collect();
+        let pick = if trusted.is_empty() {
+            claims.iter().max_by_key(|(p, h)| (*h, *p)).copied()
+        } else {
+            let i = self.draw(trusted.len());
+            Some(trusted[i])
+        };
+        let Some((peer, best)) = pick else {
+            return;
+        };
+        debug!(%peer, from = me + 1, claimed = best, "syncing");
+        self.sync_inflight = Some(self.now.mono_ms);
+        let bytes = Request::GetBlocks {
+            from: me + 1,
+            max: SYNC_BATCH,
+        }
+        .encode();
+        self.ask(peer, bytes, Asked::Sync { peer });
+    }
+
+    /// A peer's answer to `GetBlocks`.
+    pub(super) fn on_synced(
+        &mut self,
+        peer: PeerId,
+        result: Result<Vec<u8>, String>,
+    ) -> Result<(), CoreError> {
+        self.sync_inflight = None;
+        let bytes = match result {
+            Ok(b) => b,
+            Err(e) => {
+                // ask another peer now rather than at the next status
+                self.demote(peer, &format!("sync request failed: {e}"));
+                self.maybe_sync();
+                return Ok(());
+            }
+        };
+        match Response::decode(&bytes, self.params.limits) {
+            Ok(Response::Blocks(blocks)) => {
+                let n = blocks.len();
+                let before = self.header.height;
+                match self.apply_synced(blocks) {
+                    Err(SyncError::Local(e)) => return Err(e),
+                    Err(SyncError::Peer(e)) => {
+                        self.penalize(peer, 50, format!("bad sync response: {e}"));
+                        self.demote(peer, "bad sync response");
+                    }
+                    Ok(()) if self.header.height <= before => {
+                        // nothing, or blocks that never reach a certificate: a claim that
+                        // did not move this node is not asked again for a while
+                        self.demote(peer, "claimed blocks it did not deliver");
+                    }
+                    Ok(()) => {}
+                }
+                if self.header.height > before {
+                    info!(
+                        from = before + 1,
+                        to = self.header.height,
+                        received = n,
+                        "synced blocks"
+                    );
+                    self.restart_engine()?;
+                    self.drive(None)?;
+                    self.maybe_sync();
+                }
+            }
+            Ok(Response::Refused(why)) => self.demote(peer, &format!("refused: {why}")),
+            Ok(_) => {
+                self.penalize(peer, 20, "unexpected sync response");
+                self.demote(peer, "unexpected sync response");
+            }
+            Err(e) => {
+                self.penalize(peer, 20, format!("malformed sync response: {e}"));
+                self.demote(peer, "malformed sync response");
+            }
+        }
+        Ok(())
+    }
+
+    /// Check and commit synced blocks: each must carry the proposal that links it to the
+    /// previous one, and a run of them must end in a block whose certificate finalizes it
+    /// (verified against its epoch's validators); the run is then executed and committed.
+    fn apply_synced(&mut self, blocks: Vec<FinalizedBlock>) -> Result<(), SyncError> {
+        let mut run: Vec<(Block, FinalityProof)> = Vec::new();
+        let mut parent = self.proposal;
+        for fb in blocks {
+            let proof = FinalityProof::decode(&fb.proof)
+                .map_err(|e| SyncError::Peer(format!("proof: {e}")))?;
+            let h = fb.block.header.height;
+            if h <= self.header.height && run.is_empty() {
+                continue;
+            }
+            let expected = self.header.height + 1 + run.len() as u64;
+            if h != expected
+                || proof.proposal.height != h
+                || proof.proposal.payload != digest(&fb.block.id())
+                || proof.proposal.parent != parent.digest()
+            {
+                return Err(SyncError::Peer(format!(
+                    "block at height {h} does not link to the chain"
+                )));
+            }
+            parent = proof.proposal;
+            let Certified::Finalization(q) = proof.certificate.certified else {
+                return Err(SyncError::Peer(format!(
+                    "certificate at height {h} is not a finalization"
+                )));
+            };
+            let closes = q == proof.proposal;
+            if !closes && q.height <= h {
+                return Err(SyncError::Peer(format!(
+                    "certificate at height {h} finalizes neither it nor a descendant"
+                )));
+            }
+            run.push((fb.block, proof));
+            if closes {
+                let cert = &run[run.len() - 1].1.certificate;
+                cert.verify(&self.epoch.set, &self.epoch.namespace, &Ed25519Verifier)
+                    .map_err(|e| SyncError::Peer(format!("certificate at height {h}: {e}")))?;
+                for (block, proof) in run.drain(..) {
+                    let outcome =
+                        ledger::verify_block(&self.params, &self.state, &self.header, &block)
+                            .map_err(|e| {
+                                SyncError::Peer(format!(
+                                    "synced block {}: {e}",
+                                    block.header.height
+                                ))
+                            })?;
+                    self.commit(Executed::new(Arc::new(block), outcome), proof)?;
+                }
+                parent = self.proposal;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,438 @@
+//! The runtime of a real node: the only layer that touches tokio, libp2p, RocksDB, files
+//! and the clocks on the node core's behalf. It opens the store and the safety log, starts
+//! the network, admission, the peer server, the commit thread, RPC and metrics, and then
+//! runs one loop: wait for something (a peer's frame, an answer, a finished commit, a timer,
+//! a signal), give it to [`NodeCore::handle`] with the time, carry out the effects.
+//!
+//! Flow of a block: the leader's engine asks for a payload → the core takes transactions
+//! from the mempool, builds and executes the block on its parent's state, broadcasts it and
+//! answers with its hash → other validators' engines ask to verify the proposal → the core
+//! checks the header against the proposal and executes the block → votes → the engine
+//! reports the block final → the core moves its chain forward in memory and the commit
+//! thread writes the block with its finality proof (one synced RocksDB batch); RPC sees it
+//! once it is on disk. Votes are appended to the safety log and fsynced before they leave.
+//!
+//! Sync: every node tells its peers its finalized height; a node that is behind fetches
+//! finalized blocks with their finality proofs, checks the proof chain and certificates,
+//! executes and commits them, then (re)starts its engine from the new head.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use consensus::Proposal;
+use genesis::Genesis;
+use ledger::Store;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use crate::admission::Admission;
+use crate::committer::Committer;
+use crate::config::Config;
+use crate::core::{Effect, Event, Handles, NodeCore, ProposalHook, Setup};
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+use crate::p2p::{self, Command, Inbound, NetInfo};
+use crate::safety_log::FileVotes;
+use crate::serve::{BlockCache, Server};
+use crate::shared::{ChainView, IncludedTxs, Pool, Shared};
+use crate::wire::FinalityProof;
+
+/// How often the core fires due fetches and updates the mempool gauge, besides its timers.
+const HOUSEKEEPING: Duration = Duration::from_millis(20);
+/// Subscribers may fall this many events behind before they skip (they then re-read).
+const EVENT_BUFFER: usize = 1024;
+
+/// What `palisade adversary` changes in a node it runs as an attacker: the rest is the real
+/// node, so honest peers see the real protocol.
+#[derive(Default)]
+pub struct Hooks {
+    /// Given the network's command sender and the block cache, returns the sender the node
+    /// uses instead (everything the node sends passes through it).
+    #[allow(clippy::type_complexity)]
+    pub wrap_net: Option<
+        Box<dyn FnOnce(mpsc::Sender<Command>, Arc<BlockCache>) -> mpsc::Sender<Command> + Send>,
+    >,
+    /// The node stops when this turns true (besides SIGINT/SIGTERM).
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Rewrites the transactions of this node's proposals, given the parent state; the
+    /// block is built with every returned transaction taken as signed, so its header is
+    /// consistent with whatever the hook put in.
+    pub rewrite_proposal: Option<ProposalHook>,
+}
+
+/// Results of background work, delivered to the loop.
+enum Background {
+    Answer {
+        id: u64,
+        result: Result<Vec<u8>, String>,
+    },
+    AdmissionCaughtUp {
+        block: ledger::Hash,
+    },
+}
+
+/// Run a node from its home directory until SIGINT/SIGTERM.
+pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
+    run_with(home, cfg, Hooks::default()).await
+}
+
+/// [`run`], with an attacker's [`Hooks`].
+pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
+    let genesis_path = Config::path(&home, &cfg.node.genesis_file);
+    let genesis = Genesis::load(&genesis_path)
+        .with_context(|| format!("loading genesis {}", genesis_path.display()))?;
+    let key_path = Config::path(&home, &cfg.node.key_file);
+    let key = genesis::read_key_file(&key_path)
+        .with_context(|| format!("loading key {}", key_path.display()))?;
+    let data_dir = Config::path(&home, &cfg.node.data_dir);
+    let params = genesis.chain_params();
+    let store = Arc::new(
+        Store::open(&data_dir.join("db"), params.limits).with_context(|| {
+            format!(
+                "opening the store in {0} (if it is corrupt: stop the node, move {0}/db \
+                     aside, and start it again to sync the chain from its peers)",
+                data_dir.display()
+            )
+        })?,
+    );
+    match store.chain_id()? {
+        None => {
+            store.init_genesis(&genesis.genesis_block(), &genesis.initial_state())?;
+            info!(chain_id = %params.chain_id, "store initialized from genesis");
+        }
+        Some(id) if id != params.chain_id => bail!(
+            "the store in {} belongs to chain {id}, genesis says {}",
+            data_dir.display(),
+            params.chain_id
+        ),
+        Some(_) => {}
+    }
+    let (state, header) = store.load_state().context("loading the finalized state")?;
+    let proposal = if header.height == 0 {
+        Proposal::genesis(consensus::Digest(header.id().0))
+    } else {
+        let raw = store
+            .certificate(header.height)?
+            .ok_or_else(|| anyhow!("no finality proof stored for height {}", header.height))?;
+        FinalityProof::decode(&raw)
+            .map_err(|e| anyhow!("finality proof at height {}: {e}", header.height))?
+            .proposal
+    };
+    info!(height = header.height, state_root = %header.state_root, key = %key.public().to_hex(), "node starting");
+
+    let metrics = Metrics::new();
+    let net_info = Arc::new(NetInfo::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let listen: Multiaddr = cfg
+        .p2p
+        .listen
+        .parse()
+        .with_context(|| format!("p2p.listen {:?}", cfg.p2p.listen))?;
+    let mut extra = Vec::new();
+    for p in &cfg.p2p.peers {
+        extra.push(
+            p.parse::<Multiaddr>()
+                .with_context(|| format!("p2p.peers entry {p:?}"))?,
+        );
+    }
+    let (net, queues) = p2p::spawn(
+        p2p::P2pConfig {
+            secret: key.secret(),
+            listen,
+            peers: extra,
+            allow_observers: cfg.p2p.allow_observers,
+            max_observers: cfg.p2p.max_observers,
+            max_observers_per_ip: cfg.p2p.max_observers_per_ip,
+            ban_score: cfg.p2p.ban_score,
+            ban: Duration::from_secs(cfg.p2p.ban_seconds),
+            never_read: false,
+        },
+        metrics.clone(),
+        net_info.clone(),
+    )?;
+    let cache = Arc::new(BlockCache::default());
+    let net = match hooks.wrap_net {
+        Some(wrap) => wrap(net, cache.clone()),
+        None => net,
+    };
+
+    let (admission, admission_queue) = Admission::channel();
+    let pool = Pool::new(Mempool::new(
+        cfg.mempool.max_txs,
+        cfg.mempool.max_per_sender,
+    ));
+    let included = IncludedTxs::default();
+    let shared = Arc::new(Shared {
+        chain_name: genesis.chain_name.clone(),
+        params: params.clone(),
+        store: store.clone(),
+        chain: RwLock::new(ChainView {
+            state: state.clone(),
+            header: header.clone(),
+            head_height: header.height,
+            view: 0,
+            epoch: 0,
+            validators: state.system.validators.clone(),
+            is_validator: false,
+            best_peer_height: 0,
+        }),
+        pool: pool.clone(),
+        ready: ready.clone(),
+        net: net_info,
+        metrics: metrics.clone(),
+        genesis_hash: store
+            .header_by_height(0)?
+            .ok_or_else(|| anyhow!("no genesis block in the store"))?
+            .id(),
+        events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
+        included: included.clone(),
+        hashrates: Mutex::new(HashMap::new()),
+        admission,
+        gossip_to: RwLock::new(Vec::new()),
+    });
+    Admission::start(admission_queue, &shared, net.clone())
+        .context("starting the admission thread")?;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let rpc_handle = crate::rpc_server::start(&cfg.rpc, shared.clone()).await?;
+    let metrics_addr = cfg.metrics.listen;
+    let mut stop_metrics = stop_rx.clone();
+    let metrics_task = tokio::spawn(crate::metrics::serve(
+        metrics_addr,
+        metrics.clone(),
+        ready.clone(),
+        async move {
+            let _ = stop_metrics.wait_for(|s| *s).await;
+        },
+    ));
+
+    let durable_height = Arc::new(AtomicU64::new(header.height));
+    tokio::spawn(
+        Server {
+            store: store.clone(),
+            cache: cache.clone(),
+            limits: params.limits,
+            net: net.clone(),
+            metrics: metrics.clone(),
+            durable_height: durable_height.clone(),
+        }
+        .run(queues.requests),
+    );
+    let (committer, committed) = Committer::start(store.clone(), metrics.clone())?;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow!("no randomness for the core: {e}"))?;
+    let status_ms = cfg.consensus.status_interval_ms.max(50);
+    let core = NodeCore::new(
+        Setup {
+            consensus: cfg.consensus.clone(),
+            genesis,
+            key,
+            state,
+            header,
+            proposal,
+            seed,
+            rewrite_proposal: hooks.rewrite_proposal,
+        },
+        Handles {
+            pool,
+            included,
+            cache,
+            durable_height,
+            metrics,
+        },
+        Box::new(FileVotes::new(data_dir.join("safety"))),
+    )?;
+    let (background_tx, background) = mpsc::channel(1024);
+    let mut rt = Runtime {
+        core,
+        net,
+        shared: shared.clone(),
+        committer,
+        background_tx,
+    };
+    let result = rt
+        .run(
+            queues.priority,
+            queues.bulk,
+            background,
+            committed,
+            hooks.stop,
+            Duration::from_millis(status_ms),
+        )
+        .await;
+    // the finalized blocks still queued reach the disk before the process ends
+    if let Some(t) = rt.committer.stop() {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
+    let _ = stop_tx.send(true);
+    let _ = rpc_handle.stop();
+    rpc_handle.stopped().await;
+    match metrics_task.await {
+        Ok(Err(e)) => warn!("metrics server: {e:#}"),
+        Err(e) => warn!("metrics server task: {e}"),
+        Ok(Ok(())) => {}
+    }
+    drop(rt);
+    drop(shared);
+    match &result {
+        Ok(()) => info!("node stopped cleanly"),
+        Err(e) => error!("node stopped: {e:#}"),
+    }
+    result
+}
+
+/// The core and what carries out its effects.
+struct Runtime {
+    core: NodeCore,
+    net: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+    committer: Committer,
+    background_tx: mpsc::Sender<Background>,
+}
+
+impl Runtime {
+    async fn run(
+        &mut self,
+        mut priority: mpsc::Receiver<Inbound>,
+        mut bulk: mpsc::Receiver<Inbound>,
+        mut background: mpsc::Receiver<Background>,
+        mut committed: mpsc::UnboundedReceiver<crate::core::Committed>,
+        stop: Option<tokio::sync::watch::Receiver<bool>>,
+        status_every: Duration,
+    ) -> Result<()> {
+        let (_never, no_stop) = tokio::sync::watch::channel(false);
+        let mut stop = stop.unwrap_or(no_stop);
+        self.step(Event::Start)?;
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        let mut status = tokio::time::interval(status_every);
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            let next = self
+                .core
+                .next_deadline()
+                .map(|at| Duration::from_millis(at.saturating_sub(crate::clock::mono_ms())))
+                .unwrap_or(Duration::from_secs(3600));
+            // validators' consensus messages and proposals first; observers' traffic last
+            let event = tokio::select! {
+                biased;
+                msg = priority.recv() => match msg {
+                    Some(m) => inbound(m),
+                    None => bail!("network task stopped"),
+                },
+                b = background.recv() => match b {
+                    Some(Background::Answer { id, result }) => Event::Answer { id, result },
+                    Some(Background::AdmissionCaughtUp { block }) => {
+                        Event::AdmissionCaughtUp { block }
+                    }
+                    None => continue,
+                },
+                c = committed.recv() => match c {
+                    Some(c) => Event::Committed(Box::new(c)),
+                    None => bail!("the commit thread stopped"),
+                },
+                _ = tokio::time::sleep(next) => Event::Tick,
+                _ = housekeeping.tick() => Event::Tick,
+                _ = status.tick() => Event::Status,
+                _ = tokio::signal::ctrl_c() => { info!("SIGINT: shutting down"); return Ok(()); }
+                _ = sigterm.recv() => { info!("SIGTERM: shutting down"); return Ok(()); }
+                Ok(_) = stop.wait_for(|s| *s) => { info!("stop requested: shutting down"); return Ok(()); }
+                msg = bulk.recv() => match msg {
+                    Some(m) => inbound(m),
+                    None => bail!("network task stopped"),
+                },
+            };
+            self.step(event)?;
+        }
+    }
+
+    /// Give the core one event at the current time and carry out its effects, in order.
+    fn step(&mut self, event: Event) -> Result<()> {
+        let effects = self.core.handle(crate::clock::now(), event)?;
+        for e in effects {
+            self.carry_out(e)?;
+        }
+        Ok(())
+    }
+
+    fn carry_out(&mut self, effect: Effect) -> Result<()> {
+        match effect {
+            Effect::Send { to, bytes } => self.send(Command::Send { to, bytes }),
+            Effect::Broadcast { to, bytes } => self.send(Command::Broadcast { to, bytes }),
+            Effect::BroadcastConnected { bytes } => {
+                self.send(Command::BroadcastConnected { bytes })
+            }
+            Effect::Respond { id, bytes } => self.send(Command::Respond { id, bytes }),
+            Effect::Penalize {
+                peer,
+                points,
+                reason,
+            } => self.send(Command::Penalize {
+                peer,
+                points,
+                reason,
+            }),
+            Effect::SetValidators(list) => {
+                let list: Vec<(PeerId, Option<Multiaddr>)> = list
+                    .into_iter()
+                    .map(|(p, addr)| (p, addr.parse().ok()))
+                    .collect();
+                self.send(Command::SetValidators(list));
+            }
+            Effect::Request { id, to, bytes } => {
+                let (reply, rx) = oneshot::channel();
+                self.send(Command::Request { to, bytes, reply });
+                let back = self.background_tx.clone();
+                tokio::spawn(async move {
+                    let result = rx.await.unwrap_or_else(|_| Err("network stopped".into()));
+                    let _ = back.send(Background::Answer { id, result }).await;
+                });
+            }
+            Effect::Gossip { from, txs } => {
+                if !self.shared.admission.gossip(from, txs) {
+                    self.shared.metrics.gossip_dropped.inc();
+                }
+            }
+            Effect::AwaitAdmission { block, within_ms } => {
+                let admission = self.shared.admission.clone();
+                let back = self.background_tx.clone();
+                tokio::spawn(async move {
+                    // a stopped admission thread means shutdown: the event is harmless then;
+                    // an admission queue far behind must not hold up the vote
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(within_ms), admission.barrier())
+                            .await;
+                    let _ = back.send(Background::AdmissionCaughtUp { block }).await;
+                });
+            }
+            // waits while the commit queue is full: the core then waits too
+            Effect::Commit(job) => self.committer.submit(*job)?,
+            Effect::Publish(view) => self.shared.set_chain(*view),
+            Effect::Ready(ready) => self.shared.ready.store(ready, Ordering::Relaxed),
+            Effect::GossipTargets(to) => self.shared.set_gossip_targets(to),
+            Effect::Chain(event) => {
+                let _ = self.shared.events.send(event);
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&self, cmd: Command) {
+        if self.net.try_send(cmd).is_err() {
+            warn!("network command queue full: message dropped");
+        }
+    }
+}
+
+fn inbound(m: Inbound) -> Event {
+    Event::Message {
+        peer: m.peer,
+        bytes: m.bytes,
+        respond: m.respond,
+    }
+}

@@ -1,0 +1,928 @@
+//! A deterministic whole-node simulator: N real [`NodeCore`]s — the real engine,
+//! execution, mempool, fetching, sync and epoch switches — over a simulated network
+//! (latency ranges, loss, duplication, reordering, partitions that heal), with in-memory
+//! stores that lose what was not yet durable when a node crashes, a byzantine node
+//! ([`Behaviour`]), validator-set changes through governance, and wallets sending
+//! transfers. [`check`] judges every step (agreement, no double sign) and the end (the
+//! chain re-executes from genesis with every signature valid and the supply conserved;
+//! liveness after the faults heal). One seed gives one run: the same seed gives the same
+//! trace digest.
+//!
+//! Test code in the node crate: `palisade run` never reaches it.
+
+mod byzantine;
+mod check;
+mod net;
+mod node;
+
+use std::time::Instant;
+
+use genesis::Genesis;
+use genesis::{DevKeyKind, dev_keypair};
+use ledger::{Hash, Keypair, PublicKey, Transaction, TxKind};
+
+pub use byzantine::Behaviour;
+pub use net::SimRng;
+
+use crate::config::ConsensusSection;
+use crate::core::{Committed, Effect, Event};
+use crate::wire::Request;
+use check::Checks;
+use net::{Item, Links, Queue};
+use node::{MemStore, MemVotes, SimNode};
+
+/// Wallet accounts sending transfers (dev accounts 1..=ACCOUNTS; account 0 is the admin).
+const ACCOUNTS: u32 = 16;
+/// A request unanswered this long (ms) fails.
+const REQUEST_TIMEOUT_MS: u64 = 3_000;
+/// The core's housekeeping period (ms), as the runtime's.
+const HOUSEKEEPING_MS: u64 = 20;
+/// Every honest node must hold, at the end, what the best one held this long before (two
+/// lost sync requests and two status intervals).
+const CATCH_UP_MS: u64 = 2 * REQUEST_TIMEOUT_MS + 2_000;
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Genesis validators.
+    pub validators: usize,
+    /// What the last genesis validator does (`None`: it is honest).
+    pub byzantine: Option<Behaviour>,
+    /// Simulated time with faults, ms.
+    pub chaos_ms: u64,
+    /// Simulated time without faults after it, ms (liveness is judged here).
+    pub quiet_ms: u64,
+    /// Whether to schedule partitions, crashes, clock skew and loss bursts.
+    pub faults: bool,
+    /// Wallet transactions per simulated second.
+    pub load_tps: u64,
+    /// Blocks per epoch.
+    pub epoch_length: u64,
+    /// Whether a node outside genesis joins the validators through governance (and
+    /// leaves again), across epoch switches.
+    pub joiner: bool,
+    /// A planted bug, to show the checks catch it: a crashed validator comes back
+    /// within a few hundred milliseconds with its votes forgotten (a safety log that
+    /// was never fsynced).
+    pub amnesia: bool,
+}
+
+impl SimConfig {
+    /// The CI schedule: 4 validators, one of them byzantine as `behaviour` says.
+    pub fn standard(validators: usize, byzantine: Option<Behaviour>) -> SimConfig {
+        SimConfig {
+            validators,
+            byzantine,
+            chaos_ms: 40_000,
+            quiet_ms: 15_000,
+            faults: true,
+            load_tps: 40,
+            epoch_length: 20,
+            joiner: true,
+            amnesia: false,
+        }
+    }
+}
+
+/// What one seed did.
+#[derive(Clone, Debug)]
+pub struct SimReport {
+    /// The seed.
+    pub seed: u64,
+    /// Digest of every event handled and every block finalized, in order.
+    pub digest: Hash,
+    /// Each node's finalized (durable) height at the end.
+    pub heights: Vec<u64>,
+    /// Blocks the honest nodes agree on (the lowest honest height).
+    pub blocks: u64,
+    /// Transactions in them (successful ones).
+    pub txs: u64,
+    /// Faults injected, described.
+    pub faults: Vec<String>,
+    /// Events handled.
+    pub events: u64,
+    /// Simulated time, ms.
+    pub sim_ms: u64,
+    /// Wall time the run took, ms.
+    pub wall_ms: u64,
+    /// Penalties honest nodes gave the byzantine node, and each other.
+    pub penalties: (u64, u64),
+    /// Epochs the chain went through.
+    pub epochs: u64,
+    /// Votes each node sent (the byzantine node's not counted): the joiner's show it
+    /// took part once governance made it a validator.
+    pub votes: Vec<u64>,
+    /// Broken invariants (empty: the run passed).
+    pub violations: Vec<String>,
+}
+
+/// A fault of the schedule.
+#[derive(Clone, Debug)]
+enum Fault {
+    Partition(Vec<u8>),
+    Crash(usize),
+    Skew(usize, i64),
+    Loss(u64),
+}
+
+struct World {
+    cfg: SimConfig,
+    genesis: Genesis,
+    consensus: ConsensusSection,
+    limits: ledger::Limits,
+    chain_id: Hash,
+    nodes: Vec<SimNode>,
+    byzantine: Option<usize>,
+    rng: SimRng,
+    queue: Queue,
+    links: Links,
+    now: u64,
+    trace: blake3::Hasher,
+    checks: Checks,
+    schedule: Vec<(u64, u64, Fault)>,
+    faults: Vec<String>,
+    events: u64,
+    penalties: (u64, u64),
+    wallet: Vec<(Keypair, u64)>,
+    admin: (Keypair, u64),
+    stopped: Vec<bool>,
+}
+
+/// Run one seed.
+pub fn run(cfg: &SimConfig, seed: u64) -> SimReport {
+    let started = Instant::now();
+    let mut w = World::new(cfg.clone(), seed);
+    w.run();
+    w.report(seed, started.elapsed().as_millis() as u64)
+}
+
+/// The command that replays `seed` of `cfg`.
+pub fn replay_command(cfg: &SimConfig, seed: u64) -> String {
+    format!(
+        "palisade sim --seed {seed} --seeds 1 --validators {} --byzantine {} --chaos {} --quiet {}{}{}",
+        cfg.validators,
+        cfg.byzantine.map_or("none", Behaviour::name),
+        cfg.chaos_ms / 1000,
+        cfg.quiet_ms / 1000,
+        if cfg.faults { "" } else { " --no-faults" },
+        if cfg.amnesia { " --amnesia" } else { "" }
+    )
+}
+
+impl World {
+    fn new(cfg: SimConfig, seed: u64) -> World {
+        let mut genesis =
+            genesis::dev_genesis("palisade-sim", cfg.validators as u32, ACCOUNTS + 1, 0, 0);
+        genesis.genesis_time_ms = node::GENESIS_MS;
+        genesis.consensus.epoch_length = cfg.epoch_length.max(2);
+        let params = genesis.chain_params();
+        let total = cfg.validators + usize::from(cfg.joiner);
+        let nodes: Vec<SimNode> = (0..total)
+            .map(|i| {
+                let key = dev_keypair(DevKeyKind::Validator, i as u32);
+                SimNode {
+                    peer: crate::peer::peer_id_of(&key.public())
+                        .unwrap_or(libp2p::PeerId::random()),
+                    key,
+                    store: MemStore::new(&genesis),
+                    votes: MemVotes::default(),
+                    live: None,
+                    incarnation: 0,
+                    skew_ms: 0,
+                    commits_at: 0,
+                }
+            })
+            .collect();
+        let consensus = ConsensusSection {
+            min_block_interval_ms: 200,
+            max_block_txs: 2_000,
+            settle_ms: 100,
+            status_interval_ms: 1_000,
+            sync_timeout_ms: 5_000,
+        };
+        let mut w = World {
+            byzantine: cfg.byzantine.map(|_| cfg.validators - 1),
+            rng: SimRng::new(seed),
+            queue: Queue::default(),
+            links: Links::new(total),
+            now: 0,
+            trace: blake3::Hasher::new(),
+            checks: Checks::default(),
+            schedule: Vec::new(),
+            faults: Vec::new(),
+            events: 0,
+            penalties: (0, 0),
+            wallet: (1..=ACCOUNTS)
+                .map(|i| (dev_keypair(DevKeyKind::Account, i), 0))
+                .collect(),
+            admin: (dev_keypair(DevKeyKind::Account, 0), 0),
+            stopped: vec![false; total],
+            limits: params.limits,
+            chain_id: params.chain_id,
+            consensus,
+            genesis,
+            nodes,
+            cfg,
+        };
+        w.plan_faults();
+        w
+    }
+
+    fn honest(&self, i: usize) -> bool {
+        self.byzantine != Some(i)
+    }
+
+    fn end(&self) -> u64 {
+        self.cfg.chaos_ms + self.cfg.quiet_ms
+    }
+
+    /// Draw the fault schedule: one fault every 2–6 s of the chaos phase, each lasting
+    /// 1–5 s, never more than one honest node crashed at once.
+    fn plan_faults(&mut self) {
+        if !self.cfg.faults {
+            return;
+        }
+        let n = self.nodes.len();
+        let mut t = 3_000;
+        let mut crashed_until = 0;
+        while t < self.cfg.chaos_ms.saturating_sub(5_000) {
+            let mut len = self.rng.range(1_000, 5_000);
+            let kind = if self.cfg.amnesia {
+                1
+            } else {
+                self.rng.below(4)
+            };
+            if self.cfg.amnesia {
+                len = self.rng.range(5, 300);
+            }
+            let fault = match kind {
+                0 => {
+                    let mut side = vec![0u8; n];
+                    // a random non-trivial cut
+                    let cut = self.rng.range(1, (n - 1) as u64) as usize;
+                    let mut order: Vec<usize> = (0..n).collect();
+                    for i in (1..n).rev() {
+                        let j = self.rng.below(i + 1);
+                        order.swap(i, j);
+                    }
+                    for &i in &order[..cut] {
+                        side[i] = 1;
+                    }
+                    Fault::Partition(side)
+                }
+                1 if t >= crashed_until => {
+                    let candidates: Vec<usize> = (0..n).filter(|i| self.honest(*i)).collect();
+                    crashed_until = t + len + 1;
+                    Fault::Crash(candidates[self.rng.below(candidates.len())])
+                }
+                2 => {
+                    let candidates: Vec<usize> = (0..n).filter(|i| self.honest(*i)).collect();
+                    let skew = self.rng.range(500, 4_000) as i64;
+                    let sign = if self.rng.chance(500) { -1 } else { 1 };
+                    Fault::Skew(candidates[self.rng.below(candidates.len())], sign * skew)
+                }
+                _ => Fault::Loss(self.rng.range(50, 300)),
+            };
+            let index = self.schedule.len();
+            self.schedule.push((t, t + len, fault));
+            self.queue.push(t, Item::Fault { index, start: true });
+            self.queue.push(
+                t + len,
+                Item::Fault {
+                    index,
+                    start: false,
+                },
+            );
+            t += len
+                + if self.cfg.amnesia {
+                    self.rng.range(100, 1_000)
+                } else {
+                    self.rng.range(2_000, 6_000)
+                };
+        }
+    }
+
+    fn run(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.start(i);
+        }
+        if self.cfg.load_tps > 0 {
+            self.queue.push(1_000, Item::Client);
+        }
+        let mut chaos_height = None;
+        let mut late_height = None;
+        while let Some((at, item)) = self.queue.pop() {
+            if at > self.end() {
+                break;
+            }
+            if chaos_height.is_none() && at >= self.cfg.chaos_ms {
+                chaos_height = Some(self.max_honest_height());
+            }
+            if late_height.is_none() && at + CATCH_UP_MS >= self.end() {
+                late_height = Some(self.max_honest_height());
+            }
+            self.now = at;
+            self.events += 1;
+            let (tag, who) = item.tag();
+            self.trace.update(&at.to_le_bytes());
+            self.trace.update(&[tag]);
+            self.trace.update(&(who as u64).to_le_bytes());
+            self.handle(item);
+            if self.events.is_multiple_of(10_000) {
+                let view = self
+                    .nodes
+                    .iter()
+                    .filter_map(|n| n.live.as_ref())
+                    .map(|l| l.core.view())
+                    .max();
+                self.checks.prune(view.unwrap_or(0));
+            }
+        }
+        self.now = self.end();
+        self.judge_liveness(chaos_height.unwrap_or(0), late_height.unwrap_or(0));
+    }
+
+    fn max_honest_height(&self) -> u64 {
+        (0..self.nodes.len())
+            .filter(|i| self.honest(*i))
+            .map(|i| self.nodes[i].store.height())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// After the quiet phase every honest node is live and has caught up (to where the
+    /// best one was [`CATCH_UP_MS`] before the end: a node that is no validator learns of
+    /// blocks at its peers' status interval), and the chain moved on from where the faults
+    /// left it.
+    fn judge_liveness(&mut self, chaos_height: u64, late_height: u64) {
+        let best = self.max_honest_height();
+        if best < chaos_height + 5 {
+            self.checks.violations.push(format!(
+                "liveness: the honest nodes finalized {best} at the end, {chaos_height} when the faults stopped"
+            ));
+        }
+        for i in 0..self.nodes.len() {
+            if !self.honest(i) {
+                continue;
+            }
+            let h = self.nodes[i].store.height();
+            if self.nodes[i].live.is_none() || h < late_height {
+                self.checks.violations.push(format!(
+                    "liveness: node {i} is at height {h} (live: {}), the best honest node was at {late_height} {CATCH_UP_MS} ms before the end",
+                    self.nodes[i].live.is_some()
+                ));
+            }
+        }
+    }
+
+    fn start(&mut self, i: usize) {
+        let seed = self.rng.bytes32();
+        let rewrite = match (self.byzantine == Some(i), self.cfg.byzantine) {
+            (true, Some(b)) if b == Behaviour::Forge || b == Behaviour::Mixed => {
+                Some(crate::adversary::attack::forging(
+                    Keypair::from_secret(self.nodes[i].key.secret()),
+                    self.chain_id,
+                    self.wallet.iter().map(|(k, _)| k.public()).collect(),
+                    std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+                ))
+            }
+            _ => None,
+        };
+        let (genesis, consensus) = (self.genesis.clone(), self.consensus.clone());
+        if let Err(e) = self.nodes[i].start(&genesis, &consensus, seed, rewrite) {
+            self.checks
+                .violations
+                .push(format!("node {i} cannot start: {e}"));
+            return;
+        }
+        let inc = self.nodes[i].incarnation;
+        let at = self.now;
+        self.queue.push(
+            at + 1,
+            Item::Housekeeping {
+                node: i,
+                incarnation: inc,
+            },
+        );
+        self.queue.push(
+            at + 1 + self.rng.range(0, 999),
+            Item::Status {
+                node: i,
+                incarnation: inc,
+            },
+        );
+        self.step(i, Event::Start);
+    }
+
+    fn crash(&mut self, i: usize) {
+        self.nodes[i].live = None;
+        self.nodes[i].incarnation += 1;
+        if self.cfg.amnesia {
+            self.nodes[i].votes = MemVotes::default();
+        }
+    }
+
+    fn live(&self, i: usize, incarnation: u64) -> bool {
+        self.nodes[i].live.is_some() && self.nodes[i].incarnation == incarnation
+    }
+
+    fn handle(&mut self, item: Item) {
+        match item {
+            Item::Frame {
+                from,
+                to,
+                bytes,
+                request,
+            } => self.deliver(from, to, bytes, request),
+            Item::Answer {
+                to,
+                incarnation,
+                id,
+                result,
+            } => {
+                if self.live(to, incarnation) {
+                    self.step(to, Event::Answer { id, result });
+                }
+            }
+            Item::Tick { node, incarnation } => {
+                if self.live(node, incarnation) {
+                    if let Some(l) = self.nodes[node].live.as_mut() {
+                        l.tick_at = u64::MAX;
+                    }
+                    self.step(node, Event::Tick);
+                }
+            }
+            Item::Housekeeping { node, incarnation } => {
+                if self.live(node, incarnation) {
+                    self.queue.push(
+                        self.now + HOUSEKEEPING_MS,
+                        Item::Housekeeping { node, incarnation },
+                    );
+                    self.step(node, Event::Tick);
+                    self.flood(node);
+                }
+            }
+            Item::Status { node, incarnation } => {
+                if self.live(node, incarnation) {
+                    let every = self.consensus.status_interval_ms;
+                    self.queue
+                        .push(self.now + every, Item::Status { node, incarnation });
+                    self.step(node, Event::Status);
+                }
+            }
+            Item::Admitted {
+                node,
+                incarnation,
+                block,
+            } => {
+                if self.live(node, incarnation) {
+                    self.step(node, Event::AdmissionCaughtUp { block });
+                }
+            }
+            Item::Committed {
+                node,
+                incarnation,
+                job,
+            } => {
+                if self.live(node, incarnation) {
+                    if let Err(e) = self.nodes[node].store.commit(&job) {
+                        self.checks.violations.push(format!("node {node}: {e}"));
+                        return;
+                    }
+                    self.trace.update(&job.block.id().0);
+                    self.step(
+                        node,
+                        Event::Committed(Box::new(Committed {
+                            job: *job,
+                            result: Ok(()),
+                        })),
+                    );
+                }
+            }
+            Item::Client => {
+                let every = (1_000 / self.cfg.load_tps.max(1)).max(1);
+                self.queue.push(self.now + every, Item::Client);
+                self.client();
+            }
+            Item::Fault { index, start } => self.fault(index, start),
+        }
+    }
+
+    fn fault(&mut self, index: usize, start: bool) {
+        let (_, until, fault) = self.schedule[index].clone();
+        if start {
+            self.faults
+                .push(format!("{} ms: {fault:?} until {until} ms", self.now));
+        }
+        match fault {
+            Fault::Partition(side) => {
+                self.links.side = if start {
+                    side
+                } else {
+                    vec![0; self.nodes.len()]
+                };
+            }
+            Fault::Crash(i) => {
+                if start {
+                    self.crash(i);
+                } else {
+                    self.start(i);
+                }
+            }
+            Fault::Skew(i, ms) => self.nodes[i].skew_ms = if start { ms } else { 0 },
+            Fault::Loss(per_mille) => self.links.loss = if start { per_mille } else { 5 },
+        }
+    }
+
+    /// Give node `i` one event and carry out its effects.
+    fn step(&mut self, i: usize, event: Event) {
+        let _span = tracing::info_span!("sim", node = i, at = self.now).entered();
+        let t = self.nodes[i].time(self.now);
+        let Some(live) = self.nodes[i].live.as_mut() else {
+            return;
+        };
+        let effects = match live.core.handle(t, event) {
+            Ok(e) => e,
+            Err(e) => {
+                if self.honest(i) {
+                    self.checks
+                        .violations
+                        .push(format!("node {i} stopped at {} ms: {e}", self.now));
+                }
+                self.stopped[i] = true;
+                self.crash(i);
+                return;
+            }
+        };
+        let deadline = live.core.next_deadline();
+        if let Some(d) = deadline
+            && d < live.tick_at
+        {
+            let at = d.max(self.now + 1);
+            live.tick_at = at;
+            let inc = self.nodes[i].incarnation;
+            self.queue.push(
+                at,
+                Item::Tick {
+                    node: i,
+                    incarnation: inc,
+                },
+            );
+        }
+        for e in effects {
+            self.effect(i, e);
+        }
+    }
+
+    fn index_of(&self, peer: &libp2p::PeerId) -> Option<usize> {
+        self.nodes.iter().position(|n| n.peer == *peer)
+    }
+
+    fn effect(&mut self, i: usize, effect: Effect) {
+        let inc = self.nodes[i].incarnation;
+        match effect {
+            Effect::Send { to, bytes } => {
+                if let Some(j) = self.index_of(&to) {
+                    self.send(i, vec![j], bytes);
+                }
+            }
+            Effect::Broadcast { to, bytes } => {
+                let to: Vec<usize> = to.iter().filter_map(|p| self.index_of(p)).collect();
+                self.send(i, to, bytes);
+            }
+            Effect::BroadcastConnected { bytes } => {
+                let to: Vec<usize> = (0..self.nodes.len()).filter(|j| *j != i).collect();
+                self.send(i, to, bytes);
+            }
+            Effect::Request { id, to, bytes } => match self.index_of(&to) {
+                Some(j) if tracing::enabled!(tracing::Level::TRACE) => {
+                    tracing::trace!(to = j, id, kind = bytes.first().copied(), "sim: request");
+                    self.transmit(i, j, bytes, Some(id))
+                }
+                Some(j) => self.transmit(i, j, bytes, Some(id)),
+                None => self.queue.push(
+                    self.now + 1,
+                    Item::Answer {
+                        to: i,
+                        incarnation: inc,
+                        id,
+                        result: Err("unknown peer".into()),
+                    },
+                ),
+            },
+            Effect::Penalize { peer, .. } => {
+                if self.honest(i) {
+                    match self.index_of(&peer) {
+                        Some(j) if !self.honest(j) => self.penalties.0 += 1,
+                        _ => self.penalties.1 += 1,
+                    }
+                }
+            }
+            Effect::Gossip { txs, .. } => {
+                let chain_id = self.chain_id;
+                let now = self.now;
+                self.nodes[i].admit(txs, false, &chain_id, now);
+            }
+            Effect::AwaitAdmission { block, .. } => self.queue.push(
+                self.now + 1,
+                Item::Admitted {
+                    node: i,
+                    incarnation: inc,
+                    block,
+                },
+            ),
+            Effect::Commit(job) => {
+                if self.honest(i) {
+                    self.checks
+                        .finalized(self.now, i, job.block.header.height, job.block.id());
+                }
+                // one write after the other, as the commit thread does them
+                let at = (self.now + self.rng.range(1, 8)).max(self.nodes[i].commits_at);
+                self.nodes[i].commits_at = at;
+                self.queue.push(
+                    at,
+                    Item::Committed {
+                        node: i,
+                        incarnation: inc,
+                        job,
+                    },
+                );
+            }
+            Effect::GossipTargets(to) => {
+                if let Some(l) = self.nodes[i].live.as_mut() {
+                    l.gossip_to = to;
+                }
+            }
+            Effect::Respond { .. }
+            | Effect::SetValidators(_)
+            | Effect::Publish(_)
+            | Effect::Ready(_)
+            | Effect::Chain(_) => {}
+        }
+    }
+
+    /// Node `from` sends `bytes` to each of `to` (a byzantine sender's frames pass through
+    /// its behaviour; an honest sender's votes through the double-sign check).
+    fn send(&mut self, from: usize, to: Vec<usize>, bytes: Vec<u8>) {
+        if self.honest(from) {
+            self.checks.sent(self.now, from, &bytes, self.limits);
+        }
+        for (rank, j) in to.into_iter().enumerate() {
+            let frame = match (self.byzantine == Some(from), self.cfg.byzantine) {
+                (true, Some(b)) => b.outgoing(bytes.clone(), rank, self.limits, &mut self.rng),
+                _ => Some(bytes.clone()),
+            };
+            if let Some(f) = frame {
+                self.transmit(from, j, f, None);
+            }
+        }
+    }
+
+    /// One frame over the link `from` → `to`: lost, delayed, perhaps duplicated. A lost
+    /// request fails at its timeout.
+    fn transmit(&mut self, from: usize, to: usize, bytes: Vec<u8>, request: Option<u64>) {
+        let lost =
+            from == to || !self.links.connected(from, to) || self.rng.chance(self.links.loss);
+        if lost {
+            if let Some(id) = request {
+                tracing::debug!(from, to, id, side = ?self.links.side, loss = self.links.loss, "sim: request lost");
+                let inc = self.nodes[from].incarnation;
+                self.queue.push(
+                    self.now + REQUEST_TIMEOUT_MS,
+                    Item::Answer {
+                        to: from,
+                        incarnation: inc,
+                        id,
+                        result: Err("timed out".into()),
+                    },
+                );
+            }
+            return;
+        }
+        let (lo, hi) = self.links.latency;
+        let at = self.now + self.rng.range(lo, hi);
+        if request.is_none() && self.rng.chance(self.links.duplicate) {
+            let again = self.now + self.rng.range(lo, hi * 2);
+            self.queue.push(
+                again,
+                Item::Frame {
+                    from,
+                    to,
+                    bytes: bytes.clone(),
+                    request,
+                },
+            );
+        }
+        self.queue.push(
+            at,
+            Item::Frame {
+                from,
+                to,
+                bytes,
+                request,
+            },
+        );
+    }
+
+    fn deliver(&mut self, from: usize, to: usize, bytes: Vec<u8>, request: Option<u64>) {
+        let inc_from = self.nodes[from].incarnation;
+        let Some(id) = request else {
+            let peer = self.nodes[from].peer;
+            self.step(
+                to,
+                Event::Message {
+                    peer,
+                    bytes,
+                    respond: None,
+                },
+            );
+            return;
+        };
+        // a request: the peer server answers (a node that is down never does)
+        let answer = match self.nodes[to].serve(&bytes, self.limits) {
+            Some(r) => {
+                let r = match (self.byzantine == Some(to), self.cfg.byzantine) {
+                    (true, Some(b)) => b.answer(r, &mut self.rng),
+                    _ => r,
+                };
+                Ok(r.encode())
+            }
+            None if self.nodes[to].live.is_none() => Err("timed out".to_owned()),
+            None => Ok(crate::wire::Response::Refused("not a request".into()).encode()),
+        };
+        let back_lost = !self.links.connected(from, to) || self.rng.chance(self.links.loss);
+        let (at, result) = match answer {
+            Ok(bytes) if !back_lost => {
+                let (lo, hi) = self.links.latency;
+                (self.now + self.rng.range(lo, hi), Ok(bytes))
+            }
+            Ok(_) | Err(_) => {
+                tracing::debug!(from, to, id, "sim: answer lost");
+                (self.now + REQUEST_TIMEOUT_MS, Err("timed out".to_owned()))
+            }
+        };
+        self.queue.push(
+            at,
+            Item::Answer {
+                to: from,
+                incarnation: inc_from,
+                id,
+                result,
+            },
+        );
+    }
+
+    /// A byzantine flooder's junk at its housekeeping tick.
+    fn flood(&mut self, node: usize) {
+        let (true, Some(b)) = (self.byzantine == Some(node), self.cfg.byzantine) else {
+            return;
+        };
+        let victims: Vec<PublicKey> = self.wallet.iter().map(|(k, _)| k.public()).collect();
+        let frames = b.flood(self.chain_id, &victims, &mut self.rng);
+        for f in frames {
+            let to: Vec<usize> = (0..self.nodes.len()).filter(|j| *j != node).collect();
+            for j in to {
+                self.transmit(node, j, f.clone(), None);
+            }
+        }
+    }
+
+    /// A wallet sends a transfer to a random live honest node; now and then the admin
+    /// changes the validator set instead (the joiner in, then out again).
+    fn client(&mut self) {
+        let live: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| self.honest(*i) && self.nodes[*i].live.is_some())
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        let target = live[self.rng.below(live.len())];
+        let height = self.nodes[target].store.height();
+        let state = self.nodes[target].store.state.clone();
+        // the joiner is added once the chain passes its first epoch and removed once it
+        // passes its third (each takes effect at the next epoch boundary)
+        let e = self.genesis.consensus.epoch_length.max(1);
+        let joiner_phase = if !self.cfg.joiner || height < e {
+            None
+        } else {
+            Some(height < 3 * e)
+        };
+        let joiner_key = self.nodes[self.nodes.len() - 1].key.public();
+        let joined = state
+            .system
+            .validators_after_pending()
+            .iter()
+            .any(|v| v.key == joiner_key);
+        let governance = match joiner_phase {
+            Some(true) if !joined => Some(TxKind::AddValidator {
+                key: joiner_key,
+                power: 1,
+                address: "/memory/joiner".into(),
+            }),
+            Some(false) if joined => Some(TxKind::RemoveValidator { key: joiner_key }),
+            _ => None,
+        };
+        // the admin sends the governance change now and then; a wallet a transfer
+        let (who, kind) = match governance {
+            Some(kind) if self.rng.chance(200) => (None, Some(kind)),
+            _ => (Some(self.rng.below(self.wallet.len())), None),
+        };
+        let key = match who {
+            None => Keypair::from_secret(self.admin.0.secret()),
+            Some(a) => Keypair::from_secret(self.wallet[a].0.secret()),
+        };
+        let sender = key.public();
+        let base = state.account(&sender).nonce;
+        let slot = match who {
+            None => &mut self.admin.1,
+            Some(a) => &mut self.wallet[a].1,
+        };
+        // a wallet's view of its nonce: at least the chain's, and not far past it (what a
+        // crashed node lost is sent again)
+        if *slot < base || *slot > base + 32 {
+            *slot = base;
+        }
+        let nonce = *slot;
+        let kind = kind.unwrap_or_else(|| {
+            let to = self.wallet[self.rng.below(self.wallet.len())].0.public();
+            TxKind::Transfer {
+                to,
+                amount: u128::from(self.rng.range(1, 1_000)),
+            }
+        });
+        let tx = Transaction {
+            chain_id: self.chain_id,
+            sender,
+            nonce,
+            expiry_height: height + 200,
+            kind,
+        }
+        .sign(&key);
+        let id = tx.id();
+        let chain_id = self.chain_id;
+        let now = self.now;
+        let out = self.nodes[target].admit(vec![tx], true, &chain_id, now);
+        let admitted = self.nodes[target]
+            .live
+            .as_ref()
+            .is_some_and(|l| l.pool.lock().contains(&id));
+        if admitted {
+            match who {
+                None => self.admin.1 += 1,
+                Some(a) => self.wallet[a].1 += 1,
+            }
+        }
+        if !out.is_empty() {
+            let to: Vec<usize> = self.nodes[target]
+                .live
+                .as_ref()
+                .map(|l| {
+                    l.gossip_to
+                        .iter()
+                        .filter_map(|p| self.index_of(p))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let bytes = Request::Txs(out).encode();
+            for j in to {
+                self.transmit(target, j, bytes.clone(), None);
+            }
+        }
+    }
+
+    fn report(mut self, seed: u64, wall_ms: u64) -> SimReport {
+        let heights: Vec<u64> = self.nodes.iter().map(|n| n.store.height()).collect();
+        let honest: Vec<usize> = (0..self.nodes.len()).filter(|i| self.honest(*i)).collect();
+        let blocks = honest.iter().map(|i| heights[*i]).min().unwrap_or(0);
+        let mut txs = 0;
+        // the longest honest store re-executes from genesis
+        if let Some(best) = honest.iter().copied().max_by_key(|i| heights[*i]) {
+            match check::audit(&self.genesis, &self.nodes[best].store) {
+                Ok(a) => txs = a.ok_txs,
+                Err(e) => self.checks.violations.push(format!("node {best}: {e}")),
+            }
+        }
+        for h in &heights {
+            self.trace.update(&h.to_le_bytes());
+        }
+        let epochs =
+            heights.iter().max().copied().unwrap_or(0) / self.genesis.consensus.epoch_length.max(1);
+        SimReport {
+            seed,
+            digest: Hash(*self.trace.finalize().as_bytes()),
+            heights,
+            blocks,
+            txs,
+            faults: self.faults,
+            events: self.events,
+            sim_ms: self.now,
+            wall_ms,
+            penalties: self.penalties,
+            epochs,
+            votes: (0..self.nodes.len())
+                .map(|i| self.checks.votes_sent.get(&i).copied().unwrap_or(0))
+                .collect(),
+            violations: self.checks.violations,
+        }
+    }
+}
