@@ -511,7 +511,8 @@ pub fn authenticate(
             got: tx.nonce,
         });
     }
-    if tx.nonce >= sender.nonce.saturating_add(window.max(1)) {
+    // (no overflow: tx.nonce >= sender.nonce here)
+    if tx.nonce - sender.nonce >= window.max(1) {
         return Err(RejectReason::NonceTooHigh {
             expected: sender.nonce,
             got: tx.nonce,

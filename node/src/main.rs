@@ -188,8 +188,9 @@ enum Command {
         /// Simulated seconds with faults.
         #[arg(long, default_value_t = 40)]
         chaos: u64,
-        /// Simulated seconds without faults after them.
-        #[arg(long, default_value_t = 15)]
+        /// Simulated seconds without faults after them (liveness is judged at the end:
+        /// keep it above the 30 s longest timeout).
+        #[arg(long, default_value_t = 35)]
         quiet: u64,
         /// No partitions, crashes, skew or loss bursts.
         #[arg(long)]

@@ -64,6 +64,10 @@ pub struct Mempool {
     rejected_order: VecDeque<Hash>,
     /// No pending transaction expires before this height.
     min_expiry: u64,
+    /// Visit senders in key order in [`Mempool::select`] (the simulator's pools, for
+    /// reproducible blocks); a node's own pool visits them in its hash map's order, seeded
+    /// per process, so no sender is always first or always last.
+    ordered: bool,
 }
 
 const REJECTED_KEPT: usize = 100_000;
@@ -81,6 +85,7 @@ impl Mempool {
             rejected: FastMap::default(),
             rejected_order: VecDeque::new(),
             min_expiry: u64::MAX,
+            ordered: false,
         }
     }
 
@@ -197,6 +202,12 @@ impl Mempool {
         Ok(id)
     }
 
+    /// This pool, visiting senders in key order when it selects (reproducible blocks).
+    pub fn ordered(mut self) -> Mempool {
+        self.ordered = true;
+        self
+    }
+
     /// Whether `tx` would be admitted if its signature verified (or is here already):
     /// gossip that fails this (another chain, expired, an unknown sender, a nonce outside
     /// the window, a missing role, …) is dropped before its signature is checked, so junk
@@ -278,8 +289,7 @@ impl Mempool {
     /// nonces from the sender's next nonce, senders interleaved round by round. A client's
     /// transaction admitted here less than `settle` ago is left for a later block (and so
     /// are its sender's later nonces); gossiped ones are taken at once. Times are
-    /// monotonic ms. Senders are visited in key order, so the same pool and state give the
-    /// same block.
+    /// monotonic ms.
     pub fn select(
         &self,
         state: &LedgerState,
@@ -290,7 +300,9 @@ impl Mempool {
         // each sender's run, looked up once: consecutive nonces, each settled
         let mut runs: Vec<Vec<&SignedTransaction>> = Vec::new();
         let mut senders: Vec<_> = self.by_sender.iter().collect();
-        senders.sort_unstable_by_key(|(k, _)| **k);
+        if self.ordered {
+            senders.sort_unstable_by_key(|(k, _)| **k);
+        }
         for (sender, by_nonce) in senders {
             let first = state.account(sender).nonce;
             let run: Vec<&SignedTransaction> = (first..)

@@ -386,10 +386,20 @@ impl Runtime {
             }
             Effect::Request { id, to, bytes } => {
                 let (reply, rx) = oneshot::channel();
-                self.send(Command::Request { to, bytes, reply });
+                let sent = self
+                    .net
+                    .try_send(Command::Request { to, bytes, reply })
+                    .is_ok();
                 let back = self.background_tx.clone();
                 tokio::spawn(async move {
-                    let result = rx.await.unwrap_or_else(|_| Err("network stopped".into()));
+                    let result = if sent {
+                        rx.await.unwrap_or_else(|_| Err("network stopped".into()))
+                    } else {
+                        Err(format!(
+                            "{} the network command queue is full",
+                            crate::core::LOCAL_FAILURE
+                        ))
+                    };
                     let _ = back.send(Background::Answer { id, result }).await;
                 });
             }

@@ -42,7 +42,11 @@ impl NodeCore {
             // proposal or a child names it again
             if self.blocks.contains_key(&h) || asked >= MAX_FETCH_ATTEMPTS {
                 self.fetching.remove(&h);
-            } else if !self.partial.contains_key(&h) {
+            } else if self.partial.contains_key(&h) {
+                // being rebuilt from its leader's ids: look again later (a deadline left
+                // in the past would wake the core at once, again and again)
+                self.fetching.insert(h, (now + FETCH_RETRY_MS, asked));
+            } else {
                 self.fetching.insert(h, (now + FETCH_RETRY_MS, asked + 1));
                 self.fetch_now(h);
             }
@@ -53,7 +57,7 @@ impl NodeCore {
         self.h.metrics.blocks_fetched.inc();
         let bytes = Request::GetBlock { hash: h }.encode();
         for peer in self.other_validators() {
-            self.ask(peer, bytes.clone(), Asked::Block { hash: h, peer });
+            let _ = self.ask(peer, bytes.clone(), Asked::Block { hash: h, peer });
         }
     }
 
@@ -218,7 +222,7 @@ impl NodeCore {
             indices: missing,
         }
         .encode();
-        self.ask(leader, bytes, Asked::Txs { hash: h });
+        let _ = self.ask(leader, bytes, Asked::Txs { hash: h });
         Ok(())
     }
 

@@ -126,9 +126,11 @@ impl NodeCore {
             for (p, from, what) in faults {
                 self.misbehaved(p, from, epoch, what);
             }
+        } else if epoch == self.epoch.number + 1 && self.epoch.peers.contains(&peer) {
+            debug!(%peer, epoch, "message from the next epoch: syncing to this one's end");
+            self.sync_to_epoch_end();
         } else if epoch > self.epoch.number {
-            debug!(%peer, epoch, "message from a later epoch: syncing");
-            self.sync_if_behind(0);
+            self.maybe_sync();
         }
         Ok(())
     }

@@ -71,6 +71,10 @@ const ADMISSION_WAIT_MS: u64 = 50;
 /// ignored.
 const DEMOTION_MS: u64 = 30_000;
 
+/// How an [`Event::Answer`] error starts when the request never left this node (its
+/// network queue was full): nobody else's fault.
+pub const LOCAL_FAILURE: &str = "local:";
+
 /// The time as the core sees it: a monotonic clock for timers and a wall clock for block
 /// timestamps, both in milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -141,7 +145,8 @@ pub enum Effect {
         bytes: Vec<u8>,
     },
     /// Send a request; its answer comes back as [`Event::Answer`] with the same id (always:
-    /// an error if none arrives).
+    /// an error if none arrives; one that starts with [`LOCAL_FAILURE`] if it never left
+    /// this node).
     Request {
         /// Correlates the answer.
         id: u64,
@@ -362,8 +367,8 @@ enum Asked {
     Block { hash: Hash, peer: PeerId },
     /// The transactions a block being rebuilt lacks (`GetTxs` to its leader).
     Txs { hash: Hash },
-    /// Finalized blocks (`GetBlocks`).
-    Sync { peer: PeerId },
+    /// Finalized blocks (`GetBlocks`) from height `from`.
+    Sync { peer: PeerId, from: u64 },
 }
 
 /// A proposed block being rebuilt from its transactions' leaves: the mempool had some of
@@ -437,7 +442,8 @@ pub struct NodeCore {
     /// then (mono ms).
     demoted: HashMap<PeerId, u64>,
     heard_status: bool,
-    sync_inflight: Option<u64>,
+    /// The sync request out: when it was sent (mono ms) and its id.
+    sync_inflight: Option<(u64, u64)>,
     head_height: u64,
     /// The highest block announced to subscribers.
     announced_head: u64,
@@ -587,19 +593,20 @@ impl NodeCore {
     }
 
     /// Send request `bytes` to `to`; its answer comes back as [`Event::Answer`] and is
-    /// handled as `what` says.
-    fn ask(&mut self, to: PeerId, bytes: Vec<u8>, what: Asked) {
+    /// handled as `what` says. Returns the request's id.
+    fn ask(&mut self, to: PeerId, bytes: Vec<u8>, what: Asked) -> u64 {
         let id = self.next_request;
         self.next_request += 1;
         self.asked.insert(id, what);
         self.emit(Effect::Request { id, to, bytes });
+        id
     }
 
     fn on_answer(&mut self, id: u64, result: Result<Vec<u8>, String>) -> Result<(), CoreError> {
         match self.asked.remove(&id) {
             Some(Asked::Block { hash, peer }) => self.on_fetched(hash, peer, result),
             Some(Asked::Txs { hash }) => self.on_fetched_txs(hash, result),
-            Some(Asked::Sync { peer }) => self.on_synced(peer, result),
+            Some(Asked::Sync { peer, from }) => self.on_synced(id, peer, from, result),
             None => Ok(()),
         }
     }

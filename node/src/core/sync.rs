@@ -106,13 +106,27 @@ impl NodeCore {
         self.sync_if_behind(2);
     }
 
+    /// A validator of this epoch spoke in the next one: the others finished this node's
+    /// epoch, and its engine cannot finish it alone. Sync at any gap, if a claim reaches
+    /// the epoch's last block (a claim is needed: the message alone proves nothing).
+    pub(super) fn sync_to_epoch_end(&mut self) {
+        let e = self.genesis.consensus.epoch_length.max(1);
+        let last = (self.epoch.number + 1).saturating_mul(e);
+        let reached = self
+            .peer_heights
+            .iter()
+            .any(|(p, (h, _))| *h >= last && !self.demoted.contains_key(p));
+        if self.header.height < last && reached {
+            self.sync_if_behind(0);
+        }
+    }
+
     /// Ask a peer for the next finalized blocks if a claim is more than `gap` blocks
-    /// ahead and no request is out. A message from a later epoch syncs at any gap: the
-    /// validators finished this node's epoch, and its engine cannot finish it alone.
-    pub(super) fn sync_if_behind(&mut self, gap: u64) {
+    /// ahead and no request is out.
+    fn sync_if_behind(&mut self, gap: u64) {
         if self
             .sync_inflight
-            .is_some_and(|t| self.now.mono_ms.saturating_sub(t) < self.cfg.sync_timeout_ms)
+            .is_some_and(|(t, _)| self.now.mono_ms.saturating_sub(t) < self.cfg.sync_timeout_ms)
         {
             return;
         }
@@ -143,28 +157,37 @@ impl NodeCore {
             return;
         };
         debug!(%peer, from = me + 1, claimed = best, "syncing");
-        self.sync_inflight = Some(self.now.mono_ms);
         let bytes = Request::GetBlocks {
             from: me + 1,
             max: SYNC_BATCH,
         }
         .encode();
-        self.ask(peer, bytes, Asked::Sync { peer });
+        let id = self.ask(peer, bytes, Asked::Sync { peer, from: me + 1 });
+        self.sync_inflight = Some((self.now.mono_ms, id));
     }
 
-    /// A peer's answer to `GetBlocks`.
+    /// A peer's answer to `GetBlocks` request `id` for blocks from height `from`.
     pub(super) fn on_synced(
         &mut self,
+        id: u64,
         peer: PeerId,
+        from: u64,
         result: Result<Vec<u8>, String>,
     ) -> Result<(), CoreError> {
-        self.sync_inflight = None;
+        let current = self.sync_inflight.is_some_and(|(_, i)| i == id);
+        if current {
+            self.sync_inflight = None;
+        }
         let bytes = match result {
             Ok(b) => b,
+            // it never left this node: nobody to blame
+            Err(e) if e.starts_with(super::LOCAL_FAILURE) => return Ok(()),
             Err(e) => {
-                // ask another peer now rather than at the next status
                 self.demote(peer, &format!("sync request failed: {e}"));
-                self.maybe_sync();
+                // the request out failed: ask another peer now, not at the next status
+                if current {
+                    self.maybe_sync();
+                }
                 return Ok(());
             }
         };
@@ -178,9 +201,10 @@ impl NodeCore {
                         self.penalize(peer, 50, format!("bad sync response: {e}"));
                         self.demote(peer, "bad sync response");
                     }
-                    Ok(()) if self.header.height <= before => {
+                    Ok(()) if self.header.height <= before && before < from => {
                         // nothing, or blocks that never reach a certificate: a claim that
-                        // did not move this node is not asked again for a while
+                        // did not move this node is not asked again for a while (unless
+                        // consensus moved it past what was asked meanwhile)
                         self.demote(peer, "claimed blocks it did not deliver");
                     }
                     Ok(()) => {}

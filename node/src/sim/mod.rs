@@ -74,7 +74,9 @@ impl SimConfig {
             validators,
             byzantine,
             chaos_ms: 40_000,
-            quiet_ms: 15_000,
+            // longer than the longest timeout (30 s): after the faults, a validator that
+            // backed off retries within it
+            quiet_ms: 35_000,
             faults: true,
             load_tps: 40,
             epoch_length: 20,

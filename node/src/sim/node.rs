@@ -171,7 +171,7 @@ impl SimNode {
         seed: [u8; 32],
         rewrite: Option<ProposalHook>,
     ) -> Result<(), String> {
-        let pool = Pool::new(Mempool::new(100_000, 64));
+        let pool = Pool::new(Mempool::new(100_000, 64).ordered());
         let cache = Arc::new(BlockCache::default());
         let core = NodeCore::new(
             Setup {
