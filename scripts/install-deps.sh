@@ -26,3 +26,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install Rust with rustup (https://rustup.rs) first" >&2
   exit 1
 fi
+
+# the test command checks formatting and lints: rustup's default profile has both
+for tool in fmt clippy; do
+  if ! cargo "$tool" --version >/dev/null 2>&1; then
+    component=$([ "$tool" = fmt ] && echo rustfmt || echo clippy)
+    echo "cargo $tool not found: installing the $component component" >&2
+    rustup component add "$component"
+  fi
+done

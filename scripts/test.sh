@@ -19,5 +19,11 @@ export PALISADE_TEST_PYTHON="$PWD/$VENV/bin/python"
 echo "== docs/tx-format.md with PyNaCl + blake3 (independent implementation) =="
 "$VENV/bin/python" docs/examples/sign_tx.py docs/test-vectors/transactions.json
 
+echo "== cargo fmt --check =="
+cargo fmt --all --check
+
 echo "== cargo test (release) =="
 cargo test --release --workspace --locked
+
+echo "== cargo clippy (release profile: reuses the test build's dependencies) =="
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
