@@ -12,6 +12,8 @@
 
 mod byzantine;
 mod check;
+mod faults;
+mod load;
 mod net;
 mod node;
 
@@ -19,15 +21,15 @@ use std::time::Instant;
 
 use genesis::Genesis;
 use genesis::{DevKeyKind, dev_keypair};
-use ledger::{Hash, Keypair, PublicKey, Transaction, TxKind};
+use ledger::{Hash, Keypair};
 
 pub use byzantine::Behaviour;
 pub use net::SimRng;
 
 use crate::config::ConsensusSection;
 use crate::core::{Committed, Effect, Event};
-use crate::wire::Request;
 use check::Checks;
+use faults::Fault;
 use net::{Item, Links, Queue};
 use node::{MemStore, MemVotes, SimNode};
 
@@ -116,15 +118,6 @@ pub struct SimReport {
     pub votes: Vec<u64>,
     /// Broken invariants (empty: the run passed).
     pub violations: Vec<String>,
-}
-
-/// A fault of the schedule.
-#[derive(Clone, Debug)]
-enum Fault {
-    Partition(Vec<u8>),
-    Crash(usize),
-    Skew(usize, i64),
-    Loss(u64),
 }
 
 struct World {
@@ -236,72 +229,6 @@ impl World {
 
     fn end(&self) -> u64 {
         self.cfg.chaos_ms + self.cfg.quiet_ms
-    }
-
-    /// Draw the fault schedule: one fault every 2–6 s of the chaos phase, each lasting
-    /// 1–5 s, never more than one honest node crashed at once.
-    fn plan_faults(&mut self) {
-        if !self.cfg.faults {
-            return;
-        }
-        let n = self.nodes.len();
-        let mut t = 3_000;
-        let mut crashed_until = 0;
-        while t < self.cfg.chaos_ms.saturating_sub(5_000) {
-            let mut len = self.rng.range(1_000, 5_000);
-            let kind = if self.cfg.amnesia {
-                1
-            } else {
-                self.rng.below(4)
-            };
-            if self.cfg.amnesia {
-                len = self.rng.range(5, 300);
-            }
-            let fault = match kind {
-                0 => {
-                    let mut side = vec![0u8; n];
-                    // a random non-trivial cut
-                    let cut = self.rng.range(1, (n - 1) as u64) as usize;
-                    let mut order: Vec<usize> = (0..n).collect();
-                    for i in (1..n).rev() {
-                        let j = self.rng.below(i + 1);
-                        order.swap(i, j);
-                    }
-                    for &i in &order[..cut] {
-                        side[i] = 1;
-                    }
-                    Fault::Partition(side)
-                }
-                1 if t >= crashed_until => {
-                    let candidates: Vec<usize> = (0..n).filter(|i| self.honest(*i)).collect();
-                    crashed_until = t + len + 1;
-                    Fault::Crash(candidates[self.rng.below(candidates.len())])
-                }
-                2 => {
-                    let candidates: Vec<usize> = (0..n).filter(|i| self.honest(*i)).collect();
-                    let skew = self.rng.range(500, 4_000) as i64;
-                    let sign = if self.rng.chance(500) { -1 } else { 1 };
-                    Fault::Skew(candidates[self.rng.below(candidates.len())], sign * skew)
-                }
-                _ => Fault::Loss(self.rng.range(50, 300)),
-            };
-            let index = self.schedule.len();
-            self.schedule.push((t, t + len, fault));
-            self.queue.push(t, Item::Fault { index, start: true });
-            self.queue.push(
-                t + len,
-                Item::Fault {
-                    index,
-                    start: false,
-                },
-            );
-            t += len
-                + if self.cfg.amnesia {
-                    self.rng.range(100, 1_000)
-                } else {
-                    self.rng.range(2_000, 6_000)
-                };
-        }
     }
 
     fn run(&mut self) {
@@ -507,32 +434,6 @@ impl World {
                 self.client();
             }
             Item::Fault { index, start } => self.fault(index, start),
-        }
-    }
-
-    fn fault(&mut self, index: usize, start: bool) {
-        let (_, until, fault) = self.schedule[index].clone();
-        if start {
-            self.faults
-                .push(format!("{} ms: {fault:?} until {until} ms", self.now));
-        }
-        match fault {
-            Fault::Partition(side) => {
-                self.links.side = if start {
-                    side
-                } else {
-                    vec![0; self.nodes.len()]
-                };
-            }
-            Fault::Crash(i) => {
-                if start {
-                    self.crash(i);
-                } else {
-                    self.start(i);
-                }
-            }
-            Fault::Skew(i, ms) => self.nodes[i].skew_ms = if start { ms } else { 0 },
-            Fault::Loss(per_mille) => self.links.loss = if start { per_mille } else { 5 },
         }
     }
 
@@ -772,124 +673,6 @@ impl World {
                 result,
             },
         );
-    }
-
-    /// A byzantine flooder's junk at its housekeeping tick.
-    fn flood(&mut self, node: usize) {
-        let (true, Some(b)) = (self.byzantine == Some(node), self.cfg.byzantine) else {
-            return;
-        };
-        let victims: Vec<PublicKey> = self.wallet.iter().map(|(k, _)| k.public()).collect();
-        let frames = b.flood(self.chain_id, &victims, &mut self.rng);
-        for f in frames {
-            let to: Vec<usize> = (0..self.nodes.len()).filter(|j| *j != node).collect();
-            for j in to {
-                self.transmit(node, j, f.clone(), None);
-            }
-        }
-    }
-
-    /// A wallet sends a transfer to a random live honest node; now and then the admin
-    /// changes the validator set instead (the joiner in, then out again).
-    fn client(&mut self) {
-        let live: Vec<usize> = (0..self.nodes.len())
-            .filter(|i| self.honest(*i) && self.nodes[*i].live.is_some())
-            .collect();
-        if live.is_empty() {
-            return;
-        }
-        let target = live[self.rng.below(live.len())];
-        let height = self.nodes[target].store.height();
-        let state = self.nodes[target].store.state.clone();
-        // the joiner is added once the chain passes its first epoch and removed once it
-        // passes its third (each takes effect at the next epoch boundary)
-        let e = self.genesis.consensus.epoch_length.max(1);
-        let joiner_phase = if !self.cfg.joiner || height < e {
-            None
-        } else {
-            Some(height < 3 * e)
-        };
-        let joiner_key = self.nodes[self.nodes.len() - 1].key.public();
-        let joined = state
-            .system
-            .validators_after_pending()
-            .iter()
-            .any(|v| v.key == joiner_key);
-        let governance = match joiner_phase {
-            Some(true) if !joined => Some(TxKind::AddValidator {
-                key: joiner_key,
-                power: 1,
-                address: "/memory/joiner".into(),
-            }),
-            Some(false) if joined => Some(TxKind::RemoveValidator { key: joiner_key }),
-            _ => None,
-        };
-        // the admin sends the governance change now and then; a wallet a transfer
-        let (who, kind) = match governance {
-            Some(kind) if self.rng.chance(200) => (None, Some(kind)),
-            _ => (Some(self.rng.below(self.wallet.len())), None),
-        };
-        let key = match who {
-            None => Keypair::from_secret(self.admin.0.secret()),
-            Some(a) => Keypair::from_secret(self.wallet[a].0.secret()),
-        };
-        let sender = key.public();
-        let base = state.account(&sender).nonce;
-        let slot = match who {
-            None => &mut self.admin.1,
-            Some(a) => &mut self.wallet[a].1,
-        };
-        // a wallet's view of its nonce: at least the chain's, and not far past it (what a
-        // crashed node lost is sent again)
-        if *slot < base || *slot > base + 32 {
-            *slot = base;
-        }
-        let nonce = *slot;
-        let kind = kind.unwrap_or_else(|| {
-            let to = self.wallet[self.rng.below(self.wallet.len())].0.public();
-            TxKind::Transfer {
-                to,
-                amount: u128::from(self.rng.range(1, 1_000)),
-            }
-        });
-        let tx = Transaction {
-            chain_id: self.chain_id,
-            sender,
-            nonce,
-            expiry_height: height + 200,
-            kind,
-        }
-        .sign(&key);
-        let id = tx.id();
-        let chain_id = self.chain_id;
-        let now = self.now;
-        let out = self.nodes[target].admit(vec![tx], true, &chain_id, now);
-        let admitted = self.nodes[target]
-            .live
-            .as_ref()
-            .is_some_and(|l| l.pool.lock().contains(&id));
-        if admitted {
-            match who {
-                None => self.admin.1 += 1,
-                Some(a) => self.wallet[a].1 += 1,
-            }
-        }
-        if !out.is_empty() {
-            let to: Vec<usize> = self.nodes[target]
-                .live
-                .as_ref()
-                .map(|l| {
-                    l.gossip_to
-                        .iter()
-                        .filter_map(|p| self.index_of(p))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let bytes = Request::Txs(out).encode();
-            for j in to {
-                self.transmit(target, j, bytes.clone(), None);
-            }
-        }
     }
 
     fn report(mut self, seed: u64, wall_ms: u64) -> SimReport {

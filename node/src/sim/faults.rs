@@ -1,0 +1,108 @@
+//! The fault schedule of a seed: partitions, crashes and restarts, clock skew and loss
+//! bursts, drawn before the run and applied as it goes.
+
+use super::World;
+use super::net::Item;
+
+/// A fault of the schedule.
+#[derive(Clone, Debug)]
+pub(super) enum Fault {
+    Partition(Vec<u8>),
+    Crash(usize),
+    Skew(usize, i64),
+    Loss(u64),
+}
+
+impl World {
+    /// Draw the fault schedule: one fault every 2–6 s of the chaos phase, each lasting
+    /// 1–5 s, never more than one honest node crashed at once.
+    pub(super) fn plan_faults(&mut self) {
+        if !self.cfg.faults {
+            return;
+        }
+        let n = self.nodes.len();
+        let mut t = 3_000;
+        let mut crashed_until = 0;
+        while t < self.cfg.chaos_ms.saturating_sub(5_000) {
+            let mut len = self.rng.range(1_000, 5_000);
+            let kind = if self.cfg.amnesia {
+                1
+            } else {
+                self.rng.below(4)
+            };
+            if self.cfg.amnesia {
+                len = self.rng.range(5, 300);
+            }
+            let fault = match kind {
+                0 => {
+                    let mut side = vec![0u8; n];
+                    // a random non-trivial cut
+                    let cut = self.rng.range(1, (n - 1) as u64) as usize;
+                    let mut order: Vec<usize> = (0..n).collect();
+                    for i in (1..n).rev() {
+                        let j = self.rng.below(i + 1);
+                        order.swap(i, j);
+                    }
+                    for &i in &order[..cut] {
+                        side[i] = 1;
+                    }
+                    Fault::Partition(side)
+                }
+                1 if t >= crashed_until => {
+                    let candidates: Vec<usize> = (0..n).filter(|i| self.honest(*i)).collect();
+                    crashed_until = t + len + 1;
+                    Fault::Crash(candidates[self.rng.below(candidates.len())])
+                }
+                2 => {
+                    let candidates: Vec<usize> = (0..n).filter(|i| self.honest(*i)).collect();
+                    let skew = self.rng.range(500, 4_000) as i64;
+                    let sign = if self.rng.chance(500) { -1 } else { 1 };
+                    Fault::Skew(candidates[self.rng.below(candidates.len())], sign * skew)
+                }
+                _ => Fault::Loss(self.rng.range(50, 300)),
+            };
+            let index = self.schedule.len();
+            self.schedule.push((t, t + len, fault));
+            self.queue.push(t, Item::Fault { index, start: true });
+            self.queue.push(
+                t + len,
+                Item::Fault {
+                    index,
+                    start: false,
+                },
+            );
+            t += len
+                + if self.cfg.amnesia {
+                    self.rng.range(100, 1_000)
+                } else {
+                    self.rng.range(2_000, 6_000)
+                };
+        }
+    }
+
+    pub(super) fn fault(&mut self, index: usize, start: bool) {
+        let (_, until, fault) = self.schedule[index].clone();
+        if start {
+            self.faults
+                .push(format!("{} ms: {fault:?} until {until} ms", self.now));
+        }
+        match fault {
+            Fault::Partition(side) => {
+                self.links.side = if start {
+                    side
+                } else {
+                    vec![0; self.nodes.len()]
+                };
+            }
+            Fault::Crash(i) => {
+                if start {
+                    self.crash(i);
+                } else {
+                    self.start(i);
+                }
+            }
+            Fault::Skew(i, ms) => self.nodes[i].skew_ms = if start { ms } else { 0 },
+            Fault::Loss(per_mille) => self.links.loss = if start { per_mille } else { 5 },
+        }
+    }
+}
