@@ -13,164 +13,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+pub use crate::io::{Action, Config, Input, Misbehavior, TimerKind};
 use crate::messages::{Certificate, Certified, Message, Vote, VoteKind};
-use crate::safety::{Decision, Rule, SafetyState};
+use crate::safety::{Decision, SafetyState};
 use crate::scheme::{Signature, Signer, Verifier};
 use crate::types::{Digest, Proposal, ValidatorIndex, ValidatorSet, View};
 
-/// Engine settings (from genesis).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
-    /// Binds every vote to one chain (the chain id).
-    pub namespace: [u8; 32],
-    /// Wait this long for the leader's proposal before nullifying the view.
-    pub leader_timeout_ms: u64,
-    /// Wait this long for the view's notarization before nullifying it.
-    pub notarization_timeout_ms: u64,
-    /// Re-send this validator's votes and the latest certificates this often while stuck.
-    pub nullify_retry_ms: u64,
-    /// Timeouts grow by this percentage per consecutive nullified view (100 = constant).
-    pub timeout_backoff_percent: u32,
-    /// Upper bound on any timeout.
-    pub max_timeout_ms: u64,
-    /// The last height of this engine's epoch (`u64::MAX` for none): nothing above it is
-    /// proposed or notarized, and finalizing it ends the epoch ([`Action::EpochEnded`]).
-    /// The next epoch runs in a new engine, with its own validator set and namespace,
-    /// starting from that block.
-    pub last_height: u64,
-    /// TEST ONLY: switch off one safety rule, to show the simulator catches the violation.
-    /// Must be `None` everywhere else.
-    pub disabled_rule: Option<Rule>,
-}
-
-/// Which timer fired.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TimerKind {
-    /// No proposal from the leader in time.
-    Leader,
-    /// No notarization in time.
-    Notarization,
-    /// Time to re-send votes and certificates.
-    Retry,
-}
-
-/// Something that happened to the engine.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Input {
-    /// Begin (or resume after a restart): enter the current view and set its timers.
-    Start,
-    /// A message from validator `from` (as authenticated by the transport).
-    Message {
-        /// The sender.
-        from: ValidatorIndex,
-        /// The message.
-        message: Message,
-    },
-    /// A timer set with [`Action::SetTimer`] fired.
-    Timeout {
-        /// Its view.
-        view: View,
-        /// Its kind.
-        kind: TimerKind,
-    },
-    /// The application built the payload asked for with [`Action::RequestPayload`].
-    Payload {
-        /// The view it is for.
-        view: View,
-        /// Its digest.
-        payload: Digest,
-    },
-    /// The application checked a proposal's payload ([`Action::Verify`]).
-    Verified {
-        /// The proposal.
-        proposal: Proposal,
-        /// Whether the payload is valid on top of its parent.
-        valid: bool,
-    },
-    /// The host has durably stored this vote ([`Action::Persist`]); it may now be sent.
-    Persisted(Vote),
-}
-
-/// Something the host must do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Send to every other validator.
-    Broadcast(Message),
-    /// Send to one validator.
-    Send {
-        /// The recipient.
-        to: ValidatorIndex,
-        /// The message.
-        message: Message,
-    },
-    /// Fire [`Input::Timeout`] after this long (earlier timers of the view stay valid).
-    SetTimer {
-        /// The view.
-        view: View,
-        /// The kind.
-        kind: TimerKind,
-        /// Delay in milliseconds.
-        after_ms: u64,
-    },
-    /// Build a payload on top of `parent` for `view` and answer with [`Input::Payload`].
-    RequestPayload {
-        /// The view this validator leads.
-        view: View,
-        /// The proposal to extend.
-        parent: Proposal,
-    },
-    /// Check the payload of `proposal` and answer with [`Input::Verified`].
-    Verify(Proposal),
-    /// Store this vote durably (fsync), then answer [`Input::Persisted`].
-    Persist(Vote),
-    /// `proposal` is final. Emitted once per height, in height order; `certificate` is the
-    /// finalization of this proposal or of a descendant.
-    Finalized {
-        /// The finalized proposal.
-        proposal: Proposal,
-        /// The finalization that covers it.
-        certificate: Certificate,
-    },
-    /// The block at the epoch's last height is final: this engine is done (it still
-    /// answers requests). Start the next epoch's engine from `last`.
-    EpochEnded {
-        /// The last proposal of the epoch.
-        last: Proposal,
-    },
-    /// Certificates for `view` are missing: ask peers (answer with their certificates as
-    /// [`Input::Message`]; the engine checks them itself).
-    Fetch {
-        /// The view.
-        view: View,
-    },
-    /// Validator `from` sent what no honest validator sends: a vote signed by someone else,
-    /// or (with its valid signature: evidence) a second, different notarize or finalize vote
-    /// in one view. The vote is dropped; the host counts it and penalizes the sender.
-    Misbehaved {
-        /// The sender.
-        from: ValidatorIndex,
-        /// What it did.
-        what: Misbehavior,
-    },
-}
-
-/// What a misbehaving validator did (see [`Action::Misbehaved`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Misbehavior {
-    /// It sent a vote whose signer is another validator (honest validators send only their
-    /// own votes).
-    ForeignVote,
-    /// It signed two different notarize (or two different finalize) votes in one view.
-    Equivocation(View),
-    /// It sent its own vote with a signature that does not verify (noise authenticates the
-    /// connection, so the bytes are the sender's).
-    BadSignature,
-    /// It sent a certificate that does not verify against the epoch's validator set (an
-    /// honest validator sends only certificates it built or checked).
-    InvalidCertificate,
-}
-
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct ViewState {
     /// The leader's proposal, as first seen (from the leader's notarize vote).
     proposal: Option<Proposal>,
@@ -186,6 +35,18 @@ struct ViewState {
     equivocators: std::collections::BTreeSet<ValidatorIndex>,
 }
 
+/// How a proposal relates to the parent it names (see [`Engine::parent_check`]).
+enum ParentCheck {
+    /// It can never be valid: wrong parent, height or view order.
+    Invalid,
+    /// A certificate it depends on is missing (asked for).
+    Missing,
+    /// It extends its notarized parent by one block: the application verifies the payload.
+    Extends,
+    /// It re-proposes its parent, the epoch's last block: nothing to verify.
+    Repeats,
+}
+
 /// Votes further ahead than this many views are dropped (certificates are not: they are
 /// checked and let a lagging validator jump ahead).
 const MAX_VIEWS_AHEAD: View = 256;
@@ -193,6 +54,7 @@ const MAX_VIEWS_AHEAD: View = 256;
 const KEEP_FINALIZED_VIEWS: usize = 1024;
 
 /// One validator's (or observer's) consensus state machine.
+#[derive(Debug)]
 pub struct Engine<S: Signer, V: Verifier> {
     cfg: Config,
     set: ValidatorSet,
@@ -394,14 +256,35 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         let Some(parent) = self.parent_for(view) else {
             return;
         };
-        if parent.height >= self.cfg.last_height {
+        if parent.height > self.cfg.last_height {
+            return;
+        }
+        let repeat = parent.height == self.cfg.last_height;
+        if repeat && parent.view + 1 == view {
+            // the last block's finalization normally follows its notarization at once: it
+            // is re-proposed only after a view that ended without it
             return;
         }
         let st = self.state(view);
-        if st.payload_requested {
+        if st.payload_requested || st.proposal.is_some() {
             return;
         }
         st.payload_requested = true;
+        if repeat {
+            // The epoch's last block is notarized but not finalized: propose it again, so
+            // that a finalization of this view finalizes it. No new payload is built.
+            let proposal = Proposal {
+                view,
+                height: parent.height,
+                parent_view: parent.view,
+                parent: parent.digest(),
+                payload: parent.payload,
+            };
+            st.proposal = Some(proposal);
+            st.verify_requested = true;
+            self.sign(VoteKind::Notarize(proposal), out);
+            return;
+        }
         out.push(Action::RequestPayload { view, parent });
     }
 
@@ -428,14 +311,14 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         self.sign(VoteKind::Notarize(proposal), out);
     }
 
-    /// Whether `p` extends a notarized parent with every view between nullified:
-    /// `Some(true)` yes, `Some(false)` never, `None` not known yet.
-    fn parent_ok(&mut self, p: &Proposal, out: &mut Vec<Action>) -> Option<bool> {
+    /// Whether `p` extends a notarized parent (with every view between nullified) by one
+    /// block, or re-proposes it at the epoch's last height.
+    fn parent_check(&mut self, p: &Proposal, out: &mut Vec<Action>) -> ParentCheck {
         if p.parent_view >= p.view
             || p.parent_view < self.finalized.view
             || p.height > self.cfg.last_height
         {
-            return Some(false);
+            return ParentCheck::Invalid;
         }
         let parent = if p.parent_view == self.finalized.view {
             self.finalized
@@ -446,13 +329,20 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                 Some(Certified::Notarization(q) | Certified::Finalization(q)) => q,
                 _ => {
                     self.fetch(p.parent_view, out);
-                    return None;
+                    return ParentCheck::Missing;
                 }
             }
         };
-        if parent.digest() != p.parent || parent.height + 1 != p.height {
-            return Some(false);
+        if parent.digest() != p.parent {
+            return ParentCheck::Invalid;
         }
+        let found = if parent.height + 1 == p.height {
+            ParentCheck::Extends
+        } else if p.repeats(&parent) && p.height == self.cfg.last_height {
+            ParentCheck::Repeats
+        } else {
+            return ParentCheck::Invalid;
+        };
         let mut missing = false;
         for u in p.parent_view + 1..p.view {
             if self.views.get(&u).is_none_or(|s| s.nullification.is_none()) {
@@ -460,7 +350,7 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                 missing = true;
             }
         }
-        if missing { None } else { Some(true) }
+        if missing { ParentCheck::Missing } else { found }
     }
 
     fn fetch(&mut self, view: View, out: &mut Vec<Action>) {
@@ -480,13 +370,18 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         if st.verify_requested {
             return;
         }
-        match self.parent_ok(&p, out) {
-            Some(true) => {
+        match self.parent_check(&p, out) {
+            ParentCheck::Extends => {
                 self.state(view).verify_requested = true;
                 out.push(Action::Verify(p));
             }
-            Some(false) => self.state(view).verify_requested = true, // never vote for it
-            None => {}                                               // wait for certificates
+            ParentCheck::Repeats => {
+                // the payload is the notarized parent's: already valid
+                self.state(view).verify_requested = true;
+                self.sign(VoteKind::Notarize(p), out);
+            }
+            ParentCheck::Invalid => self.state(view).verify_requested = true, // never vote
+            ParentCheck::Missing => {} // wait for certificates
         }
     }
 
@@ -838,12 +733,25 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         if p.height <= self.finalized.height || p.height > self.cfg.last_height {
             return;
         }
+        // walk down to the finalized proposal: one block per height, except re-proposals
+        // of the epoch's last block, which repeat their parent's height and payload
         let mut chain = vec![p];
         let mut cur = p;
-        while cur.height > self.finalized.height + 1 {
-            match self.notarized.get(&cur.parent) {
+        while !(cur.parent == self.finalized_digest && cur.height == self.finalized.height + 1) {
+            let may_repeat = cur.height == self.cfg.last_height;
+            if cur.height <= self.finalized.height
+                || (cur.height == self.finalized.height + 1 && !may_repeat)
+            {
+                // Conflicts with what is final here: only possible with more than f faulty.
+                // Never finalize it; the simulator reports this as a safety violation.
+                return;
+            }
+            match self.notarized.get(&cur.parent).copied() {
                 Some(parent) => {
-                    cur = *parent;
+                    if parent.height + 1 != cur.height && !(may_repeat && cur.repeats(&parent)) {
+                        return; // not a chain (more than f faulty)
+                    }
+                    cur = parent;
                     chain.push(cur);
                 }
                 None => {
@@ -853,23 +761,34 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                 }
             }
         }
-        if cur.parent != self.finalized_digest {
-            // Conflicts with what is final here: only possible with more than f faulty.
-            // Never finalize it; the simulator reports this as a safety violation.
-            return;
-        }
+        // one entry per height: a re-proposal joins the links of the proposal it repeats
+        let mut blocks: Vec<(Proposal, Vec<Proposal>)> = Vec::new();
         for q in chain.into_iter().rev() {
+            match blocks.last_mut() {
+                Some((b, links)) if b.height == q.height => links.push(q),
+                _ => blocks.push((q, Vec::new())),
+            }
+        }
+        let Some((last, links)) = blocks.last_mut() else {
+            return;
+        };
+        let last = *last;
+        if links.last() == Some(&p) {
+            links.pop(); // the certificate carries it
+        }
+        for (q, links) in blocks {
             out.push(Action::Finalized {
                 proposal: q,
                 certificate: cert.clone(),
+                links,
             });
         }
-        self.finalized = p;
-        self.finalized_digest = p.digest();
+        self.finalized = last;
+        self.finalized_digest = last.digest();
         self.prune();
-        if p.height >= self.cfg.last_height {
+        if last.height >= self.cfg.last_height {
             self.ended = true;
-            out.push(Action::EpochEnded { last: p });
+            out.push(Action::EpochEnded { last });
         }
     }
 

@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
 pub mod engine;
+pub mod io;
 pub mod messages;
 pub mod safety;
 pub mod scheme;

@@ -49,6 +49,15 @@ pub struct Ed25519Signer {
     key: ed25519_dalek::SigningKey,
 }
 
+impl std::fmt::Debug for Ed25519Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // never the secret
+        f.debug_tuple("Ed25519Signer")
+            .field(&self.public_key())
+            .finish()
+    }
+}
+
 impl Ed25519Signer {
     /// The signer for a 32-byte secret (RFC 8032 seed).
     pub fn from_secret(secret: [u8; 32]) -> Self {

@@ -24,7 +24,8 @@ impl std::fmt::Debug for Digest {
 pub struct Proposal {
     /// The view it is proposed in.
     pub view: View,
-    /// Its height: the parent's height plus one.
+    /// Its height: the parent's height plus one, or the parent's height for a re-proposal
+    /// (see [`Proposal::repeats`]).
     pub height: u64,
     /// The view of the parent proposal.
     pub parent_view: View,
@@ -44,6 +45,18 @@ impl Proposal {
             parent: Digest::default(),
             payload,
         }
+    }
+
+    /// Whether this is a *re-proposal* of `parent`: same height and payload, `parent` as
+    /// its parent, in a later view. Only the block at an epoch's last height is re-proposed
+    /// (by leaders after the view that notarized it, when no finalization covers it yet);
+    /// finalizing a re-proposal finalizes the block it repeats.
+    pub fn repeats(&self, parent: &Proposal) -> bool {
+        self.parent == parent.digest()
+            && self.parent_view == parent.view
+            && self.view > parent.view
+            && self.height == parent.height
+            && self.payload == parent.payload
     }
 
     /// The canonical encoding (fixed 88 bytes).

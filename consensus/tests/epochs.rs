@@ -212,3 +212,165 @@ fn a_validator_set_change_takes_effect_at_the_epoch_boundary() {
     // validator 4, new in epoch 2, signed votes; validator 0 signed none
     assert!(!e2.engines[&4].safety_state().views.is_empty());
 }
+
+/// Deliver `queue` until quiet; a message to `late` validators is held back (in `held`)
+/// unless it is a leader's notarize vote (its proposal).
+fn deliver(
+    e: &mut Epoch,
+    mut queue: VecDeque<(u32, Input)>,
+    late: &[u32],
+    held: &mut Vec<(u32, Input)>,
+) {
+    let ids: Vec<u32> = e.engines.keys().copied().collect();
+    let set = e.engines[&ids[0]].validators().clone();
+    let mut steps = 0;
+    while let Some((id, input)) = queue.pop_front() {
+        steps += 1;
+        assert!(steps < 200_000, "no quiescence");
+        if let Input::Message { from, message } = &input
+            && late.contains(&id)
+        {
+            let proposal = matches!(message, Message::Vote(v)
+                if matches!(v.kind, VoteKind::Notarize(p) if set.leader(p.view) == *from));
+            if !proposal {
+                held.push((id, input));
+                continue;
+            }
+        }
+        let from = e.members.iter().position(|m| *m == id).unwrap_or(99) as ValidatorIndex;
+        for a in e.engines.get_mut(&id).expect("engine").handle(input) {
+            match a {
+                Action::Broadcast(m) => {
+                    for other in ids.iter().filter(|o| **o != id) {
+                        let message = m.clone();
+                        queue.push_back((*other, Input::Message { from, message }));
+                    }
+                }
+                Action::Send { to, message } => {
+                    queue.push_back((e.members[to as usize], Input::Message { from, message }))
+                }
+                Action::Persist(v) => queue.push_back((id, Input::Persisted(v))),
+                Action::RequestPayload { view, .. } => {
+                    let payload = Digest(*blake3::hash(&view.to_le_bytes()).as_bytes());
+                    queue.push_back((id, Input::Payload { view, payload }))
+                }
+                Action::Verify(p) => queue.push_back((
+                    id,
+                    Input::Verified {
+                        proposal: p,
+                        valid: true,
+                    },
+                )),
+                Action::Finalized {
+                    proposal,
+                    certificate,
+                    links,
+                } => {
+                    assert!(links.is_empty(), "one re-proposal needs no links");
+                    let Certified::Finalization(q) = certificate.certified else {
+                        panic!("finalized by a {:?}", certificate.certified);
+                    };
+                    assert!(
+                        q == proposal || q.repeats(&proposal),
+                        "{q:?} for {proposal:?}"
+                    );
+                    e.finalized.entry(id).or_default().push(proposal)
+                }
+                Action::EpochEnded { last } => {
+                    e.ended.insert(id, last);
+                }
+                Action::SetTimer { .. } | Action::Fetch { .. } => {}
+                Action::Misbehaved { from, what } => panic!("{from} reported: {what:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn the_last_block_of_an_epoch_notarized_in_a_cut_view_is_finalized_by_a_re_proposal() {
+    // (Without re-proposals nobody ever ends this epoch.)
+    // Epoch of one block. Two validators see the block's notarization and sign finalize;
+    // the other two time out first and nullify the view: neither a finalization nor a
+    // nullification of view 1 can ever form. Nothing may be built above the last height,
+    // so only a re-proposal of the same block in a later view can finalize it.
+    let mut e = epoch(1, &[0, 1, 2, 3], &[], sim_genesis(), 1);
+    let set = e.engines[&0].validators().clone();
+    let leader1 = e.members[set.leader(1) as usize];
+    let late: Vec<u32> = e
+        .members
+        .iter()
+        .copied()
+        .filter(|m| *m != leader1)
+        .take(2)
+        .collect();
+    let mut held = Vec::new();
+    let start = e.engines.keys().map(|id| (*id, Input::Start)).collect();
+    deliver(&mut e, start, &late, &mut held);
+    assert!(
+        e.ended.is_empty(),
+        "view 1 finalized with two finalize votes"
+    );
+    for id in &late {
+        assert_eq!(e.engines[id].view(), 1);
+    }
+    // the late ones time out and nullify view 1, then hear everything
+    let timeouts = late
+        .iter()
+        .map(|id| {
+            let t = Input::Timeout {
+                view: 1,
+                kind: TimerKind::Notarization,
+            };
+            (*id, t)
+        })
+        .collect();
+    deliver(&mut e, timeouts, &late, &mut held);
+    for id in &late {
+        assert!(e.engines[id].safety_state().views[&1].nullify.is_some());
+    }
+    deliver(&mut e, held.drain(..).collect(), &[], &mut held);
+    // everyone is in view 2, where nothing can happen: no new block may be built, and
+    // view 1 can never be finalized. Its leader waits (a finalization usually follows a
+    // notarization at once); the view times out and the next leader re-proposes.
+    assert!(e.ended.is_empty(), "view 1 was finalized after all");
+    for id in 0..4 {
+        assert_eq!(e.engines[&id].view(), 2, "node {id}");
+    }
+    let timeouts = (0..4)
+        .map(|id| {
+            let t = Input::Timeout {
+                view: 2,
+                kind: TimerKind::Leader,
+            };
+            (id, t)
+        })
+        .collect();
+    deliver(&mut e, timeouts, &[], &mut held);
+    let block = e
+        .ended
+        .get(&leader1)
+        .copied()
+        .expect("the leader ended the epoch");
+    assert_eq!(
+        (block.view, block.height),
+        (1, 1),
+        "the original proposal ends it"
+    );
+    let vote = e.engines[&0].safety_state().views[&3].finalize;
+    let Some(Vote {
+        kind: VoteKind::Finalize(r),
+        ..
+    }) = vote
+    else {
+        panic!("no finalize vote in view 3: {vote:?}");
+    };
+    assert!(r.repeats(&block), "view 3 re-proposed the block: {r:?}");
+    for id in 0..4 {
+        assert_eq!(
+            e.ended.get(&id),
+            Some(&block),
+            "node {id} did not end the epoch"
+        );
+        assert_eq!(e.finalized[&id], vec![block], "node {id}");
+    }
+}

@@ -687,6 +687,7 @@ fn sim_command(
                     "blocks": r.blocks,
                     "txs": r.txs,
                     "epochs": r.epochs,
+                    "reproposed": r.reproposed,
                     "votes": r.votes,
                     "faults": r.faults,
                     "events": r.events,
@@ -699,12 +700,13 @@ fn sim_command(
             );
         } else {
             println!(
-                "seed {:>6}  {:10}  blocks {:>4}  txs {:>5}  epochs {:>2}  joiner's votes {:>4}  faults {:>2}  {:>6} ms wall  {}",
+                "seed {:>6}  {:10}  blocks {:>4}  txs {:>5}  epochs {:>2} (re-proposed {})  joiner's votes {:>4}  faults {:>2}  {:>6} ms wall  {}",
                 r.seed,
                 cfg.byzantine.map_or("none", Behaviour::name),
                 r.blocks,
                 r.txs,
                 r.epochs,
+                r.reproposed,
                 r.votes.last().copied().unwrap_or(0),
                 r.faults.len(),
                 r.wall_ms,

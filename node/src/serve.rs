@@ -20,9 +20,9 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::budget::{Class, Over, PeerBudget};
+pub use crate::handles::BlockCache;
 use crate::metrics::Metrics;
 use crate::p2p::{Command, Inbound};
-pub use crate::shared::BlockCache;
 use crate::wire::{
     FinalityProof, FinalizedBlock, MAX_SYNC_BLOCKS, Request, Response, SYNC_RESPONSE_HARD_BYTES,
     SYNC_RESPONSE_SOFT_BYTES,
@@ -39,6 +39,7 @@ const MAX_BUDGETS: usize = 4096;
 const BUDGET_MEMORY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the server reads.
+#[derive(Debug)]
 pub struct Server {
     /// The store (finalized blocks and their proofs).
     pub store: Arc<Store>,
@@ -288,7 +289,7 @@ pub fn finalized_blocks(
             break;
         }
         size += bytes;
-        let closes = closes_run(&proof);
+        let closes = FinalityProof::decode(&proof).map_or(true, |p| p.closes());
         out.push(FinalizedBlock { block, proof });
         // past the soft size, stop where the asker can commit: at a block finalized by its
         // own certificate (a run finalized by a descendant's certificate is committed
@@ -298,11 +299,4 @@ pub fn finalized_blocks(
         }
     }
     out
-}
-
-/// Whether a stored finality proof finalizes its own block (not only a descendant).
-fn closes_run(proof: &[u8]) -> bool {
-    FinalityProof::decode(proof).map_or(true, |p| {
-        matches!(p.certificate.certified, consensus::Certified::Finalization(q) if q == p.proposal)
-    })
 }

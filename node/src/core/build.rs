@@ -10,7 +10,7 @@ use ledger::Block;
 use tracing::debug;
 
 use super::{Effect, Executed, NodeCore, Timer, digest, hash};
-use crate::shared::{ChainEvent, Included};
+use crate::handles::{ChainEvent, Included};
 use crate::wire::Request;
 
 /// A proposal whose parent block is missing is tried again after this long (ms).

@@ -5,15 +5,15 @@
 use tracing::info;
 
 use super::{CommitJob, Committed, CoreError, Effect, Executed, NodeCore, RECENT_BLOCKS, hash};
+use crate::handles::ChainEvent;
 use crate::intake::PROPOSAL_VIEWS_BEHIND;
-use crate::shared::ChainEvent;
 use crate::wire::FinalityProof;
 
 impl NodeCore {
     /// Commit the blocks the engine reported final, in order, as far as they are executed.
     pub(super) fn try_commit(&mut self) -> Result<(), CoreError> {
-        while let Some((p, _)) = self.finalize_queue.front() {
-            let p = *p;
+        while let Some(proof) = self.finalize_queue.front() {
+            let p = proof.proposal;
             if p.height <= self.header.height {
                 self.finalize_queue.pop_front();
                 continue;
@@ -40,7 +40,7 @@ impl NodeCore {
                     height: p.height,
                 });
             }
-            let Some((p, cert)) = self.finalize_queue.pop_front() else {
+            let Some(proof) = self.finalize_queue.pop_front() else {
                 break;
             };
             // blocks finalized by consensus pace this node's proposals (synced ones, final
@@ -51,13 +51,7 @@ impl NodeCore {
                 self.cfg.min_block_interval_ms,
                 self.cfg.max_block_txs,
             );
-            self.commit(
-                ex,
-                FinalityProof {
-                    proposal: p,
-                    certificate: cert,
-                },
-            )?;
+            self.commit(ex, proof)?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use consensus::{Action, Input, Message};
 use tracing::{debug, info};
 
 use super::{CoreError, Effect, NodeCore, Timer, hash};
-use crate::wire::Request;
+use crate::wire::{FinalityProof, Request};
 
 impl NodeCore {
     /// Feed `first` (if any) to the engine and everything that follows from it, until
@@ -104,7 +104,12 @@ impl NodeCore {
             Action::Finalized {
                 proposal,
                 certificate,
-            } => self.finalize_queue.push_back((proposal, certificate)),
+                links,
+            } => self.finalize_queue.push_back(FinalityProof {
+                proposal,
+                certificate,
+                links,
+            }),
             Action::EpochEnded { last } => {
                 debug!(
                     height = last.height,

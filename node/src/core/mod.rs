@@ -8,7 +8,7 @@
 //! [`Event::Answer`], votes go through the [`VoteStore`] the runtime gives it, and
 //! everything else it wants done is an [`Effect`] (`crate::runtime` carries them out for a
 //! real node, the simulator for simulated ones). What it shares with admission and RPC is
-//! memory behind locks (`crate::shared`).
+//! memory behind locks (`crate::handles`).
 //!
 //! | module | owns |
 //! |---|---|
@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use consensus::{Certificate, Digest, Input, Proposal, SafetyState, TimerKind, View, Vote};
+use consensus::{Digest, Input, Proposal, SafetyState, TimerKind, View, Vote};
 use genesis::Genesis;
 use ledger::{
     Block, BlockHeader, ChainParams, FastMap, Hash, Keypair, LedgerState, PublicKey, Receipt,
@@ -46,9 +46,10 @@ use libp2p::PeerId;
 pub use epochs::{namespace, validator_set};
 
 use crate::config::ConsensusSection;
+use crate::handles::{BlockCache, ChainEvent, ChainView, IncludedTxs, Pool};
 use crate::metrics::Metrics;
 use crate::pace::BlockPace;
-use crate::shared::{BlockCache, ChainEvent, ChainView, IncludedTxs, Pool};
+use crate::wire::FinalityProof;
 use epochs::Epoch;
 
 /// The longest a timeout may grow to with backoff.
@@ -313,8 +314,14 @@ pub struct Setup {
     pub rewrite_proposal: Option<ProposalHook>,
 }
 
+impl std::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup").finish_non_exhaustive()
+    }
+}
+
 /// The memory the core shares with admission, RPC and the peer server.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Handles {
     /// The mempool.
     pub pool: Pool,
@@ -413,7 +420,7 @@ pub struct NodeCore {
     timers: BinaryHeap<Reverse<(u64, Timer)>>,
     pending_payload: Option<(u64, View, Proposal)>,
     pending_verify: Vec<Proposal>,
-    finalize_queue: VecDeque<(Proposal, Certificate)>,
+    finalize_queue: VecDeque<FinalityProof>,
     pending_inputs: Vec<Input>,
     // blocks not yet final
     blocks: FastMap<Hash, Arc<Block>>,
@@ -442,6 +449,9 @@ pub struct NodeCore {
     /// then (mono ms).
     demoted: HashMap<PeerId, u64>,
     heard_status: bool,
+    /// The epoch in which a validator of it was last heard speaking in the next one (see
+    /// [`NodeCore::sync_to_epoch_end`]).
+    next_epoch_heard: Option<u64>,
     /// The sync request out: when it was sent (mono ms) and its id.
     sync_inflight: Option<(u64, u64)>,
     head_height: u64,
@@ -449,6 +459,17 @@ pub struct NodeCore {
     announced_head: u64,
     /// What consensus finalized lately: caps this node's proposals (see [`BlockPace`]).
     pace: BlockPace,
+}
+
+impl std::fmt::Debug for NodeCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCore")
+            .field("height", &self.header.height)
+            .field("epoch", &self.epoch.number)
+            .field("view", &self.epoch.engine.view())
+            .field("peer", &self.my_peer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NodeCore {
@@ -510,6 +531,7 @@ impl NodeCore {
             peer_heights: HashMap::new(),
             demoted: HashMap::new(),
             heard_status: false,
+            next_epoch_heard: None,
             sync_inflight: None,
         })
     }

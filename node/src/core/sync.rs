@@ -55,6 +55,10 @@ impl NodeCore {
         self.heard_status = true;
         self.peer_heights
             .insert(peer, (finalized_height, self.now.mono_ms));
+        if self.next_epoch_heard == Some(self.epoch.number) {
+            // the claim that lets that message count may come after it
+            self.sync_to_epoch_end();
+        }
         self.maybe_sync();
     }
 
@@ -110,6 +114,7 @@ impl NodeCore {
     /// epoch, and its engine cannot finish it alone. Sync at any gap, if a claim reaches
     /// the epoch's last block (a claim is needed: the message alone proves nothing).
     pub(super) fn sync_to_epoch_end(&mut self) {
+        self.next_epoch_heard = Some(self.epoch.number);
         let e = self.genesis.consensus.epoch_length.max(1);
         let last = (self.epoch.number + 1).saturating_mul(e);
         let reached = self
@@ -263,8 +268,8 @@ impl NodeCore {
                     "certificate at height {h} is not a finalization"
                 )));
             };
-            let closes = q == proof.proposal;
-            if !closes && q.height <= h {
+            let closes = proof.closes();
+            if !closes && (q.height <= h || !proof.links.is_empty()) {
                 return Err(SyncError::Peer(format!(
                     "certificate at height {h} finalizes neither it nor a descendant"
                 )));

@@ -7,12 +7,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use consensus::{Message, VoteKind};
+use consensus::{Certified, Digest, Ed25519Verifier, Message, Proposal, VoteKind};
 use genesis::Genesis;
 use ledger::{Hash, TxKind};
 
 use super::node::MemStore;
-use crate::wire::Request;
+use crate::wire::{FinalityProof, Request};
 
 /// What the checks saw.
 #[derive(Default)]
@@ -42,13 +42,20 @@ impl Checks {
     }
 
     /// Honest `node` sent `bytes`: record its votes, and report a second, different one.
-    pub(super) fn sent(&mut self, now: u64, node: usize, bytes: &[u8], limits: ledger::Limits) {
+    /// Returns the vote, if `bytes` are one.
+    pub(super) fn sent(
+        &mut self,
+        now: u64,
+        node: usize,
+        bytes: &[u8],
+        limits: ledger::Limits,
+    ) -> Option<VoteKind> {
         let Ok(Request::Consensus {
             epoch,
             message: Message::Vote(v),
         }) = Request::decode(bytes, limits)
         else {
-            return;
+            return None;
         };
         *self.votes_sent.entry(node).or_default() += 1;
         let view = v.kind.view();
@@ -79,6 +86,7 @@ impl Checks {
             ));
         }
         self.votes.insert((node, epoch, view, tag), v.kind);
+        Some(v.kind)
     }
 
     /// Votes of views long past are forgotten (memory stays bounded in long runs).
@@ -93,10 +101,13 @@ impl Checks {
 pub(super) struct Audit {
     pub(super) txs: u64,
     pub(super) ok_txs: u64,
+    /// Epochs' last blocks finalized by a re-proposal (see `consensus::Proposal::repeats`).
+    pub(super) reproposed: u64,
 }
 
 /// Re-execute `store` from genesis: every block valid, every signature verifying, the
-/// supply accounted for.
+/// supply accounted for, and every block's stored finality proof linking it to its parent
+/// and finalized by a certificate of its epoch's validators (what sync checks).
 pub(super) fn audit(genesis: &Genesis, store: &MemStore) -> Result<Audit, String> {
     let params = genesis.chain_params();
     let mut state = genesis.initial_state();
@@ -104,8 +115,38 @@ pub(super) fn audit(genesis: &Genesis, store: &MemStore) -> Result<Audit, String
     let genesis_supply = state.system.total_supply;
     let (mut minted, mut burned, mut rewards) = (0u128, 0u128, 0u128);
     let mut audit = Audit::default();
-    for (block, _) in store.blocks.iter().skip(1) {
+    let epoch_length = genesis.consensus.epoch_length.max(1);
+    let mut proposal = Proposal::genesis(Digest(*parent.id().as_bytes()));
+    let mut set = None;
+    for (block, proof) in store.blocks.iter().skip(1) {
         let height = block.header.height;
+        if state.height % epoch_length == 0 || set.is_none() {
+            let epoch = state.height / epoch_length;
+            let validators = crate::core::validator_set(&state.system.validators)?;
+            set = Some((validators, crate::core::namespace(&params.chain_id, epoch)));
+        }
+        let proof = FinalityProof::decode(proof)
+            .map_err(|e| format!("stored proof of block {height}: {e}"))?;
+        if proof.proposal.height != height
+            || proof.proposal.payload != Digest(*block.id().as_bytes())
+            || proof.proposal.parent != proposal.digest()
+        {
+            return Err(format!(
+                "the proof of block {height} does not link it to its parent"
+            ));
+        }
+        proposal = proof.proposal;
+        if proof.closes() {
+            if let Some((validators, namespace)) = &set {
+                proof
+                    .certificate
+                    .verify(validators, namespace, &Ed25519Verifier)
+                    .map_err(|e| format!("certificate of block {height}: {e}"))?;
+            }
+            if proof.certificate.certified != Certified::Finalization(proof.proposal) {
+                audit.reproposed += 1;
+            }
+        }
         for tx in &block.txs {
             if !tx.verify_signature() {
                 return Err(format!(

@@ -80,6 +80,42 @@ impl World {
         }
     }
 
+    /// An honest validator sent the first finalize vote for an epoch's last block: in half
+    /// of the epochs of the chaos phase, cut the network at once, the sender and one other
+    /// validator on one side, for longer than the notarization timeout. Those who saw the
+    /// notarization finalize, the others nullify the view: the cut that left the last block
+    /// notarized but never finalized before re-proposals (`docs/consensus.md`, "Epochs").
+    pub(super) fn maybe_cut_epoch_end(&mut self, sender: usize, height: u64) {
+        let e = self.genesis.consensus.epoch_length.max(1);
+        if !self.cfg.faults
+            || self.cfg.amnesia
+            || height % e != 0
+            || self.now >= self.cfg.chaos_ms
+            || !self.cut_heights.insert(height)
+            || !self.rng.chance(500)
+        {
+            return;
+        }
+        let n = self.nodes.len();
+        let mut side = vec![0u8; n];
+        side[sender] = 1;
+        let others: Vec<usize> = (0..n).filter(|i| *i != sender).collect();
+        side[others[self.rng.below(others.len())]] = 1;
+        let until = self.now + self.rng.range(2_500, 5_000);
+        let index = self.schedule.len();
+        self.schedule
+            .push((self.now, until, Fault::Partition(side)));
+        self.queue
+            .push(self.now, Item::Fault { index, start: true });
+        self.queue.push(
+            until,
+            Item::Fault {
+                index,
+                start: false,
+            },
+        );
+    }
+
     pub(super) fn fault(&mut self, index: usize, start: bool) {
         let (_, until, fault) = self.schedule[index].clone();
         if start {

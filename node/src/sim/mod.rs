@@ -113,6 +113,8 @@ pub struct SimReport {
     pub penalties: (u64, u64),
     /// Epochs the chain went through.
     pub epochs: u64,
+    /// Epochs whose last block a re-proposal finalized (its view was cut by a fault).
+    pub reproposed: u64,
     /// Votes each node sent (the byzantine node's not counted): the joiner's show it
     /// took part once governance made it a validator.
     pub votes: Vec<u64>,
@@ -135,6 +137,8 @@ struct World {
     trace: blake3::Hasher,
     checks: Checks,
     schedule: Vec<(u64, u64, Fault)>,
+    /// Epoch-end heights already considered for a cut ([`World::maybe_cut_epoch_end`]).
+    cut_heights: std::collections::BTreeSet<u64>,
     faults: Vec<String>,
     events: u64,
     penalties: (u64, u64),
@@ -204,6 +208,7 @@ impl World {
             trace: blake3::Hasher::new(),
             checks: Checks::default(),
             schedule: Vec::new(),
+            cut_heights: Default::default(),
             faults: Vec::new(),
             events: 0,
             penalties: (0, 0),
@@ -357,6 +362,14 @@ impl World {
 
     fn handle(&mut self, item: Item) {
         match item {
+            // a frame still on its way when its link was cut is lost (a request's loss
+            // already answered with its timeout when it was sent over a cut link)
+            Item::Frame {
+                from,
+                to,
+                request: None,
+                ..
+            } if !self.links.connected(from, to) => {}
             Item::Frame {
                 from,
                 to,
@@ -567,8 +580,11 @@ impl World {
     /// Node `from` sends `bytes` to each of `to` (a byzantine sender's frames pass through
     /// its behaviour; an honest sender's votes through the double-sign check).
     fn send(&mut self, from: usize, to: Vec<usize>, bytes: Vec<u8>) {
-        if self.honest(from) {
-            self.checks.sent(self.now, from, &bytes, self.limits);
+        if self.honest(from)
+            && let Some(consensus::VoteKind::Finalize(p)) =
+                self.checks.sent(self.now, from, &bytes, self.limits)
+        {
+            self.maybe_cut_epoch_end(from, p.height);
         }
         for (rank, j) in to.into_iter().enumerate() {
             let frame = match (self.byzantine == Some(from), self.cfg.byzantine) {
@@ -679,11 +695,11 @@ impl World {
         let heights: Vec<u64> = self.nodes.iter().map(|n| n.store.height()).collect();
         let honest: Vec<usize> = (0..self.nodes.len()).filter(|i| self.honest(*i)).collect();
         let blocks = honest.iter().map(|i| heights[*i]).min().unwrap_or(0);
-        let mut txs = 0;
+        let (mut txs, mut reproposed) = (0, 0);
         // the longest honest store re-executes from genesis
         if let Some(best) = honest.iter().copied().max_by_key(|i| heights[*i]) {
             match check::audit(&self.genesis, &self.nodes[best].store) {
-                Ok(a) => txs = a.ok_txs,
+                Ok(a) => (txs, reproposed) = (a.ok_txs, a.reproposed),
                 Err(e) => self.checks.violations.push(format!("node {best}: {e}")),
             }
         }
@@ -704,6 +720,7 @@ impl World {
             wall_ms,
             penalties: self.penalties,
             epochs,
+            reproposed,
             votes: (0..self.nodes.len())
                 .map(|i| self.checks.votes_sent.get(&i).copied().unwrap_or(0))
                 .collect(),

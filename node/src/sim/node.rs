@@ -15,10 +15,10 @@ use libp2p::PeerId;
 
 use crate::config::ConsensusSection;
 use crate::core::{CommitJob, Handles, NodeCore, ProposalHook, Setup, Time, VoteStore};
+use crate::handles::{IncludedTxs, Pool};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::serve::{self, BlockCache, FinalizedBlocks};
-use crate::shared::{IncludedTxs, Pool};
 use crate::wire::{FinalityProof, Request, Response};
 
 /// The votes of one validator, kept across its crashes (each append is durable).
