@@ -11,27 +11,28 @@
 //! much. Signatures are checked once per node: block building and block verification trust
 //! what the mempool holds (same leaf, every signed byte, see `NodeCore::known_signatures`), and
 //! admission trusts what is in a valid block this node executed (same leaf,
-//! `Shared::included`): a block whose signatures do not all verify is invalid, so nothing
+//! `AdmissionContext::included`): a block whose signatures do not all verify is invalid, so nothing
 //! unverified is ever recorded there.
 //!
 //! A client's transaction is handed to the network (gossip to this epoch's and the next
-//! epoch's validators, `Shared::gossip_to`) before the client hears "accepted": a node
+//! epoch's validators, `AdmissionContext::gossip_to`) before the client hears "accepted": a node
 //! killed right after answering does not take an accepted transaction with it, which would
 //! leave its sender's later nonces waiting behind a gap. Gossip whose nonce the finalized
 //! chain has spent is dropped before its signature is checked (much gossip arrives after
 //! its transaction is final on a busy chain, and each copy would cost a verification).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
 
 use ledger::{Hash, SignedTransaction};
 use libp2p::PeerId;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{trace, warn};
 
+use crate::handles::{Chain, GossipTargets, IncludedTxs, Pool};
 use crate::mempool::AdmitError;
+use crate::metrics::Metrics;
 use crate::p2p::Command;
-use crate::shared::Shared;
 use crate::wire::{MAX_TX_BATCH, Request};
 
 /// Most transactions admitted per round.
@@ -66,14 +67,15 @@ enum Job {
 }
 
 /// The handle: cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Admission {
     queue: mpsc::Sender<Job>,
     /// Transactions queued and not yet taken by the admission thread.
     queued: Arc<AtomicUsize>,
 }
 
-/// The receiving end, until [`Admission::start`] gets the shared state.
+/// The receiving end, until [`Admission::start`] gets its context.
+#[derive(Debug)]
 pub struct AdmissionQueue(mpsc::Receiver<Job>, Arc<AtomicUsize>);
 
 /// Why a submission got no answer.
@@ -95,17 +97,16 @@ impl Admission {
         )
     }
 
-    /// Run the admission thread; admitted client transactions go to `net`. It holds
-    /// `shared` weakly and stops when every handle is gone.
+    /// Run the admission thread; admitted client transactions go to `net`. It stops when
+    /// every [`Admission`] handle is gone.
     pub fn start(
         queue: AdmissionQueue,
-        shared: &Arc<Shared>,
+        context: AdmissionContext,
         net: mpsc::Sender<Command>,
     ) -> std::io::Result<()> {
-        let weak = Arc::downgrade(shared);
         std::thread::Builder::new()
             .name("admission".into())
-            .spawn(move || run(queue.0, &queue.1, weak, &net))
+            .spawn(move || run(queue.0, &queue.1, &context, &net))
             .map(|_| ())
     }
 
@@ -167,10 +168,27 @@ impl Admission {
     }
 }
 
+/// What admission reads and fills: the handles it shares with the core and RPC.
+#[derive(Debug)]
+pub struct AdmissionContext {
+    /// This chain's id (a transaction for another chain is refused).
+    pub chain_id: Hash,
+    /// The last finalized state, which transactions are checked against.
+    pub chain: Chain,
+    /// The mempool it fills.
+    pub pool: Pool,
+    /// Transactions in executed, unfinalized blocks (their signatures verified there).
+    pub included: IncludedTxs,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// The validators admitted client transactions go to.
+    pub gossip_to: GossipTargets,
+}
+
 fn run(
     mut rx: mpsc::Receiver<Job>,
     queued: &AtomicUsize,
-    shared: Weak<Shared>,
+    cx: &AdmissionContext,
     net: &mpsc::Sender<Command>,
 ) {
     let mut jobs = Vec::new();
@@ -189,12 +207,9 @@ fn run(
         let left = queued
             .fetch_sub(count, Ordering::Relaxed)
             .saturating_sub(count);
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        shared.metrics.admission_queue.set(left as i64);
+        cx.metrics.admission_queue.set(left as i64);
         trace!(round = count, left, "admission round");
-        admit_all(&shared, std::mem::take(&mut jobs), net);
+        admit_all(cx, std::mem::take(&mut jobs), net);
     }
 }
 
@@ -253,8 +268,8 @@ type ManyCall = (
     Vec<Result<Hash, AdmitError>>,
 );
 
-fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
-    let chain = shared.chain();
+fn admit_all(cx: &AdmissionContext, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
+    let chain = cx.chain.get();
     let mut items = Vec::new();
     let mut barriers = Vec::new();
     let mut many: Vec<ManyCall> = Vec::new();
@@ -275,10 +290,10 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
             // gossip this node would refuse whatever its signature (spent nonces, unknown
             // senders, another chain, …) is dropped before any signature check
             Job::Gossip { from, txs } => {
-                let mp = shared.mempool();
+                let mp = cx.pool.lock();
                 items.extend(
                     txs.into_iter()
-                        .filter(|tx| mp.worth_verifying(tx, &shared.params.chain_id, &chain.state))
+                        .filter(|tx| mp.worth_verifying(tx, &cx.chain_id, &chain.state))
                         .map(|tx| Item {
                             tx,
                             reply: Reply::None(from),
@@ -296,10 +311,10 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
     // admitted as verified if the original left the pool before this round admits it
     // (docs/security.md, rule 1).
     let mut known: Vec<bool> = {
-        let mp = shared.mempool();
+        let mp = cx.pool.lock();
         items.iter().map(|i| mp.holds_exactly(&i.tx)).collect()
     };
-    shared.with_included(|inc| {
+    cx.included.with(|inc| {
         if inc.is_empty() {
             return;
         }
@@ -318,7 +333,7 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
         .map(|(i, _)| i.tx.clone())
         .collect();
     let mut sig_ok = ledger::tx::verify_signatures(&fresh).into_iter();
-    let metrics = &shared.metrics;
+    let metrics = &cx.metrics;
     metrics
         .admission_signatures_verified
         .inc_by(fresh.len() as u64);
@@ -329,7 +344,7 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
     }
     let mut answers = Vec::new();
     let mut liars: Vec<PeerId> = Vec::new();
-    let mut mp = shared.mempool();
+    let mut mp = cx.pool.lock();
     for (item, known) in items.into_iter().zip(known) {
         let ok = if known {
             true
@@ -343,12 +358,13 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
         }
         // a client's transaction is passed on to the other validators; gossip is not
         let from_client = !matches!(item.reply, Reply::None(_));
-        let result = mp.admit(
+        let result = mp.admit_at(
             item.tx,
             ok,
-            &shared.params.chain_id,
+            &cx.chain_id,
             &chain.state,
             from_client,
+            crate::clock::mono_ms(),
         );
         match &result {
             Ok(_) => {
@@ -373,7 +389,7 @@ fn admit_all(shared: &Shared, jobs: Vec<Job>, net: &mpsc::Sender<Command>) {
     }
     // accepted means handed to the network: gossip first, then answer
     if !outbox.is_empty() {
-        let to = shared.gossip_targets();
+        let to = cx.gossip_to.get();
         if !to.is_empty() {
             for chunk in gossip_chunks(&outbox) {
                 let bytes = Request::Txs(chunk.to_vec()).encode();

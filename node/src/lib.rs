@@ -13,7 +13,8 @@
 //! |---|---|
 //! | `core` | the node as `handle(time, event) -> effects`: engine driving, the block pool and proposal checks, block building, fetching, finality and commit, sync, epochs, inbound dispatch (one file each under `core/`) |
 //! | `runtime` | the only code that touches tokio, libp2p, RocksDB, files and clocks on the core's behalf: start-up, the event loop, carrying out effects |
-//! | `shared` | the memory the core shares with admission, the peer server and RPC: mempool handle, included transactions, block cache, chain view |
+//! | `handles` | the small handles the core shares with admission, the peer server and RPC: chain view, mempool, included transactions, block cache, gossip targets |
+//! | `shared` | what RPC reads and calls (`Shared`: the store, the handles, admission, network facts) |
 //! | `mempool`, `admission` | pending transactions (the ledger's own rules, a nonce window) and the thread that verifies and admits them |
 //! | `intake`, `pace` | pure rules for taking proposals and for sizing this node's blocks |
 //! | `p2p`, `budget`, `serve`, `wire`, `peer` | libp2p transport and per-peer budgets, answering peers' requests, the wire format, peer identities |
@@ -22,6 +23,8 @@
 //! | `sim` | the deterministic whole-node simulator (`palisade sim`) |
 //! | `adversary` | `palisade adversary`: a byzantine node and its checker |
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
+
 pub mod admission;
 pub mod adversary;
 pub mod budget;
@@ -29,6 +32,7 @@ pub mod clock;
 pub mod committer;
 pub mod config;
 pub mod core;
+pub mod handles;
 pub mod intake;
 pub mod mempool;
 pub mod metrics;

@@ -70,6 +70,12 @@ pub struct Mempool {
     ordered: bool,
 }
 
+impl std::fmt::Debug for Mempool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mempool").finish_non_exhaustive()
+    }
+}
+
 const REJECTED_KEPT: usize = 100_000;
 
 impl Mempool {
@@ -146,7 +152,9 @@ impl Mempool {
         }
     }
 
-    /// [`Mempool::admit_at`] now, on the process's monotonic clock.
+    /// [`Mempool::admit_at`] now, on the process's monotonic clock (tests only: the node
+    /// passes its time in).
+    #[cfg(test)]
     pub fn admit(
         &mut self,
         tx: SignedTransaction,

@@ -5,23 +5,18 @@
 //! Limits (all in `[rpc]`): request body size, batch size, connections, subscriptions per
 //! connection, a per-IP call rate (token bucket, `governor`), and CORS origins.
 
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use jsonrpsee::core::middleware::{
-    Batch, BatchEntry, Notification, RpcServiceBuilder, RpcServiceT,
-};
+use governor::{Quota, RateLimiter};
+use jsonrpsee::core::middleware::RpcServiceBuilder;
 use jsonrpsee::core::{RpcResult, SubscriptionResult, async_trait, to_json_raw_value};
 use jsonrpsee::server::{
-    BatchRequestConfig, BatchResponseBuilder, MethodResponse, PendingSubscriptionSink,
-    RandomStringIdProvider, Server, ServerConfig, ServerHandle, SubscriptionSink,
-    serve_with_graceful_shutdown, stop_channel,
+    BatchRequestConfig, PendingSubscriptionSink, RandomStringIdProvider, Server, ServerConfig,
+    ServerHandle, SubscriptionSink, serve_with_graceful_shutdown, stop_channel,
 };
-use jsonrpsee::types::{ErrorObjectOwned, Id, Request};
+use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{Methods, RpcModule};
 use ledger::{Encode, Hash, PublicKey, RejectReason, SignedTransaction};
 use rpc::{
@@ -36,15 +31,13 @@ use tokio::sync::broadcast::error::RecvError;
 use tower::Service;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+mod limit;
 mod mining;
 
 use crate::config::RpcSection;
 use crate::mempool::AdmitError;
 use crate::shared::{ChainEvent, Shared};
-
-/// The client's IP, put into each request's extensions by the accept loop.
-#[derive(Clone, Copy, Debug)]
-struct RemoteIp(IpAddr);
+use limit::{RateLimit, RemoteIp};
 
 /// The largest response body, single or batch.
 const MAX_RESPONSE_BYTES: u32 = 64 << 20;
@@ -60,9 +53,39 @@ struct Discover {
     methods: Arc<Vec<String>>,
 }
 
+/// Why the JSON-RPC server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcStartError {
+    /// Two API traits register one method name (a programming error).
+    #[error("registering the methods: {0}")]
+    Register(#[from] jsonrpsee::core::RegisterMethodError),
+    /// The OpenRPC document and the methods served disagree (a programming error).
+    #[error("the OpenRPC document and the server disagree: {0}")]
+    Document(String),
+    /// An `rpc.cors_origins` entry is not a valid header value.
+    #[error("rpc.cors_origins entry {entry:?}: {why}")]
+    Cors {
+        /// The entry.
+        entry: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// `rpc.max_batch` is 0.
+    #[error("rpc.max_batch must be at least 1")]
+    NoBatch,
+    /// The address could not be bound.
+    #[error("binding the RPC server to {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
 /// Every method served, in one module; fails if the OpenRPC document and the module
 /// disagree on the method names.
-pub fn module(shared: Arc<Shared>, url: Option<&str>) -> Result<RpcModule<()>> {
+pub fn module(shared: Arc<Shared>, url: Option<&str>) -> Result<RpcModule<()>, RpcStartError> {
     let api = Api { shared };
     let mut module = RpcModule::new(());
     module.merge(NodeApiServer::into_rpc(api.clone()))?;
@@ -74,7 +97,8 @@ pub fn module(shared: Arc<Shared>, url: Option<&str>) -> Result<RpcModule<()>> {
     let mut names: Vec<String> = module.method_names().map(str::to_owned).collect();
     names.extend(["rpc.discover".to_owned(), "rpc_methods".to_owned()]);
     names.sort();
-    rpc::openrpc::check_served(names.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
+    rpc::openrpc::check_served(names.iter().map(String::as_str))
+        .map_err(RpcStartError::Document)?;
     module.merge(DiscoverApiServer::into_rpc(Discover {
         document: Arc::new(rpc::openrpc::document(url)),
         methods: Arc::new(names),
@@ -82,7 +106,7 @@ pub fn module(shared: Arc<Shared>, url: Option<&str>) -> Result<RpcModule<()>> {
     Ok(module)
 }
 
-fn cors(origins: &[String]) -> Result<Option<CorsLayer>> {
+fn cors(origins: &[String]) -> Result<Option<CorsLayer>, RpcStartError> {
     if origins.is_empty() {
         return Ok(None);
     }
@@ -95,22 +119,28 @@ fn cors(origins: &[String]) -> Result<Option<CorsLayer>> {
     let mut list = Vec::new();
     for o in origins {
         list.push(
-            http::HeaderValue::from_str(o)
-                .with_context(|| format!("rpc.cors_origins entry {o:?}"))?,
+            http::HeaderValue::from_str(o).map_err(|e| RpcStartError::Cors {
+                entry: o.clone(),
+                why: e.to_string(),
+            })?,
         );
     }
     Ok(Some(layer.allow_origin(AllowOrigin::list(list))))
 }
 
 /// Start serving on `cfg.listen`.
-pub async fn start(cfg: &RpcSection, shared: Arc<Shared>) -> Result<ServerHandle> {
+pub async fn start(cfg: &RpcSection, shared: Arc<Shared>) -> Result<ServerHandle, RpcStartError> {
     if cfg.max_batch == 0 {
-        bail!("rpc.max_batch must be at least 1");
+        return Err(RpcStartError::NoBatch);
     }
+    let bind = |source| RpcStartError::Bind {
+        addr: cfg.listen,
+        source,
+    };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
-        .with_context(|| format!("binding the RPC server to {}", cfg.listen))?;
-    let local = listener.local_addr()?;
+        .map_err(bind)?;
+    let local = listener.local_addr().map_err(bind)?;
     let methods: Methods = module(shared, Some(&format!("http://{local}")))?.into();
     let config = ServerConfig::builder()
         .max_request_body_size(cfg.max_request_bytes)
@@ -168,149 +198,6 @@ pub async fn start(cfg: &RpcSection, shared: Arc<Shared>) -> Result<ServerHandle
     });
     tracing::info!(addr = %local, "JSON-RPC listening (HTTP and WebSocket)");
     Ok(handle)
-}
-
-/// Per-IP call rate limit, as an RPC middleware so it covers HTTP and WebSocket alike.
-#[derive(Clone)]
-struct RateLimit<S> {
-    inner: S,
-    limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
-}
-
-impl<S> RateLimit<S> {
-    fn allow(&self, ext: &http::Extensions, calls: usize) -> bool {
-        let (Some(limiter), Some(RemoteIp(ip))) = (&self.limiter, ext.get::<RemoteIp>()) else {
-            return true;
-        };
-        let n = NonZeroU32::new(u32::try_from(calls.max(1)).unwrap_or(u32::MAX))
-            .unwrap_or(NonZeroU32::MIN);
-        matches!(limiter.check_key_n(ip, n), Ok(Ok(())))
-    }
-}
-
-/// Rate-limit tokens a call costs: one, or one per transaction for `tx_submitMany` (its
-/// params are an array of hex strings, so the commas count them).
-fn call_cost(req: &Request<'_>) -> usize {
-    if req.method_name() != "tx_submitMany" {
-        return 1;
-    }
-    req.params()
-        .as_str()
-        .map_or(1, |p| p.bytes().filter(|b| *b == b',').count() + 1)
-}
-
-fn rate_limited(id: Id<'_>) -> MethodResponse {
-    MethodResponse::error(id, ErrorObjectOwned::from(ServerError::rate_limited()))
-}
-
-impl<S> RpcServiceT for RateLimit<S>
-where
-    S: RpcServiceT<
-            MethodResponse = MethodResponse,
-            BatchResponse = MethodResponse,
-            NotificationResponse = MethodResponse,
-        > + Send
-        + Sync
-        + Clone
-        + 'static,
-{
-    type MethodResponse = MethodResponse;
-    type BatchResponse = MethodResponse;
-    type NotificationResponse = MethodResponse;
-
-    fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
-        let allowed = self.allow(req.extensions(), call_cost(&req));
-        let inner = self.inner.clone();
-        async move {
-            if allowed {
-                inner.call(req).await
-            } else {
-                rate_limited(req.id)
-            }
-        }
-    }
-
-    fn batch<'a>(
-        &self,
-        mut batch: Batch<'a>,
-    ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
-        let calls = batch.len();
-        let allowed = self.allow(batch.extensions(), calls);
-        let inner = self.inner.clone();
-        let limit = self.clone();
-        async move {
-            if allowed {
-                run_batch(&inner, batch, |req| {
-                    // the batch paid one token per call: a tx_submitMany pays the rest
-                    let extra = call_cost(req) - 1;
-                    extra == 0 || limit.allow(req.extensions(), extra)
-                })
-                .await
-            } else {
-                rate_limited(Id::Null)
-            }
-        }
-    }
-
-    fn notification<'a>(
-        &self,
-        n: Notification<'a>,
-    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
-        let allowed = self.allow(n.extensions(), 1);
-        let inner = self.inner.clone();
-        async move {
-            if allowed {
-                inner.notification(n).await
-            } else {
-                MethodResponse::notification()
-            }
-        }
-    }
-}
-
-/// Run a batch's calls concurrently (JSON-RPC 2.0 lets a server process them in any order
-/// and with any parallelism; jsonrpsee's own batch runs them one after another), answering
-/// in request order. Concurrent `tx_submit`s reach the admission thread together and share
-/// batch signature checks.
-async fn run_batch<S>(
-    inner: &S,
-    batch: Batch<'_>,
-    allowed: impl Fn(&Request<'_>) -> bool,
-) -> MethodResponse
-where
-    S: RpcServiceT<MethodResponse = MethodResponse, NotificationResponse = MethodResponse>,
-{
-    let mut calls = Vec::new();
-    let mut got_notification = false;
-    for entry in batch {
-        match entry {
-            Ok(BatchEntry::Call(req)) if !allowed(&req) => calls.push(
-                futures::future::Either::Right(futures::future::ready(rate_limited(req.id))),
-            ),
-            Ok(BatchEntry::Call(req)) => calls.push(futures::future::Either::Left(inner.call(req))),
-            Ok(BatchEntry::Notification(n)) => {
-                got_notification = true;
-                inner.notification(n).await;
-            }
-            Err(err) => {
-                let (err, id) = err.into_parts();
-                calls.push(futures::future::Either::Right(futures::future::ready(
-                    MethodResponse::error(id, err),
-                )));
-            }
-        }
-    }
-    let mut answer = BatchResponseBuilder::new_with_limit(MAX_RESPONSE_BYTES as usize);
-    for response in futures::future::join_all(calls).await {
-        if let Err(too_big) = answer.append(response) {
-            return too_big;
-        }
-    }
-    if answer.is_empty() && got_notification {
-        MethodResponse::notification()
-    } else {
-        MethodResponse::from_batch(answer.finish())
-    }
 }
 
 fn parse_key(s: &str) -> Result<PublicKey, ServerError> {
