@@ -14,7 +14,6 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
 use ledger::Store;
 use ledger::store::Commit;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -22,10 +21,25 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use crate::core::{CommitJob, Committed};
 use crate::metrics::Metrics;
 
+/// Why a block could not be handed to the commit thread.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitterError {
+    /// The thread could not be started.
+    #[error("starting the commit thread: {0}")]
+    Start(#[source] std::io::Error),
+    /// [`Committer::finish`] stopped it.
+    #[error("the commit thread was stopped")]
+    Stopped,
+    /// A write failed before (reported as a [`Committed`]), and the thread with it.
+    #[error("the commit thread stopped after a failed write")]
+    Failed,
+}
+
 /// Finalized blocks waiting for the disk before the core waits.
 pub const QUEUE: usize = 8;
 
 /// The handle the core holds.
+#[derive(Debug)]
 pub struct Committer {
     jobs: Option<SyncSender<CommitJob>>,
     thread: Option<JoinHandle<()>>,
@@ -36,7 +50,7 @@ impl Committer {
     pub fn start(
         store: Arc<Store>,
         metrics: Metrics,
-    ) -> Result<(Committer, UnboundedReceiver<Committed>)> {
+    ) -> Result<(Committer, UnboundedReceiver<Committed>), CommitterError> {
         let (jobs, queue) = sync_channel(QUEUE);
         // Unbounded, so the thread never waits on the core (which may be waiting on it);
         // it holds at most one report per job, and jobs are bounded.
@@ -44,7 +58,7 @@ impl Committer {
         let thread = std::thread::Builder::new()
             .name("commit".into())
             .spawn(move || run(&store, &metrics, &queue, &done))
-            .context("starting the commit thread")?;
+            .map_err(CommitterError::Start)?;
         Ok((
             Committer {
                 jobs: Some(jobs),
@@ -56,13 +70,9 @@ impl Committer {
 
     /// Queue a block (after every block queued before it); waits while [`QUEUE`] blocks
     /// are waiting.
-    pub fn submit(&self, job: CommitJob) -> Result<()> {
-        let jobs = self
-            .jobs
-            .as_ref()
-            .ok_or_else(|| anyhow!("the commit thread was stopped"))?;
-        jobs.send(job)
-            .map_err(|_| anyhow!("the commit thread stopped after a failed write"))
+    pub fn submit(&self, job: CommitJob) -> Result<(), CommitterError> {
+        let jobs = self.jobs.as_ref().ok_or(CommitterError::Stopped)?;
+        jobs.send(job).map_err(|_| CommitterError::Failed)
     }
 
     /// Write what is queued, then stop the thread (waits for it).

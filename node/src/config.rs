@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// The whole file.
@@ -239,20 +238,46 @@ pub enum LogFormat {
     Json,
 }
 
+/// Why `config.toml` could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration (unknown key, wrong type, bad TOML).
+    #[error("parsing {}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its line and column.
+        source: toml::de::Error,
+    },
+    /// The configuration could not be written as TOML.
+    #[error("serializing the configuration: {0}")]
+    Serialize(#[from] toml::ser::Error),
+}
+
 impl Config {
     /// Read `home/config.toml`.
-    pub fn load(home: &Path) -> Result<Config> {
+    pub fn load(home: &Path) -> Result<Config, ConfigError> {
         let path = home.join("config.toml");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })
     }
 
     /// The file's text, with a header comment.
-    pub fn to_toml(&self) -> Result<String> {
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
         Ok(format!(
             "# Palisade node configuration. Every key and its default: docs/operations.md\n{}",
-            toml::to_string(self).context("serializing config")?
+            toml::to_string(self)?
         ))
     }
 

@@ -10,7 +10,7 @@ use node::config::{Config, LogFormat};
 
 /// Arguments of `palisade init`.
 #[derive(clap::Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The node's home directory (created).
     #[arg(long)]
     home: PathBuf,
@@ -27,7 +27,7 @@ pub struct InitArgs {
 
 /// Apply `section.key=value` settings to a config (values parsed as TOML where they
 /// parse, strings otherwise), and check the result against the schema.
-pub fn apply_settings(cfg: &Config, settings: &[String]) -> Result<Config> {
+pub(crate) fn apply_settings(cfg: &Config, settings: &[String]) -> Result<Config> {
     let mut table: toml::Table = toml::from_str(&toml::to_string(cfg)?)?;
     for s in settings {
         let (path, value) = s
@@ -51,7 +51,7 @@ pub fn apply_settings(cfg: &Config, settings: &[String]) -> Result<Config> {
     toml::from_str(&toml::to_string(&table)?).context("invalid --set")
 }
 
-pub fn run(args: InitArgs) -> Result<()> {
+pub(crate) fn run(args: InitArgs) -> Result<()> {
     let home = &args.home;
     std::fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
     let cfg_path = home.join("config.toml");
@@ -94,7 +94,7 @@ pub fn run(args: InitArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run_node(home: PathBuf) -> Result<()> {
+pub(crate) fn run_node(home: PathBuf) -> Result<()> {
     let cfg = Config::load(&home)?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.log.filter))
@@ -122,7 +122,8 @@ pub fn run_node(home: PathBuf) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(node::runtime::run(home, cfg))
+    rt.block_on(node::runtime::run(home, cfg))?;
+    Ok(())
 }
 
 fn load_doc(path: &Path) -> Result<GenesisDoc> {
@@ -136,7 +137,7 @@ fn save_doc(path: &Path, doc: &GenesisDoc) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-pub fn genesis_new(out: &Path, chain_name: &str) -> Result<()> {
+pub(crate) fn genesis_new(out: &Path, chain_name: &str) -> Result<()> {
     if out.exists() {
         bail!("{} already exists; refusing to overwrite", out.display());
     }
@@ -153,7 +154,12 @@ pub fn genesis_new(out: &Path, chain_name: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn genesis_add_validator(path: &Path, key: &str, power: u64, address: &str) -> Result<()> {
+pub(crate) fn genesis_add_validator(
+    path: &Path,
+    key: &str,
+    power: u64,
+    address: &str,
+) -> Result<()> {
     let key = PublicKey::from_hex(key).context("--key")?;
     let mut doc = load_doc(path)?;
     if doc.validators.iter().any(|v| v.public_key == key.to_hex()) {
@@ -169,7 +175,12 @@ pub fn genesis_add_validator(path: &Path, key: &str, power: u64, address: &str) 
     Ok(())
 }
 
-pub fn genesis_add_account(path: &Path, key: &str, balance: &str, roles: &[String]) -> Result<()> {
+pub(crate) fn genesis_add_account(
+    path: &Path,
+    key: &str,
+    balance: &str,
+    roles: &[String],
+) -> Result<()> {
     let key = PublicKey::from_hex(key).context("--key")?;
     balance
         .parse::<u128>()

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// Every metric the node exports (cheap to clone: shared handles).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Metrics {
     /// Highest block height seen (proposed or finalized).
     pub height: Gauge,
@@ -265,7 +264,7 @@ pub async fn serve(
     metrics: Metrics,
     ready: Arc<AtomicBool>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
+) -> Result<(), MetricsError> {
     let app = Router::new()
         .route(
             "/metrics",
@@ -285,9 +284,25 @@ pub async fn serve(
         .with_state(HttpState { metrics, ready });
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("metrics listener on {addr}"))?;
+        .map_err(|source| MetricsError::Bind { addr, source })?;
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .context("metrics server")
+        .map_err(MetricsError::Serve)
+}
+
+/// Why the metrics server stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// Its address could not be bound.
+    #[error("metrics listener on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The server failed.
+    #[error("metrics server: {0}")]
+    Serve(#[source] std::io::Error),
 }

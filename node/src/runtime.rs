@@ -19,10 +19,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
 use consensus::Proposal;
 use genesis::Genesis;
 use ledger::Store;
@@ -31,15 +30,18 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use crate::admission::Admission;
+use crate::admission::AdmissionContext;
 use crate::committer::Committer;
 use crate::config::Config;
+use crate::core::CoreError;
 use crate::core::{Effect, Event, Handles, NodeCore, ProposalHook, Setup};
+use crate::handles::{Chain, ChainView, GossipTargets, IncludedTxs, Pool};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::p2p::{self, Command, Inbound, NetInfo};
 use crate::safety_log::FileVotes;
 use crate::serve::{BlockCache, Server};
-use crate::shared::{ChainView, IncludedTxs, Pool, Shared};
+use crate::shared::Shared;
 use crate::wire::FinalityProof;
 
 /// How often the core fires due fetches and updates the mempool gauge, besides its timers.
@@ -65,16 +67,106 @@ pub struct Hooks {
     pub rewrite_proposal: Option<ProposalHook>,
 }
 
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks").finish_non_exhaustive()
+    }
+}
+
 /// Results of background work, delivered to the loop.
 enum Background {
     Answer {
         id: u64,
-        result: Result<Vec<u8>, String>,
+        result: std::result::Result<Vec<u8>, String>,
     },
     AdmissionCaughtUp {
         block: ledger::Hash,
     },
 }
+
+/// Why a node could not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The genesis file does not load.
+    #[error("loading genesis {}: {source}", path.display())]
+    Genesis {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: genesis::GenesisError,
+    },
+    /// The key file does not load.
+    #[error("loading key {}: {source}", path.display())]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: genesis::KeyFileError,
+    },
+    /// The store does not open.
+    #[error(
+        "opening the store in {0} (if it is corrupt: stop the node, move {0}/db aside, and \
+         start it again to sync the chain from its peers): {source}",
+        dir.display()
+    )]
+    OpenStore {
+        /// The data directory.
+        dir: PathBuf,
+        /// Why.
+        source: ledger::StoreError,
+    },
+    /// A store read or write failed.
+    #[error("store: {0}")]
+    Store(#[from] ledger::StoreError),
+    /// The store holds another chain.
+    #[error("the store in {} belongs to chain {found}, genesis says {expected}", dir.display())]
+    OtherChain {
+        /// The data directory.
+        dir: PathBuf,
+        /// The chain in the store.
+        found: ledger::Hash,
+        /// The chain genesis names.
+        expected: ledger::Hash,
+    },
+    /// The store lacks what a finalized head needs (its proof, the genesis block).
+    #[error("the store is incomplete: {0}")]
+    Incomplete(String),
+    /// A config value does not parse.
+    #[error("{key} {value:?}: {why}")]
+    Config {
+        /// The key.
+        key: &'static str,
+        /// Its value.
+        value: String,
+        /// Why.
+        why: String,
+    },
+    /// The network did not start.
+    #[error(transparent)]
+    P2p(#[from] crate::p2p::P2pError),
+    /// JSON-RPC did not start.
+    #[error(transparent)]
+    Rpc(#[from] crate::rpc_server::RpcStartError),
+    /// The commit thread did not start, or stopped.
+    #[error(transparent)]
+    Committer(#[from] crate::committer::CommitterError),
+    /// A thread, the signal handler or the random seed could not be had from the OS.
+    #[error("{what}: {why}")]
+    Os {
+        /// What was asked for.
+        what: &'static str,
+        /// Why it failed.
+        why: String,
+    },
+    /// The core stopped the node.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// A task the node needs stopped.
+    #[error("the {0} stopped")]
+    Stopped(&'static str),
+}
+
+type Result<T> = std::result::Result<T, RunError>;
 
 /// Run a node from its home directory until SIGINT/SIGTERM.
 pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
@@ -84,20 +176,21 @@ pub async fn run(home: PathBuf, cfg: Config) -> Result<()> {
 /// [`run`], with an attacker's [`Hooks`].
 pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
     let genesis_path = Config::path(&home, &cfg.node.genesis_file);
-    let genesis = Genesis::load(&genesis_path)
-        .with_context(|| format!("loading genesis {}", genesis_path.display()))?;
+    let genesis = Genesis::load(&genesis_path).map_err(|source| RunError::Genesis {
+        path: genesis_path.clone(),
+        source,
+    })?;
     let key_path = Config::path(&home, &cfg.node.key_file);
-    let key = genesis::read_key_file(&key_path)
-        .with_context(|| format!("loading key {}", key_path.display()))?;
+    let key = genesis::read_key_file(&key_path).map_err(|source| RunError::Key {
+        path: key_path.clone(),
+        source,
+    })?;
     let data_dir = Config::path(&home, &cfg.node.data_dir);
     let params = genesis.chain_params();
     let store = Arc::new(
-        Store::open(&data_dir.join("db"), params.limits).with_context(|| {
-            format!(
-                "opening the store in {0} (if it is corrupt: stop the node, move {0}/db \
-                     aside, and start it again to sync the chain from its peers)",
-                data_dir.display()
-            )
+        Store::open(&data_dir.join("db"), params.limits).map_err(|source| RunError::OpenStore {
+            dir: data_dir.clone(),
+            source,
         })?,
     );
     match store.chain_id()? {
@@ -105,22 +198,26 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
             store.init_genesis(&genesis.genesis_block(), &genesis.initial_state())?;
             info!(chain_id = %params.chain_id, "store initialized from genesis");
         }
-        Some(id) if id != params.chain_id => bail!(
-            "the store in {} belongs to chain {id}, genesis says {}",
-            data_dir.display(),
-            params.chain_id
-        ),
+        Some(found) if found != params.chain_id => {
+            return Err(RunError::OtherChain {
+                dir: data_dir,
+                found,
+                expected: params.chain_id,
+            });
+        }
         Some(_) => {}
     }
-    let (state, header) = store.load_state().context("loading the finalized state")?;
+    let (state, header) = store.load_state()?;
     let proposal = if header.height == 0 {
         Proposal::genesis(consensus::Digest(header.id().0))
     } else {
-        let raw = store
-            .certificate(header.height)?
-            .ok_or_else(|| anyhow!("no finality proof stored for height {}", header.height))?;
+        let raw = store.certificate(header.height)?.ok_or_else(|| {
+            RunError::Incomplete(format!("no finality proof for height {}", header.height))
+        })?;
         FinalityProof::decode(&raw)
-            .map_err(|e| anyhow!("finality proof at height {}: {e}", header.height))?
+            .map_err(|e| {
+                RunError::Incomplete(format!("finality proof at height {}: {e}", header.height))
+            })?
             .proposal
     };
     info!(height = header.height, state_root = %header.state_root, key = %key.public().to_hex(), "node starting");
@@ -132,13 +229,18 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         .p2p
         .listen
         .parse()
-        .with_context(|| format!("p2p.listen {:?}", cfg.p2p.listen))?;
+        .map_err(|e: libp2p::multiaddr::Error| RunError::Config {
+            key: "p2p.listen",
+            value: cfg.p2p.listen.clone(),
+            why: e.to_string(),
+        })?;
     let mut extra = Vec::new();
     for p in &cfg.p2p.peers {
-        extra.push(
-            p.parse::<Multiaddr>()
-                .with_context(|| format!("p2p.peers entry {p:?}"))?,
-        );
+        extra.push(p.parse::<Multiaddr>().map_err(|e| RunError::Config {
+            key: "p2p.peers entry",
+            value: p.clone(),
+            why: e.to_string(),
+        })?);
     }
     let (net, queues) = p2p::spawn(
         p2p::P2pConfig {
@@ -171,7 +273,7 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         chain_name: genesis.chain_name.clone(),
         params: params.clone(),
         store: store.clone(),
-        chain: RwLock::new(ChainView {
+        chain: Chain::new(ChainView {
             state: state.clone(),
             header: header.clone(),
             head_height: header.height,
@@ -187,16 +289,26 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         metrics: metrics.clone(),
         genesis_hash: store
             .header_by_height(0)?
-            .ok_or_else(|| anyhow!("no genesis block in the store"))?
+            .ok_or_else(|| RunError::Incomplete("no genesis block".into()))?
             .id(),
         events: tokio::sync::broadcast::channel(EVENT_BUFFER).0,
         included: included.clone(),
         hashrates: Mutex::new(HashMap::new()),
         admission,
-        gossip_to: RwLock::new(Vec::new()),
+        gossip_to: GossipTargets::default(),
     });
-    Admission::start(admission_queue, &shared, net.clone())
-        .context("starting the admission thread")?;
+    let context = AdmissionContext {
+        chain_id: params.chain_id,
+        chain: shared.chain.clone(),
+        pool: pool.clone(),
+        included: included.clone(),
+        metrics: metrics.clone(),
+        gossip_to: shared.gossip_to.clone(),
+    };
+    Admission::start(admission_queue, context, net.clone()).map_err(|e| RunError::Os {
+        what: "starting the admission thread",
+        why: e.to_string(),
+    })?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let rpc_handle = crate::rpc_server::start(&cfg.rpc, shared.clone()).await?;
@@ -225,7 +337,10 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
     );
     let (committer, committed) = Committer::start(store.clone(), metrics.clone())?;
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow!("no randomness for the core: {e}"))?;
+    getrandom::fill(&mut seed).map_err(|e| RunError::Os {
+        what: "randomness for the core",
+        why: e.to_string(),
+    })?;
     let status_ms = cfg.consensus.status_interval_ms.max(50);
     let core = NodeCore::new(
         Setup {
@@ -310,8 +425,11 @@ impl Runtime {
         self.step(Event::Start)?;
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         let mut status = tokio::time::interval(status_every);
-        let mut sigterm =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| RunError::Os {
+                what: "the SIGTERM handler",
+                why: e.to_string(),
+            })?;
         loop {
             let next = self
                 .core
@@ -323,7 +441,7 @@ impl Runtime {
                 biased;
                 msg = priority.recv() => match msg {
                     Some(m) => inbound(m),
-                    None => bail!("network task stopped"),
+                    None => return Err(RunError::Stopped("network task")),
                 },
                 b = background.recv() => match b {
                     Some(Background::Answer { id, result }) => Event::Answer { id, result },
@@ -334,7 +452,7 @@ impl Runtime {
                 },
                 c = committed.recv() => match c {
                     Some(c) => Event::Committed(Box::new(c)),
-                    None => bail!("the commit thread stopped"),
+                    None => return Err(RunError::Stopped("commit thread")),
                 },
                 _ = tokio::time::sleep(next) => Event::Tick,
                 _ = housekeeping.tick() => Event::Tick,
@@ -344,7 +462,7 @@ impl Runtime {
                 Ok(_) = stop.wait_for(|s| *s) => { info!("stop requested: shutting down"); return Ok(()); }
                 msg = bulk.recv() => match msg {
                     Some(m) => inbound(m),
-                    None => bail!("network task stopped"),
+                    None => return Err(RunError::Stopped("network task")),
                 },
             };
             self.step(event)?;
@@ -422,9 +540,9 @@ impl Runtime {
             }
             // waits while the commit queue is full: the core then waits too
             Effect::Commit(job) => self.committer.submit(*job)?,
-            Effect::Publish(view) => self.shared.set_chain(*view),
+            Effect::Publish(view) => self.shared.chain.set(*view),
             Effect::Ready(ready) => self.shared.ready.store(ready, Ordering::Relaxed),
-            Effect::GossipTargets(to) => self.shared.set_gossip_targets(to),
+            Effect::GossipTargets(to) => self.shared.gossip_to.set(to),
             Effect::Chain(event) => {
                 let _ = self.shared.events.send(event);
             }

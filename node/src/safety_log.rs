@@ -9,13 +9,52 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use consensus::{SafetyState, Vote};
 use ledger::codec::{Limits, Reader};
 
 use crate::core::VoteStore;
 
+/// Why a safety log could not be opened or appended to.
+#[derive(Debug, thiserror::Error)]
+pub enum SafetyLogError {
+    /// The file system failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The log holds bytes that are not the votes it wrote (beyond one torn append).
+    #[error(
+        "{} is corrupt: {why}. This file holds every vote this validator signed in epoch \
+         {epoch}; starting without them could make it sign two different things in one \
+         view. Restore the file from a backup if you have one; otherwise keep this \
+         validator stopped until the epoch is over (or ask the operators to replace its \
+         key), and move the file aside only then.",
+        path.display()
+    )]
+    Corrupt {
+        /// The log file.
+        path: PathBuf,
+        /// Its epoch.
+        epoch: u64,
+        /// What does not read back.
+        why: String,
+    },
+}
+
+type Result<T> = std::result::Result<T, SafetyLogError>;
+
+fn io_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SafetyLogError {
+    let path = path.to_path_buf();
+    move |source| SafetyLogError::Io { what, path, source }
+}
+
 /// One epoch's log.
+#[derive(Debug)]
 pub struct SafetyLog {
     file: File,
     path: PathBuf,
@@ -30,7 +69,7 @@ impl SafetyLog {
     /// a record that checks out but does not decode) is corruption: the node refuses to start
     /// rather than forget votes it signed, which could make it sign twice in one view.
     pub fn open(dir: &Path, epoch: u64) -> Result<(SafetyLog, SafetyState)> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(io_error("creating", dir))?;
         let path = dir.join(format!("epoch-{epoch}.log"));
         let existed = path.exists();
         let mut file = OpenOptions::new()
@@ -38,46 +77,50 @@ impl SafetyLog {
             .append(true)
             .create(true)
             .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+            .map_err(io_error("opening", &path))?;
         if !existed {
             genesis::durable::sync_parent(&path)
-                .with_context(|| format!("syncing the directory of {}", path.display()))?;
+                .map_err(io_error("syncing the directory of", &path))?;
         }
         let mut raw = Vec::new();
         file.read_to_end(&mut raw)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let (state, good) = read_records(&raw).map_err(|e| {
-            anyhow::anyhow!(
-                "{} is corrupt: {e}. This file holds every vote this validator signed in epoch \
-                 {epoch}; starting without them could make it sign two different things in one \
-                 view. Restore the file from a backup if you have one; otherwise keep this \
-                 validator stopped until the epoch is over (or ask the operators to replace its \
-                 key), and move the file aside only then.",
-                path.display()
-            )
+            .map_err(io_error("reading", &path))?;
+        let (state, good) = read_records(&raw).map_err(|why| SafetyLogError::Corrupt {
+            path: path.clone(),
+            epoch,
+            why,
         })?;
         if good < raw.len() {
             tracing::warn!(path = %path.display(), good, total = raw.len(), "cutting off a torn safety-log record (it was never sent)");
-            file.set_len(good as u64)?;
-            file.seek(SeekFrom::End(0))?;
-            file.sync_all()?;
+            file.set_len(good as u64)
+                .and_then(|()| file.seek(SeekFrom::End(0)))
+                .and_then(|_| file.sync_all())
+                .map_err(io_error("cutting the torn record off", &path))?;
         }
         Ok((SafetyLog { file, path }, state))
     }
 
     /// Append `vote` and fsync.
     pub fn append(&mut self, vote: &Vote) -> Result<()> {
-        let mut body = Vec::with_capacity(160);
-        crate::wire::encode_vote(vote, &mut body);
-        let mut rec = Vec::with_capacity(body.len() + 10);
-        rec.extend_from_slice(&(body.len() as u16).to_le_bytes());
-        rec.extend_from_slice(&body);
-        rec.extend_from_slice(&blake3::hash(&body).as_bytes()[..8]);
+        let rec = record(vote);
         self.file
             .write_all(&rec)
             .and_then(|_| self.file.sync_data())
-            .with_context(|| format!("writing {}", self.path.display()))
+            .map_err(io_error("writing", &self.path))
     }
+}
+
+/// A vote's record in the log: u16 little-endian length, the vote's wire bytes
+/// (`wire::encode_vote`), the first 8 bytes of their BLAKE3.
+pub fn record(vote: &Vote) -> Vec<u8> {
+    let mut body = Vec::with_capacity(160);
+    crate::wire::encode_vote(vote, &mut body);
+    let mut rec = Vec::with_capacity(body.len() + 10);
+    // a vote is at most 157 bytes (MAX_RECORD)
+    rec.extend_from_slice(&(body.len() as u16).to_le_bytes());
+    rec.extend_from_slice(&body);
+    rec.extend_from_slice(&blake3::hash(&body).as_bytes()[..8]);
+    rec
 }
 
 /// The largest vote record: a length, a notarize or finalize vote (kind, proposal, signer,
@@ -86,6 +129,7 @@ const MAX_RECORD: usize = 2 + 1 + 88 + 4 + 64 + 8;
 
 /// The votes of a validator, one log file per epoch under `dir`: the [`VoteStore`] of a
 /// real node. Only the current epoch's log is open (only its engine signs).
+#[derive(Debug)]
 pub struct FileVotes {
     dir: PathBuf,
     open: Option<(u64, SafetyLog)>,
@@ -100,7 +144,7 @@ impl FileVotes {
 
 impl VoteStore for FileVotes {
     fn open(&mut self, epoch: u64) -> std::result::Result<SafetyState, String> {
-        let (log, state) = SafetyLog::open(&self.dir, epoch).map_err(|e| format!("{e:#}"))?;
+        let (log, state) = SafetyLog::open(&self.dir, epoch).map_err(|e| e.to_string())?;
         self.open = Some((epoch, log));
         Ok(state)
     }
@@ -108,11 +152,11 @@ impl VoteStore for FileVotes {
     fn append(&mut self, epoch: u64, vote: &Vote) -> std::result::Result<(), String> {
         if self.open.as_ref().is_none_or(|(e, _)| *e != epoch) {
             // an epoch's votes are read back before its engine signs; reopening keeps them
-            let (log, _) = SafetyLog::open(&self.dir, epoch).map_err(|e| format!("{e:#}"))?;
+            let (log, _) = SafetyLog::open(&self.dir, epoch).map_err(|e| e.to_string())?;
             self.open = Some((epoch, log));
         }
         match self.open.as_mut() {
-            Some((_, log)) => log.append(vote).map_err(|e| format!("{e:#}")),
+            Some((_, log)) => log.append(vote).map_err(|e| e.to_string()),
             None => Err("no safety log open".into()),
         }
     }
@@ -127,7 +171,7 @@ impl VoteStore for FileVotes {
 
 /// The votes in a log's bytes and how many bytes hold whole records; `Err` if anything but
 /// the torn tail of one interrupted append fails to read back.
-fn read_records(raw: &[u8]) -> std::result::Result<(SafetyState, usize), String> {
+pub fn read_records(raw: &[u8]) -> std::result::Result<(SafetyState, usize), String> {
     let mut state = SafetyState::default();
     let mut pos = 0usize;
     while pos < raw.len() {
