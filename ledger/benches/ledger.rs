@@ -114,7 +114,7 @@ fn bench_signatures(c: &mut Criterion) {
         .collect();
     let pubs: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
     let sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
-    let checks: Vec<SignatureCheck> = (0..256)
+    let checks: Vec<SignatureCheck<'_>> = (0..256)
         .map(|i| SignatureCheck {
             key: &pubs[i],
             message: &msgs[i],
@@ -178,7 +178,7 @@ fn bench_batch_sizes(c: &mut Criterion) {
         .enumerate()
         .map(|(i, m)| keys[i % 256].sign(m))
         .collect();
-    let checks: Vec<SignatureCheck> = (0..4096)
+    let checks: Vec<SignatureCheck<'_>> = (0..4096)
         .map(|i| SignatureCheck {
             key: &pubs[i % 256],
             message: &msgs[i],

@@ -87,6 +87,7 @@ pub enum DecodeError {
 }
 
 /// A cursor over untrusted bytes, carrying the limits in force.
+#[derive(Debug)]
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,

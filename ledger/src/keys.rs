@@ -445,7 +445,7 @@ mod tests {
         sigs[3].0[40] ^= 1; // corrupt s
         sigs[11].0[2] ^= 1; // corrupt R
         sigs[17] = keys[16].sign(&msgs[17]); // wrong signer
-        let checks: Vec<SignatureCheck> = (0..20)
+        let checks: Vec<SignatureCheck<'_>> = (0..20)
             .map(|i| SignatureCheck {
                 key: &pubs[i],
                 message: &msgs[i],
@@ -532,7 +532,7 @@ mod tests {
         all.push(bad);
         for rotation in 0..all.len() {
             all.rotate_left(1);
-            let checks: Vec<SignatureCheck> = all
+            let checks: Vec<SignatureCheck<'_>> = all
                 .iter()
                 .map(|(k, s)| SignatureCheck {
                     key: k,

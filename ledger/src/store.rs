@@ -122,6 +122,7 @@ pub struct IncludedTx {
 }
 
 /// A finalized block to commit, with everything derived from executing it.
+#[derive(Debug)]
 pub struct Commit<'a> {
     /// The block.
     pub block: &'a Block,
@@ -136,6 +137,7 @@ pub struct Commit<'a> {
 }
 
 /// The RocksDB store of one chain.
+#[derive(Debug)]
 pub struct Store {
     db: DB,
     limits: Limits,

@@ -16,6 +16,7 @@ use crate::lanes::Backend;
 use crate::search::{Pool, Solution, Work};
 
 /// How `palisade miner` runs.
+#[derive(Debug)]
 pub struct MinerConfig {
     /// The node's RPC URL (`http://…` or `ws://…`; WebSocket is used).
     pub rpc: String,

@@ -5,6 +5,8 @@
 //! Must not decide what a valid solution is: that rule lives in `ledger::mining`, which
 //! validators run; every candidate found here is checked with it before it is claimed.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
+
 pub mod bench;
 pub mod client;
 pub mod lanes;

@@ -71,6 +71,12 @@ pub struct Pool {
     backend: Backend,
 }
 
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
+}
+
 impl Pool {
     /// Start `threads` idle workers using `backend`; solutions go to `solutions`.
     pub fn start(threads: usize, backend: Backend, solutions: UnboundedSender<Solution>) -> Pool {

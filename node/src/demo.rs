@@ -11,7 +11,7 @@ use ledger::{Store, Transaction, TxKind, build_block};
 
 /// Arguments of `palisade demo`.
 #[derive(clap::Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Directory for the demo chain's data (kept between runs).
     #[arg(long, default_value = ".palisade-demo")]
     home: PathBuf,
@@ -28,7 +28,7 @@ pub struct DemoArgs {
 
 const ACCOUNTS: u32 = 8;
 
-pub fn run(args: DemoArgs) -> Result<()> {
+pub(crate) fn run(args: DemoArgs) -> Result<()> {
     if args.reset && args.home.exists() {
         std::fs::remove_dir_all(&args.home)
             .with_context(|| format!("removing {}", args.home.display()))?;

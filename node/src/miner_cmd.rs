@@ -11,7 +11,7 @@ use miner::{Backend, MinerConfig};
 
 /// Options of `palisade miner`.
 #[derive(Args)]
-pub struct MinerArgs {
+pub(crate) struct MinerArgs {
     /// The node's JSON-RPC URL (HTTP or WebSocket; WebSocket is used).
     #[arg(long, default_value = "http://127.0.0.1:26756", env = "PALISADE_RPC")]
     rpc: String,
@@ -57,7 +57,7 @@ fn backend(name: &str) -> Result<Backend> {
 }
 
 /// Run `palisade miner`.
-pub fn run(args: MinerArgs) -> Result<()> {
+pub(crate) fn run(args: MinerArgs) -> Result<()> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

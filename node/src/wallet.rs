@@ -16,7 +16,7 @@ use rpc::{AccountApiClient, ChainApiClient, HeaderInfo, TxApiClient, TxState, Tx
 
 /// Options every wallet command takes.
 #[derive(Args)]
-pub struct WalletArgs {
+pub(crate) struct WalletArgs {
     /// The node's JSON-RPC URL (HTTP; WebSocket uses the same host and port).
     #[arg(
         long,
@@ -34,7 +34,7 @@ pub struct WalletArgs {
 
 /// Options of commands that send a transaction.
 #[derive(Args, Clone, Copy)]
-pub struct SendOpts {
+pub(crate) struct SendOpts {
     /// Follow the transaction to finality over WebSocket and print its block.
     #[arg(long)]
     wait: bool,
@@ -145,7 +145,7 @@ enum WalletCommand {
 }
 
 /// Run a wallet command.
-pub fn run(args: WalletArgs) -> Result<()> {
+pub(crate) fn run(args: WalletArgs) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

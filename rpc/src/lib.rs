@@ -8,6 +8,8 @@
 //! Conventions: `namespace_camelCase` method names; hashes and keys as `0x` hex; amounts as
 //! decimal strings (u128 does not fit a JSON number).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
+
 pub mod errors;
 pub mod openrpc;
 pub mod types;

@@ -20,6 +20,7 @@ use crate::types::*;
 pub const INVALID_PARAMS: i32 = jsonrpsee::types::error::INVALID_PARAMS_CODE;
 
 /// One method of the document.
+#[derive(Debug)]
 pub struct MethodDoc {
     /// Full name, e.g. `chain_getInfo`.
     pub name: &'static str,
@@ -49,6 +50,7 @@ impl MethodDoc {
 }
 
 /// One parameter of a method.
+#[derive(Debug)]
 pub struct ParamDoc {
     /// Its name; a by-name call uses it (or its snake_case form) as the key.
     pub name: &'static str,

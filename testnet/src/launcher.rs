@@ -103,6 +103,7 @@ impl NodeSpec {
 }
 
 /// A local testnet of `palisade` processes. Dropping it kills every process it started.
+#[derive(Debug)]
 pub struct Testnet {
     /// The options it was made with.
     pub opts: TestnetOptions,

@@ -1,5 +1,5 @@
 //! Helpers shared by the ledger's integration tests: a small chain with known keys.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, unreachable_pub)] // helpers, not an API
 
 use ledger::block::BlockHeader;
 use ledger::state::AccountTree;

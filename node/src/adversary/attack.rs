@@ -23,6 +23,7 @@ use crate::serve::BlockCache;
 use crate::wire::{Request, Response};
 
 /// A small deterministic generator for junk (no cryptographic use).
+#[derive(Debug)]
 pub struct Junk(u64);
 
 impl Junk {
@@ -51,6 +52,7 @@ impl Junk {
 }
 
 /// What the attacking validator knows and holds.
+#[derive(Debug)]
 pub struct Attack {
     /// The campaign.
     pub campaign: Campaign,

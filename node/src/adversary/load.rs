@@ -19,7 +19,7 @@ use rpc::{AccountApiClient, ChainApiClient, TxApiClient};
 use tokio::task::JoinHandle;
 
 /// What the load saw.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct Seen {
     /// Transaction → when it was accepted by a mempool.
     pub accepted: HashMap<Hash, Instant>,
@@ -30,6 +30,7 @@ pub struct Seen {
 }
 
 /// A running load.
+#[derive(Debug)]
 pub struct Load {
     /// What it saw so far.
     pub seen: Arc<Mutex<Seen>>,
