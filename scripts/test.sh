@@ -3,8 +3,19 @@
 # builds once (release profile, so process-level tests reuse the same binaries), runs
 # every Rust test; the outside clients (a Python signer, the OpenRPC conformance check) are
 # installed first, from PyPI into a venv, and run by node/tests/rpc.rs against a live testnet.
+#
+#   scripts/test.sh          everything (what CI runs)
+#   scripts/test.sh --fast   unit, property, simulator and vector tests only: no test whose
+#                            name ends in `_slow` (those start real `palisade` processes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+FAST=0
+for arg in "$@"; do
+  case "$arg" in
+    --fast) FAST=1 ;;
+    *) echo "usage: scripts/test.sh [--fast]" >&2; exit 2 ;;
+  esac
+done
 
 scripts/install-deps.sh
 
@@ -22,8 +33,13 @@ echo "== docs/tx-format.md with PyNaCl + blake3 (independent implementation) =="
 echo "== cargo fmt --check =="
 cargo fmt --all --check
 
-echo "== cargo test (release) =="
-cargo test --release --workspace --locked
+echo "== cargo test (release): the fast suite =="
+cargo test --release --workspace --locked -- --skip _slow
+
+if [ "$FAST" = 0 ]; then
+  echo "== cargo test (release): process-level tests (*_slow: real palisade processes) =="
+  cargo test --release --workspace --locked -- _slow
+fi
 
 echo "== cargo clippy (release profile: reuses the test build's dependencies) =="
 cargo clippy --release --workspace --all-targets --locked -- -D warnings

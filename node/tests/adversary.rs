@@ -40,7 +40,7 @@ fn the_campaigns_are_listed() {
 }
 
 #[test]
-fn no_campaign_breaks_the_honest_nodes() {
+fn no_campaign_breaks_the_honest_nodes_slow() {
     let dir = tempfile::tempdir().unwrap();
     let campaigns = [
         "forged-signature",

@@ -39,7 +39,7 @@ fn bench(base_port: u16, home: &std::path::Path, extra: &[&str]) -> Value {
 }
 
 #[test]
-fn bench_reports_what_finalized_and_survives_a_killed_validator() {
+fn bench_reports_what_finalized_and_survives_a_killed_validator_slow() {
     let dir = tempfile::tempdir().unwrap();
 
     let r = bench(23600, &dir.path().join("plain"), &[]);

@@ -82,7 +82,7 @@ fn keys_generate_and_show() {
 }
 
 #[test]
-fn demo_commits_blocks_and_resumes_where_it_stopped() {
+fn demo_commits_blocks_and_resumes_where_it_stopped_slow() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("demo");
     let home = home.to_str().expect("utf8");

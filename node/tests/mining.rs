@@ -85,7 +85,7 @@ async fn balance(c: &jsonrpsee::http_client::HttpClient, key: &Keypair) -> u128 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn miners_earn_rewards_and_the_target_follows_the_rate() {
+async fn miners_earn_rewards_and_the_target_follows_the_rate_slow() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = TestnetOptions::new(binary(), dir.path().join("net"));
     opts.base_port = BASE_PORT;

@@ -210,7 +210,7 @@ async fn sink_balance(net: &Testnet, i: usize, sink: &PublicKey) -> u128 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_validators_finalize_transfers_submitted_to_different_nodes() {
+async fn four_validators_finalize_transfers_submitted_to_different_nodes_slow() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (_dir, net) = start(21000, 4, &[]).await;
     let mut load = Load::new(&net, 1..5).await;
@@ -248,7 +248,7 @@ async fn four_validators_finalize_transfers_submitted_to_different_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_validator_restarts_catches_up_and_loses_nothing() {
+async fn a_killed_validator_restarts_catches_up_and_loses_nothing_slow() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (_dir, mut net) = start(21300, 4, &[]).await;
     let mut load = Load::new(&net, 1..5).await;
@@ -282,7 +282,7 @@ async fn a_killed_validator_restarts_catches_up_and_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_of_four_down_halts_without_divergence_and_resumes() {
+async fn two_of_four_down_halts_without_divergence_and_resumes_slow() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (_dir, mut net) = start(21600, 4, &[]).await;
     wait_height(&mut net, &[0, 1], 5, Duration::from_secs(30)).await;
@@ -312,7 +312,7 @@ async fn two_of_four_down_halts_without_divergence_and_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paused_validator_is_routed_around_and_rejoins() {
+async fn a_paused_validator_is_routed_around_and_rejoins_slow() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (_dir, mut net) = start(21900, 4, &[]).await;
     wait_height(&mut net, &[0], 3, Duration::from_secs(30)).await;
@@ -330,7 +330,7 @@ async fn a_paused_validator_is_routed_around_and_rejoins() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_observer_joining_after_1000_blocks_syncs_to_the_head() {
+async fn an_observer_joining_after_1000_blocks_syncs_to_the_head_slow() {
     let _one = ONE_AT_A_TIME.lock().await;
     // validators serve observers only when told to
     let (dir, mut net) = start(
@@ -384,7 +384,7 @@ fn metric(text: &str, name: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn votes_from_a_key_that_is_not_a_validator_are_refused() {
+async fn votes_from_a_key_that_is_not_a_validator_are_refused_slow() {
     use consensus::{Message, Signature, Vote, VoteKind};
     use node::p2p;
     use node::wire::Request;
@@ -488,7 +488,7 @@ async fn validators_of(net: &Testnet, i: usize) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admins_add_and_remove_validators_across_epochs() {
+async fn admins_add_and_remove_validators_across_epochs_slow() {
     let _one = ONE_AT_A_TIME.lock().await;
     // epochs of 100 blocks go by in a few seconds at this pace
     // the fifth node syncs as an observer until it is a validator

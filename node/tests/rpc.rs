@@ -115,7 +115,7 @@ fn still_serving(addr: SocketAddr, after: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wallet_api_end_to_end() {
+async fn wallet_api_end_to_end_slow() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = TestnetOptions::new(binary(), dir.path().join("net"));
     opts.base_port = BASE_PORT;

@@ -1,5 +1,5 @@
 //! Helpers the process-level tests share.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, clippy::unwrap_used, unreachable_pub)] // helpers, not an API
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
