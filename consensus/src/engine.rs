@@ -265,6 +265,19 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             // is re-proposed only after a view that ended without it
             return;
         }
+        // a re-proposal repeats the original block, never another re-proposal (so a
+        // finalization is always one link from the block it finalizes)
+        let parent = if repeat {
+            match self.original(parent) {
+                Some(p) => p,
+                None => {
+                    self.fetch(parent.parent_view, out);
+                    return;
+                }
+            }
+        } else {
+            parent
+        };
         let st = self.state(view);
         if st.payload_requested || st.proposal.is_some() {
             return;
@@ -286,6 +299,17 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             return;
         }
         out.push(Action::RequestPayload { view, parent });
+    }
+
+    /// The block a notarized proposal at the epoch's last height carries: itself, or the
+    /// original proposal it re-proposes; `None` if that cannot be told yet (the parent's
+    /// certificate is missing here).
+    fn original(&self, q: Proposal) -> Option<Proposal> {
+        if q.height != self.cfg.last_height || q.view == self.finalized.view {
+            return Some(q);
+        }
+        let parent = self.notarized.get(&q.parent)?;
+        Some(if q.repeats(parent) { *parent } else { q })
     }
 
     fn on_payload(&mut self, view: View, payload: Digest, out: &mut Vec<Action>) {
@@ -339,13 +363,32 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         let found = if parent.height + 1 == p.height {
             ParentCheck::Extends
         } else if p.repeats(&parent) && p.height == self.cfg.last_height {
-            ParentCheck::Repeats
+            // only the original block is re-proposed, never a re-proposal of it
+            match self.original(parent) {
+                Some(o) if o == parent => ParentCheck::Repeats,
+                Some(_) => return ParentCheck::Invalid,
+                None => {
+                    self.fetch(parent.parent_view, out);
+                    return ParentCheck::Missing;
+                }
+            }
         } else {
             return ParentCheck::Invalid;
         };
+        // every view in between is nullified; for a re-proposal, a view in between may
+        // instead have notarized an earlier re-proposal of the same block (finalizing that
+        // one would have finalized this very block)
         let mut missing = false;
         for u in p.parent_view + 1..p.view {
-            if self.views.get(&u).is_none_or(|s| s.nullification.is_none()) {
+            let st = self.views.get(&u);
+            let passed = st.is_some_and(|s| {
+                s.nullification.is_some()
+                    || (matches!(found, ParentCheck::Repeats)
+                        && s.notarization.as_ref().is_some_and(|c| {
+                            matches!(c.certified, Certified::Notarization(q) if q.repeats(&parent))
+                        }))
+            });
+            if !passed {
                 self.fetch(u, out);
                 missing = true;
             }
@@ -761,26 +804,20 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                 }
             }
         }
-        // one entry per height: a re-proposal joins the links of the proposal it repeats
-        let mut blocks: Vec<(Proposal, Vec<Proposal>)> = Vec::new();
+        // one block per height: a re-proposal finalizes the block it repeats
+        let mut blocks: Vec<Proposal> = Vec::new();
         for q in chain.into_iter().rev() {
-            match blocks.last_mut() {
-                Some((b, links)) if b.height == q.height => links.push(q),
-                _ => blocks.push((q, Vec::new())),
+            if blocks.last().is_none_or(|b| b.height != q.height) {
+                blocks.push(q);
             }
         }
-        let Some((last, links)) = blocks.last_mut() else {
+        let Some(last) = blocks.last().copied() else {
             return;
         };
-        let last = *last;
-        if links.last() == Some(&p) {
-            links.pop(); // the certificate carries it
-        }
-        for (q, links) in blocks {
+        for q in blocks {
             out.push(Action::Finalized {
                 proposal: q,
                 certificate: cert.clone(),
-                links,
             });
         }
         self.finalized = last;

@@ -118,12 +118,9 @@ pub enum Action {
     Finalized {
         /// The finalized proposal.
         proposal: Proposal,
-        /// The finalization that covers it.
+        /// The finalization that covers it: of this proposal, of a descendant, or (at an
+        /// epoch's last height) of a re-proposal of it ([`Proposal::repeats`]).
         certificate: Certificate,
-        /// At an epoch's last height only, when the finalization is of a re-proposal: the
-        /// re-proposals between `proposal` and the certificate's proposal, oldest first
-        /// (each repeats the one before it). Empty everywhere else.
-        links: Vec<Proposal>,
     },
     /// The block at the epoch's last height is final: this engine is done (it still
     /// answers requests). Start the next epoch's engine from `last`.

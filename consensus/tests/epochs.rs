@@ -213,12 +213,12 @@ fn a_validator_set_change_takes_effect_at_the_epoch_boundary() {
     assert!(!e2.engines[&4].safety_state().views.is_empty());
 }
 
-/// Deliver `queue` until quiet; a message to `late` validators is held back (in `held`)
-/// unless it is a leader's notarize vote (its proposal).
+/// Deliver `queue` until quiet; a vote or certificate of view `cut` to a `late` validator
+/// is held back (in `held`) unless it is the leader's notarize vote (its proposal).
 fn deliver(
     e: &mut Epoch,
     mut queue: VecDeque<(u32, Input)>,
-    late: &[u32],
+    (late, cut): (&[u32], View),
     held: &mut Vec<(u32, Input)>,
 ) {
     let ids: Vec<u32> = e.engines.keys().copied().collect();
@@ -232,7 +232,12 @@ fn deliver(
         {
             let proposal = matches!(message, Message::Vote(v)
                 if matches!(v.kind, VoteKind::Notarize(p) if set.leader(p.view) == *from));
-            if !proposal {
+            let of_cut = match message {
+                Message::Vote(v) => v.kind.view() == cut,
+                Message::Certificate(c) => c.certified.view() == cut,
+                Message::Request { .. } => false,
+            };
+            if of_cut && !proposal {
                 held.push((id, input));
                 continue;
             }
@@ -264,9 +269,7 @@ fn deliver(
                 Action::Finalized {
                     proposal,
                     certificate,
-                    links,
                 } => {
-                    assert!(links.is_empty(), "one re-proposal needs no links");
                     let Certified::Finalization(q) = certificate.certified else {
                         panic!("finalized by a {:?}", certificate.certified);
                     };
@@ -305,7 +308,7 @@ fn the_last_block_of_an_epoch_notarized_in_a_cut_view_is_finalized_by_a_re_propo
         .collect();
     let mut held = Vec::new();
     let start = e.engines.keys().map(|id| (*id, Input::Start)).collect();
-    deliver(&mut e, start, &late, &mut held);
+    deliver(&mut e, start, (&late, 1), &mut held);
     assert!(
         e.ended.is_empty(),
         "view 1 finalized with two finalize votes"
@@ -324,11 +327,11 @@ fn the_last_block_of_an_epoch_notarized_in_a_cut_view_is_finalized_by_a_re_propo
             (*id, t)
         })
         .collect();
-    deliver(&mut e, timeouts, &late, &mut held);
+    deliver(&mut e, timeouts, (&late, 1), &mut held);
     for id in &late {
         assert!(e.engines[id].safety_state().views[&1].nullify.is_some());
     }
-    deliver(&mut e, held.drain(..).collect(), &[], &mut held);
+    deliver(&mut e, held.drain(..).collect(), (&[], 0), &mut held);
     // everyone is in view 2, where nothing can happen: no new block may be built, and
     // view 1 can never be finalized. Its leader waits (a finalization usually follows a
     // notarization at once); the view times out and the next leader re-proposes.
@@ -345,7 +348,7 @@ fn the_last_block_of_an_epoch_notarized_in_a_cut_view_is_finalized_by_a_re_propo
             (id, t)
         })
         .collect();
-    deliver(&mut e, timeouts, &[], &mut held);
+    deliver(&mut e, timeouts, (&[], 0), &mut held);
     let block = e
         .ended
         .get(&leader1)
@@ -372,5 +375,74 @@ fn the_last_block_of_an_epoch_notarized_in_a_cut_view_is_finalized_by_a_re_propo
             "node {id} did not end the epoch"
         );
         assert_eq!(e.finalized[&id], vec![block], "node {id}");
+    }
+}
+
+/// Two validators other than `view`'s leader.
+fn late_in(e: &Epoch, view: View) -> Vec<u32> {
+    let leader = e.members[e.engines[&e.members[0]].validators().leader(view) as usize];
+    e.members
+        .iter()
+        .copied()
+        .filter(|m| *m != leader)
+        .take(2)
+        .collect()
+}
+
+fn timeouts(ids: &[u32], view: View, kind: TimerKind) -> VecDeque<(u32, Input)> {
+    ids.iter()
+        .map(|id| (*id, Input::Timeout { view, kind }))
+        .collect()
+}
+
+#[test]
+fn a_re_proposal_cut_again_is_followed_by_a_re_proposal_of_the_original_block() {
+    // View 1 notarizes the epoch's only block P and is cut (two finalize, two nullify);
+    // view 2 passes without a proposal; view 3 re-proposes P as R1, and is cut the same
+    // way; view 4 passes; view 5 re-proposes P again — the original block, not R1 — with
+    // view 3's notarization of R1 counting like a nullification between them.
+    let mut e = epoch(1, &[0, 1, 2, 3], &[], sim_genesis(), 1);
+    let all = e.members.clone();
+    let mut held = Vec::new();
+    let start = e.engines.keys().map(|id| (*id, Input::Start)).collect();
+    for (cut, first) in [(1, start), (3, timeouts(&all, 2, TimerKind::Leader))] {
+        let late = late_in(&e, cut);
+        deliver(&mut e, first, (&late, cut), &mut held);
+        let t = timeouts(&late, cut, TimerKind::Notarization);
+        deliver(&mut e, t, (&late, cut), &mut held);
+        deliver(&mut e, held.drain(..).collect(), (&[], 0), &mut held);
+        assert!(e.ended.is_empty(), "view {cut} was finalized");
+        for id in &all {
+            assert_eq!(e.engines[id].view(), cut + 1, "node {id}");
+        }
+    }
+    deliver(
+        &mut e,
+        timeouts(&all, 4, TimerKind::Leader),
+        (&[], 0),
+        &mut held,
+    );
+    let block = e.ended.get(&0).copied().expect("the epoch ended");
+    assert_eq!((block.view, block.height), (1, 1));
+    // some validator finalized R1 in view 3 (the others nullified it), all R2 in view 5
+    let finalized_in = |view: View| {
+        let votes = all.iter().filter_map(|id| {
+            match e.engines[id].safety_state().views.get(&view)?.finalize {
+                Some(Vote {
+                    kind: VoteKind::Finalize(r),
+                    ..
+                }) => Some(r),
+                _ => None,
+            }
+        });
+        votes.collect::<Vec<_>>()
+    };
+    let (r1s, r2s) = (finalized_in(3), finalized_in(5));
+    assert_eq!((r1s.len(), r2s.len()), (2, 4), "{r1s:?} {r2s:?}");
+    let (r1, r2) = (r1s[0], r2s[0]);
+    assert!(r1.repeats(&block) && r2.repeats(&block), "{r1:?} {r2:?}");
+    for id in &all {
+        assert_eq!(e.ended.get(id), Some(&block), "node {id}");
+        assert_eq!(e.finalized[id], vec![block], "node {id}");
     }
 }

@@ -275,10 +275,7 @@ mod tests {
         junk.extend_from_slice(&good);
         for (what, bytes) in [("flipped", flipped), ("long", long), ("junk", junk)] {
             std::fs::write(&path, &bytes).unwrap();
-            let err = SafetyLog::open(dir.path(), 0)
-                .err()
-                .expect(what)
-                .to_string();
+            let err = SafetyLog::open(dir.path(), 0).expect_err(what).to_string();
             assert!(err.contains("epoch-0.log is corrupt"), "{what}: {err}");
             assert!(err.contains("sign two different things"), "{what}: {err}");
             // and the file was left as it was, for the operator

@@ -390,40 +390,25 @@ impl Response {
     }
 }
 
-/// Re-proposals a finality proof may carry (more would take a partition per view).
-pub const MAX_PROOF_LINKS: usize = 64;
-
 /// What makes a finalized block final: the proposal that carried it and a finalization of
-/// that proposal or of a descendant. Stored with every committed block.
+/// that proposal, of a descendant, or (at an epoch's last height) of a re-proposal of it
+/// ([`Proposal::repeats`]). Stored with every committed block.
 ///
-/// Bytes: the proposal (88), the certificate, then — only when `links` is not empty — a
-/// u32 count (1..=[`MAX_PROOF_LINKS`]) and that many proposals.
+/// Bytes: the proposal (88), then the certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FinalityProof {
     /// The block's proposal.
     pub proposal: Proposal,
     /// The finalization covering it.
     pub certificate: Certificate,
-    /// At an epoch's last height, when the finalization is of a re-proposal of the block
-    /// ([`Proposal::repeats`]): the re-proposals between `proposal` and the certificate's
-    /// proposal, oldest first. Empty everywhere else.
-    pub links: Vec<Proposal>,
 }
 
 impl FinalityProof {
     /// Canonical bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            88 + 100 + self.certificate.signatures.len() * 68 + self.links.len() * 88,
-        );
+        let mut out = Vec::with_capacity(88 + 100 + self.certificate.signatures.len() * 68);
         out.extend_from_slice(&self.proposal.encode());
         encode_certificate(&self.certificate, &mut out);
-        if !self.links.is_empty() {
-            put_len(&mut out, self.links.len());
-            for l in &self.links {
-                out.extend_from_slice(&l.encode());
-            }
-        }
         out
     }
 
@@ -432,45 +417,26 @@ impl FinalityProof {
         let mut r = Reader::new(bytes, Limits::default());
         let proposal = decode_proposal(&mut r)?;
         let certificate = decode_certificate(&mut r)?;
-        let mut links = Vec::new();
-        if r.remaining() > 0 {
-            let n = r.len(MAX_PROOF_LINKS, "links")?;
-            if n == 0 {
-                // the empty list is written as nothing: one value, one encoding
-                return Err(DecodeError::Invalid {
-                    what: "links",
-                    why: "an empty list is written as nothing",
-                }
-                .into());
-            }
-            for _ in 0..n {
-                links.push(decode_proposal(&mut r)?);
-            }
-        }
         r.finish()?;
         Ok(FinalityProof {
             proposal,
             certificate,
-            links,
         })
     }
 
-    /// Whether the certificate finalizes this block itself (its proposal, or a chain of
-    /// re-proposals of it through `links`), rather than only a descendant. Checks the
-    /// links, not the signatures.
+    /// Whether the certificate finalizes this block itself (its proposal, or a
+    /// re-proposal of it), rather than only a descendant. Checks the link, not the
+    /// signatures, nor that the block is at an epoch's last height (the only height a
+    /// re-proposal may have: the caller knows the epoch length).
     pub fn closes(&self) -> bool {
-        let Certified::Finalization(q) = self.certificate.certified else {
-            return false;
-        };
-        let mut cur = self.proposal;
-        for l in &self.links {
-            if !l.repeats(&cur) {
-                return false;
-            }
-            cur = *l;
-        }
-        // the certificate's own proposal is never repeated as a link: one proof, one form
-        (q == cur && self.links.is_empty()) || q.repeats(&cur)
+        matches!(self.certificate.certified,
+            Certified::Finalization(q) if q == self.proposal || q.repeats(&self.proposal))
+    }
+
+    /// Whether the certificate is of a re-proposal of the block.
+    pub fn by_re_proposal(&self) -> bool {
+        matches!(self.certificate.certified,
+            Certified::Finalization(q) if q.repeats(&self.proposal))
     }
 }
 
@@ -767,14 +733,13 @@ mod tests {
                 certified: Certified::Finalization(proposal()),
                 signatures: vec![(1, Signature([5; 64]))],
             },
-            links: vec![],
         };
         assert_eq!(FinalityProof::decode(&proof.encode()).unwrap(), proof);
         assert!(proof.closes());
     }
 
     #[test]
-    fn a_finality_proof_closes_through_re_proposals_only() {
+    fn a_finality_proof_closes_through_one_re_proposal_only() {
         let p = proposal();
         let again = |q: Proposal, view| Proposal {
             view,
@@ -783,40 +748,32 @@ mod tests {
             ..q
         };
         let (r1, r2) = (again(p, 9), again(again(p, 9), 12));
-        let proof = |links: Vec<Proposal>, q: Proposal| FinalityProof {
+        let proof = |q: Proposal| FinalityProof {
             proposal: p,
             certificate: Certificate {
                 certified: Certified::Finalization(q),
                 signatures: vec![(1, Signature([5; 64]))],
             },
-            links,
         };
-        for (links, q, closes) in [
-            (vec![], r1, true),
-            (vec![r1], r2, true),
-            (vec![], r2, false), // r2 repeats r1, not p: a link is missing
-            (vec![r2], r2, false),
-            (vec![r1], r1, false), // the certificate's proposal is not repeated as a link
-        ] {
-            let pr = proof(links, q);
-            assert_eq!(pr.closes(), closes, "{pr:?}");
-            assert_eq!(FinalityProof::decode(&pr.encode()).unwrap(), pr);
-        }
-        // a re-proposal must repeat the payload and height
+        assert!(proof(r1).closes() && proof(r1).by_re_proposal());
+        assert!(proof(p).closes() && !proof(p).by_re_proposal());
+        // a re-proposal of a re-proposal is never built, and never closes
+        assert!(!proof(r2).closes());
+        // a re-proposal repeats the payload and the height
         let other = Proposal {
             payload: Digest([7; 32]),
             ..r1
         };
-        assert!(!proof(vec![], other).closes());
+        assert!(!proof(other).closes());
         let higher = Proposal {
             height: p.height + 1,
             ..r1
         };
-        assert!(!proof(vec![], higher).closes());
-        // an empty link list has one encoding: none
-        let mut bytes = proof(vec![], r1).encode();
-        bytes.extend_from_slice(&0u32.to_le_bytes());
-        assert!(FinalityProof::decode(&bytes).is_err());
+        assert!(!proof(higher).closes());
+        assert_eq!(
+            FinalityProof::decode(&proof(r1).encode()).unwrap(),
+            proof(r1)
+        );
     }
 
     #[test]

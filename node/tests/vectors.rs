@@ -123,26 +123,22 @@ fn proof() -> FinalityProof {
     FinalityProof {
         proposal: p,
         certificate: certificate(Certified::Finalization(p)),
-        links: vec![],
     }
 }
 
-/// The last block of an epoch, finalized by a re-proposal of it two views on, whose own
-/// notarized-but-unfinalized re-proposal one view on is the link.
-fn proof_with_link() -> FinalityProof {
+/// The last block of an epoch, finalized by a re-proposal of it two views on (its own
+/// view was cut: some validators finalized, the others nullified).
+fn proof_by_re_proposal() -> FinalityProof {
     let p = proposal();
-    let again = |q: Proposal| Proposal {
-        view: q.view + 1,
-        parent_view: q.view,
-        parent: q.digest(),
-        ..q
+    let r = Proposal {
+        view: p.view + 2,
+        parent_view: p.view,
+        parent: p.digest(),
+        ..p
     };
-    let r1 = again(p);
-    let r2 = again(r1);
     FinalityProof {
         proposal: p,
-        certificate: certificate(Certified::Finalization(r2)),
-        links: vec![r1],
+        certificate: certificate(Certified::Finalization(r)),
     }
 }
 
@@ -251,7 +247,7 @@ fn generate() -> Value {
         "requests": list(requests().into_iter().map(|(n, r)| (n, r.encode())).collect()),
         "responses": list(responses().into_iter().map(|(n, r)| (n, r.encode())).collect()),
         "safety_log_records": list(records().into_iter().map(|(n, v)| (n, node::safety_log::record(&v))).collect()),
-        "finality_proofs": list(vec![("own_certificate", proof().encode()), ("re_proposal_link", proof_with_link().encode())]),
+        "finality_proofs": list(vec![("own_certificate", proof().encode()), ("re_proposal", proof_by_re_proposal().encode())]),
     })
 }
 
@@ -312,7 +308,7 @@ fn wire_vectors_match_the_implementation() {
         );
     }
     let proofs = stored(&doc, "finality_proofs");
-    for ((name, bytes), want) in proofs.iter().zip([proof(), proof_with_link()]) {
+    for ((name, bytes), want) in proofs.iter().zip([proof(), proof_by_re_proposal()]) {
         let got = FinalityProof::decode(bytes).expect(name);
         assert!(got.closes(), "{name}: finalizes its block");
         let checked = got

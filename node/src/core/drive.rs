@@ -104,11 +104,9 @@ impl NodeCore {
             Action::Finalized {
                 proposal,
                 certificate,
-                links,
             } => self.finalize_queue.push_back(FinalityProof {
                 proposal,
                 certificate,
-                links,
             }),
             Action::EpochEnded { last } => {
                 debug!(

@@ -269,7 +269,13 @@ impl NodeCore {
                 )));
             };
             let closes = proof.closes();
-            if !closes && (q.height <= h || !proof.links.is_empty()) {
+            let epoch_length = self.genesis.consensus.epoch_length.max(1);
+            if proof.by_re_proposal() && !h.is_multiple_of(epoch_length) {
+                return Err(SyncError::Peer(format!(
+                    "block {h} is finalized by a re-proposal, but is no epoch's last block"
+                )));
+            }
+            if !closes && q.height <= h {
                 return Err(SyncError::Peer(format!(
                     "certificate at height {h} finalizes neither it nor a descendant"
                 )));

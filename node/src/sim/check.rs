@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use consensus::{Certified, Digest, Ed25519Verifier, Message, Proposal, VoteKind};
+use consensus::{Digest, Ed25519Verifier, Message, Proposal, VoteKind};
 use genesis::Genesis;
 use ledger::{Hash, TxKind};
 
@@ -120,7 +120,7 @@ pub(super) fn audit(genesis: &Genesis, store: &MemStore) -> Result<Audit, String
     let mut set = None;
     for (block, proof) in store.blocks.iter().skip(1) {
         let height = block.header.height;
-        if state.height % epoch_length == 0 || set.is_none() {
+        if state.height.is_multiple_of(epoch_length) || set.is_none() {
             let epoch = state.height / epoch_length;
             let validators = crate::core::validator_set(&state.system.validators)?;
             set = Some((validators, crate::core::namespace(&params.chain_id, epoch)));
@@ -143,7 +143,10 @@ pub(super) fn audit(genesis: &Genesis, store: &MemStore) -> Result<Audit, String
                     .verify(validators, namespace, &Ed25519Verifier)
                     .map_err(|e| format!("certificate of block {height}: {e}"))?;
             }
-            if proof.certificate.certified != Certified::Finalization(proof.proposal) {
+            if proof.by_re_proposal() {
+                if !height.is_multiple_of(epoch_length) {
+                    return Err(format!("block {height} is finalized by a re-proposal"));
+                }
                 audit.reproposed += 1;
             }
         }

@@ -89,7 +89,7 @@ impl World {
         let e = self.genesis.consensus.epoch_length.max(1);
         if !self.cfg.faults
             || self.cfg.amnesia
-            || height % e != 0
+            || !height.is_multiple_of(e)
             || self.now >= self.cfg.chaos_ms
             || !self.cut_heights.insert(height)
             || !self.rng.chance(500)
