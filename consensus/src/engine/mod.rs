@@ -70,7 +70,7 @@ pub struct Engine<S: Signer, V: Verifier> {
     notarized: HashMap<Digest, Proposal>,
     finalized: Proposal,
     finalized_digest: Digest,
-    /// A finalization waiting for missing ancestors.
+    /// The highest finalization waiting for missing ancestors.
     pending_finalization: Option<(Proposal, Certificate)>,
     /// Certificates of finalized views, to answer requests.
     history: BTreeMap<View, Vec<Certificate>>,
@@ -552,7 +552,16 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                 }
                 None => {
                     self.fetch(cur.parent_view, out);
-                    self.pending_finalization = Some((p, cert));
+                    // keep the highest waiting finalization: it finalizes every lower one
+                    // too (a lower one replacing it could leave an epoch's last block,
+                    // whose finalization is not sent again, to block sync)
+                    if self
+                        .pending_finalization
+                        .as_ref()
+                        .is_none_or(|(q, _)| q.height <= p.height)
+                    {
+                        self.pending_finalization = Some((p, cert));
+                    }
                     return;
                 }
             }
