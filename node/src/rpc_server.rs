@@ -5,6 +5,7 @@
 //! Limits (all in `[rpc]`): request body size, batch size, connections, subscriptions per
 //! connection, a per-IP call rate (token bucket, `governor`), and CORS origins.
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use jsonrpsee::server::{
     ServerHandle, SubscriptionSink, serve_with_graceful_shutdown, stop_channel,
 };
 use jsonrpsee::types::ErrorObjectOwned;
-use jsonrpsee::{Methods, RpcModule};
+use jsonrpsee::{MethodCallback, Methods, RpcModule};
 use ledger::{Encode, Hash, PublicKey, RejectReason, SignedTransaction};
 use rpc::{
     AccountApiServer, AccountInfo, AccountProofInfo, AccountState, BlockInfo, ChainApiServer,
@@ -37,7 +38,7 @@ mod mining;
 use crate::config::RpcSection;
 use crate::mempool::AdmitError;
 use crate::shared::{ChainEvent, Shared};
-use limit::{RateLimit, RemoteIp};
+use limit::{RateLimit, RemoteIp, WebSocket};
 
 /// The largest response body, single or batch.
 const MAX_RESPONSE_BYTES: u32 = 64 << 20;
@@ -156,9 +157,21 @@ pub async fn start(cfg: &RpcSection, shared: Arc<Shared>) -> Result<ServerHandle
             Quota::per_second(rate).allow_burst(burst),
         ))
     });
+    let websocket_only: Arc<HashSet<&'static str>> = Arc::new(
+        methods
+            .method_names()
+            .filter(|m| {
+                matches!(
+                    methods.method(m),
+                    Some(MethodCallback::Subscription(_) | MethodCallback::Unsubscription(_))
+                )
+            })
+            .collect(),
+    );
     let rpc_middleware = RpcServiceBuilder::new().layer_fn(move |inner| RateLimit {
         inner,
         limiter: limiter.clone(),
+        websocket_only: websocket_only.clone(),
     });
     let http_middleware = tower::ServiceBuilder::new().option_layer(cors(&cfg.cors_origins)?);
     let builder = Server::builder()
@@ -185,7 +198,13 @@ pub async fn start(cfg: &RpcSection, shared: Arc<Shared>) -> Result<ServerHandle
             let stop2 = stop.clone();
             let builder = builder.clone();
             let svc = tower::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                let ws = req
+                    .headers()
+                    .get(http::header::UPGRADE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
                 req.extensions_mut().insert(ip);
+                req.extensions_mut().insert(WebSocket(ws));
                 let mut svc = builder.clone().build(methods.clone(), stop2.clone());
                 async move { svc.call(req).await }
             });

@@ -1,6 +1,10 @@
 //! The per-IP call rate limit (a `governor` token bucket keyed by the client's address),
 //! as a JSON-RPC middleware so it covers HTTP and WebSocket alike, and concurrent batches.
+//! The same middleware refuses subscription methods called over plain HTTP with a clear
+//! "Method not found" (jsonrpsee answers them with -32603 "Internal error", which the docs
+//! reserve for bugs: found by `scripts/rpc_fuzz.py`).
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -17,14 +21,38 @@ use super::MAX_RESPONSE_BYTES;
 #[derive(Clone, Copy, Debug)]
 pub(super) struct RemoteIp(pub(super) IpAddr);
 
-/// Per-IP call rate limit, as an RPC middleware so it covers HTTP and WebSocket alike.
+/// Whether a connection is a WebSocket, put into each request's extensions by the accept
+/// loop (the upgrade request's extensions reach every call on the socket).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct WebSocket(pub(super) bool);
+
+/// Per-IP call rate limit, as an RPC middleware so it covers HTTP and WebSocket alike; and
+/// the refusal of subscription methods over HTTP.
 #[derive(Clone)]
 pub(super) struct RateLimit<S> {
     pub(super) inner: S,
     pub(super) limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    /// Subscription and unsubscription methods: WebSocket only.
+    pub(super) websocket_only: Arc<HashSet<&'static str>>,
 }
 
 impl<S> RateLimit<S> {
+    /// The refusal of `req`, if it is a subscription method called over plain HTTP.
+    fn needs_websocket(&self, req: &Request<'_>) -> Option<MethodResponse> {
+        let over_ws = req.extensions().get::<WebSocket>().is_some_and(|w| w.0);
+        let name = req.method_name();
+        (!over_ws && self.websocket_only.contains(name)).then(|| {
+            MethodResponse::error(
+                req.id.clone(),
+                ErrorObjectOwned::owned(
+                    jsonrpsee::types::error::METHOD_NOT_FOUND_CODE,
+                    format!("Method not found: {name} is a subscription method, available over WebSocket only"),
+                    None::<()>,
+                ),
+            )
+        })
+    }
+
     fn allow(&self, ext: &http::Extensions, calls: usize) -> bool {
         let (Some(limiter), Some(RemoteIp(ip))) = (&self.limiter, ext.get::<RemoteIp>()) else {
             return true;
@@ -67,9 +95,12 @@ where
 
     fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
         let allowed = self.allow(req.extensions(), call_cost(&req));
+        let refused = self.needs_websocket(&req);
         let inner = self.inner.clone();
         async move {
-            if allowed {
+            if let Some(refused) = refused {
+                refused
+            } else if allowed {
                 inner.call(req).await
             } else {
                 rate_limited(req.id)
@@ -88,9 +119,13 @@ where
         async move {
             if allowed {
                 run_batch(&inner, batch, |req| {
+                    if let Some(refused) = limit.needs_websocket(req) {
+                        return Some(refused);
+                    }
                     // the batch paid one token per call: a tx_submitMany pays the rest
                     let extra = call_cost(req) - 1;
-                    extra == 0 || limit.allow(req.extensions(), extra)
+                    (extra > 0 && !limit.allow(req.extensions(), extra))
+                        .then(|| rate_limited(req.id.clone()))
                 })
                 .await
             } else {
@@ -122,7 +157,7 @@ where
 async fn run_batch<S>(
     inner: &S,
     batch: Batch<'_>,
-    allowed: impl Fn(&Request<'_>) -> bool,
+    refuse: impl Fn(&Request<'_>) -> Option<MethodResponse>,
 ) -> MethodResponse
 where
     S: RpcServiceT<MethodResponse = MethodResponse, NotificationResponse = MethodResponse>,
@@ -131,10 +166,12 @@ where
     let mut got_notification = false;
     for entry in batch {
         match entry {
-            Ok(BatchEntry::Call(req)) if !allowed(&req) => calls.push(
-                futures::future::Either::Right(futures::future::ready(rate_limited(req.id))),
-            ),
-            Ok(BatchEntry::Call(req)) => calls.push(futures::future::Either::Left(inner.call(req))),
+            Ok(BatchEntry::Call(req)) => match refuse(&req) {
+                Some(refused) => calls.push(futures::future::Either::Right(
+                    futures::future::ready(refused),
+                )),
+                None => calls.push(futures::future::Either::Left(inner.call(req))),
+            },
             Ok(BatchEntry::Notification(n)) => {
                 got_notification = true;
                 inner.notification(n).await;
