@@ -6,7 +6,8 @@
 #
 #   scripts/test.sh          everything (what CI runs)
 #   scripts/test.sh --fast   unit, property, simulator and vector tests only: no test whose
-#                            name ends in `_slow` (those start real `palisade` processes)
+#                            name ends in `_slow` (those start real `palisade` processes),
+#                            no fuzzing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FAST=0
@@ -30,13 +31,17 @@ export PALISADE_TEST_PYTHON="$PWD/$VENV/bin/python"
 echo "== docs/tx-format.md with PyNaCl + blake3 (independent implementation) =="
 "$VENV/bin/python" docs/examples/sign_tx.py docs/test-vectors/transactions.json
 
-echo "== cargo fmt --check =="
+echo "== cargo fmt --check (the workspace and fuzz/) =="
 cargo fmt --all --check
+(cd fuzz && cargo fmt --check)
 
 echo "== cargo test (release): the fast suite =="
 cargo test --release --workspace --locked -- --skip _slow
 
 if [ "$FAST" = 0 ]; then
+  echo "== fuzzing (docs/fuzzing.md): every target for 20 s, two at a time =="
+  scripts/fuzz.sh --seconds 20 --jobs 2
+
   echo "== cargo test (release): process-level tests (*_slow: real palisade processes) =="
   cargo test --release --workspace --locked -- _slow
 fi

@@ -9,6 +9,7 @@ use crate::types::{DOMAIN_VOTE, Digest, Proposal, ValidatorIndex, ValidatorSet, 
 
 /// What a vote says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum VoteKind {
     /// "This proposal is a valid extension in its view." The leader's notarize vote is its
     /// proposal.
@@ -52,6 +53,7 @@ impl VoteKind {
 
 /// A signed vote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Vote {
     /// What it says.
     pub kind: VoteKind,
@@ -82,6 +84,7 @@ impl Vote {
 
 /// What a certificate certifies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Certified {
     /// A quorum notarized this proposal.
     Notarization(Proposal),
@@ -109,6 +112,7 @@ impl Certified {
 
 /// Votes from distinct validators reaching the quorum, on one statement.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Certificate {
     /// The statement.
     pub certified: Certified,
@@ -174,6 +178,7 @@ impl Certificate {
 
 /// A message between validators.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Message {
     /// One validator's vote.
     Vote(Vote),

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// A 32-byte ed25519 public key.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct PublicKey(pub [u8; 32]);
 
 impl fmt::Debug for PublicKey {
@@ -18,6 +19,7 @@ impl fmt::Debug for PublicKey {
 
 /// A 64-byte ed25519 signature.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Signature(pub [u8; 64]);
 
 impl fmt::Debug for Signature {

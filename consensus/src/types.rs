@@ -7,6 +7,7 @@ pub type View = u64;
 
 /// A 32-byte digest (of a proposal, or of the payload the application put in a block).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Digest(pub [u8; 32]);
 
 impl std::fmt::Debug for Digest {
@@ -21,6 +22,7 @@ impl std::fmt::Debug for Digest {
 /// What a leader proposes in a view: a payload (the application's block digest) extending
 /// a parent proposal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Proposal {
     /// The view it is proposed in.
     pub view: View,

@@ -14,6 +14,7 @@ pub const BLOCK_VERSION: u8 = 1;
 
 /// A block header.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct BlockHeader {
     /// The chain (genesis hash).
     pub chain_id: Hash,
@@ -83,6 +84,7 @@ impl Decode for BlockHeader {
 
 /// A header and its transactions.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Block {
     /// The header.
     pub header: BlockHeader,
@@ -146,6 +148,7 @@ impl Decode for Block {
 
 /// Why a transaction in a block was rejected. Each has a stable numeric code (its tag).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum RejectReason {
     /// The signature does not verify against the sender's key.
     #[error("bad signature")]
@@ -414,6 +417,7 @@ impl Decode for RejectReason {
 
 /// What happened to one transaction of a block.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Receipt {
     /// The transaction's id.
     pub tx_id: Hash,

@@ -31,10 +31,12 @@ use crate::codec::{Decode, DecodeError, Encode, Reader};
 
 /// An account or validator address: a 32-byte compressed ed25519 public key.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct PublicKey(pub [u8; 32]);
 
 /// A 64-byte ed25519 signature (`R ‖ s`).
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Signature(pub [u8; 64]);
 
 /// Why a hex string was refused.

@@ -125,6 +125,7 @@ pub fn retarget(old: &[u8; 32], solutions: u64, target_solutions: u64) -> [u8; 3
 
 /// One claimable challenge.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Challenge {
     /// The block whose id is the challenge.
     pub height: u64,
@@ -138,6 +139,7 @@ pub struct Challenge {
 
 /// A closed retarget epoch.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct EpochRecord {
     /// Its last block.
     pub end_height: u64,
@@ -151,6 +153,7 @@ pub struct EpochRecord {
 
 /// The mining part of the system state.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct MiningState {
     /// The target for challenges of blocks made in the current epoch.
     pub target: [u8; 32],

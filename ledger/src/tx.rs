@@ -14,6 +14,7 @@ pub const TX_VERSION: u8 = 1;
 
 /// A permission an account can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Role {
     /// May mint, grant and revoke roles and change the validator set.
     Admin,
@@ -69,6 +70,7 @@ impl std::fmt::Display for Role {
 
 /// What a transaction does.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum TxKind {
     /// Move coins from the sender to `to` (sender needs `transact`).
     Transfer {
@@ -231,6 +233,7 @@ impl Decode for TxKind {
 
 /// An unsigned transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Transaction {
     /// The chain this transaction is for: the genesis hash.
     pub chain_id: Hash,
@@ -301,6 +304,15 @@ pub struct SignedTransaction {
     signing_message: Hash,
     leaf: Hash,
     encoded_len: usize,
+}
+
+/// Any transaction with any signature (its hashes computed as [`SignedTransaction::new`]
+/// does), for the fuzz targets.
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for SignedTransaction {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(SignedTransaction::new(u.arbitrary()?, u.arbitrary()?))
+    }
 }
 
 impl SignedTransaction {

@@ -417,6 +417,72 @@ impl Mempool {
         }
     }
 
+    /// Check the pool's own bookkeeping (tests and the fuzz targets): every pending
+    /// transaction is indexed once by id, by leaf and under its sender's nonce; no sender
+    /// is listed without transactions; the pool is within its bound; no pending
+    /// transaction expires before the recorded earliest expiry; and each can still
+    /// execute after `state`, the last finalized state (its nonce unused, not expired).
+    pub fn check_invariants(&self, state: &LedgerState) -> Result<(), String> {
+        if self.by_id.len() > self.max_txs {
+            return Err(format!(
+                "{} transactions held, the bound is {}",
+                self.by_id.len(),
+                self.max_txs
+            ));
+        }
+        if self.by_leaf.len() != self.by_id.len() {
+            return Err(format!(
+                "{} leaves for {} transactions",
+                self.by_leaf.len(),
+                self.by_id.len()
+            ));
+        }
+        let mut indexed = 0;
+        for (sender, by_nonce) in &self.by_sender {
+            if by_nonce.is_empty() {
+                return Err(format!("sender {sender} listed with no transaction"));
+            }
+            for (nonce, id) in by_nonce {
+                let Some(e) = self.by_id.get(id) else {
+                    return Err(format!("sender {sender} nonce {nonce}: {id} is not held"));
+                };
+                let t = e.tx.tx();
+                if t.sender != *sender || t.nonce != *nonce {
+                    return Err(format!("{id} is listed under another sender or nonce"));
+                }
+                indexed += 1;
+            }
+        }
+        if indexed != self.by_id.len() {
+            return Err(format!(
+                "{indexed} transactions by sender, {} by id",
+                self.by_id.len()
+            ));
+        }
+        for (id, e) in &self.by_id {
+            if e.tx.id() != *id {
+                return Err(format!("{id} holds transaction {}", e.tx.id()));
+            }
+            if self.by_leaf.get(&e.tx.leaf()) != Some(id) {
+                return Err(format!("{id} is not found by its leaf"));
+            }
+            let t = e.tx.tx();
+            if t.expiry_height < self.min_expiry {
+                return Err(format!("{id} expires before the recorded earliest expiry"));
+            }
+            if t.expiry_height <= state.height {
+                return Err(format!(
+                    "{id} expired at {} and is still held",
+                    t.expiry_height
+                ));
+            }
+            if t.nonce < state.account(&t.sender).nonce {
+                return Err(format!("{id} has nonce {}, already used", t.nonce));
+            }
+        }
+        Ok(())
+    }
+
     /// Take what must be gossiped.
     pub fn take_outbox(&mut self) -> Vec<SignedTransaction> {
         std::mem::take(&mut self.outbox)

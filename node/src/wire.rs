@@ -33,6 +33,7 @@ pub const SYNC_RESPONSE_HARD_BYTES: usize = 48 << 20;
 
 /// A request from one node to another.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Request {
     /// A consensus message for an epoch.
     Consensus {
@@ -87,6 +88,7 @@ pub enum Request {
 /// A finalized block as served to syncing nodes: the block, the proposal that carried it,
 /// and the finalization certificate of that proposal or of a descendant.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FinalizedBlock {
     /// The block.
     pub block: Block,
@@ -96,10 +98,11 @@ pub struct FinalizedBlock {
 
 /// The answer to a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Response {
     /// Received (fire-and-forget messages).
     Ack,
-    /// Not accepted from this peer (with why).
+    /// Not accepted from this peer (with why: at most [`MAX_REFUSAL_BYTES`] are sent).
     Refused(String),
     /// Finalized blocks, in height order.
     Blocks(Vec<FinalizedBlock>),
@@ -108,6 +111,20 @@ pub enum Response {
     /// The transactions asked for with [`Request::GetTxs`], in the order asked (empty if
     /// the block is unknown).
     Txs(Vec<SignedTransaction>),
+}
+
+/// The longest refusal reason sent, in bytes (within every node's string limit).
+pub const MAX_REFUSAL_BYTES: usize = 200;
+
+/// `why` cut to at most [`MAX_REFUSAL_BYTES`] bytes, at a character boundary. (Cutting at
+/// 200 *characters* let a reason of multi-byte characters exceed the 256-byte string limit,
+/// so the answer did not decode: found by the `roundtrip` fuzz target.)
+pub fn refusal_text(why: &str) -> &str {
+    let mut end = why.len().min(MAX_REFUSAL_BYTES);
+    while !why.is_char_boundary(end) {
+        end -= 1;
+    }
+    &why[..end]
 }
 
 /// Why a frame was rejected.
@@ -306,8 +323,7 @@ impl Response {
             Response::Ack => out.push(R_ACK),
             Response::Refused(why) => {
                 out.push(R_REFUSED);
-                let why: String = why.chars().take(200).collect();
-                ledger::codec::put_string(&mut out, &why);
+                ledger::codec::put_string(&mut out, refusal_text(why));
             }
             Response::Blocks(blocks) => {
                 out.push(R_BLOCKS);
@@ -396,6 +412,7 @@ impl Response {
 ///
 /// Bytes: the proposal (88), then the certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FinalityProof {
     /// The block's proposal.
     pub proposal: Proposal,
@@ -570,6 +587,22 @@ fn decode_message(r: &mut Reader<'_>) -> Result<Message, DecodeError> {
 mod tests {
     use super::*;
     use consensus::Digest;
+
+    /// Fuzz regression (`roundtrip`): a refusal of multi-byte characters was cut to 200
+    /// characters (400 bytes here), over the 256-byte string limit, and did not decode.
+    #[test]
+    fn a_long_multibyte_refusal_decodes() {
+        for why in ["é".repeat(300), "x".repeat(300), "€".repeat(67) + "é"] {
+            let bytes = Response::Refused(why.clone()).encode();
+            match Response::decode(&bytes, Limits::default()).unwrap() {
+                Response::Refused(got) => {
+                    assert!(got.len() <= MAX_REFUSAL_BYTES && why.starts_with(&got));
+                    assert!(got.len() > MAX_REFUSAL_BYTES - 4);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 
     fn proposal() -> Proposal {
         Proposal {

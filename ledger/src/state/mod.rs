@@ -14,6 +14,7 @@ pub use tree::{AccountTree, Change, ProofError, ProofTerminal, TreeProof, normal
 
 /// A validator: its key, voting power and network address.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Validator {
     /// Consensus signing key, also its libp2p identity.
     pub key: PublicKey,
@@ -50,6 +51,7 @@ pub fn validator_set_hash(validators: &[Validator]) -> Hash {
 
 /// A validator-set change waiting for the next epoch boundary.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ValidatorChange {
     /// Add this validator.
     Add(Validator),
@@ -88,6 +90,7 @@ impl Decode for ValidatorChange {
 /// Chain-wide state that is not an account: the validator set and its pending changes,
 /// the coin supply and the mining state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct SystemState {
     /// The validators of the current epoch, in order.
     pub validators: Vec<Validator>,
@@ -193,6 +196,7 @@ impl LedgerState {
 
 /// A proof that an account has some content, or does not exist, under a state root.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct AccountProof {
     /// The path in the account tree.
     pub tree: TreeProof,

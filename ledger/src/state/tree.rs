@@ -306,6 +306,7 @@ fn update(node: &Node, depth: usize, changes: &[Change]) -> (Node, isize) {
 
 /// Where a proof's path ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ProofTerminal {
     /// An empty subtree: the account does not exist.
     Empty,
@@ -320,6 +321,7 @@ pub enum ProofTerminal {
 
 /// The path from the root to where `key` is, or would be.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct TreeProof {
     /// Sibling hashes from the root down.
     pub siblings: Vec<Hash>,

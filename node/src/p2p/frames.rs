@@ -36,7 +36,7 @@ pub struct FrameCodec;
 /// Read one frame of at most `max` bytes. Memory grows with the bytes that actually
 /// arrive, never with the length a peer announces: a peer that announces 8 MiB and sends
 /// nothing costs nothing.
-pub(super) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
+pub async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
     io: &mut T,
     max: usize,
 ) -> io::Result<Vec<u8>> {

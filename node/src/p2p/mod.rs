@@ -65,10 +65,10 @@ use api::setup;
 pub use api::{
     Command, Inbound, InboundQueues, NetInfo, P2pConfig, P2pError, PeerEntry, public_key_of,
 };
-pub use frames::FrameCodec;
 use frames::{
     BUDGET_MEMORY, FrameEvent, FrameReaders, ValidatorSet, is_validator, read_frames, write_frames,
 };
+pub use frames::{FrameCodec, read_frame};
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
