@@ -169,6 +169,45 @@ impl VoteStore for FileVotes {
     }
 }
 
+/// The encoded length of a nullify vote and of a notarize or finalize vote (kind tag, view
+/// or proposal, signer, signature).
+const NULLIFY_BYTES: usize = 1 + 8 + 4 + 64;
+const PROPOSAL_VOTE_BYTES: usize = 1 + 88 + 4 + 64;
+
+/// Whether `rest`, the end of a log whose first record does not check out, is what one
+/// interrupted append leaves: zeros, or the start of a record (a vote's length, and a kind
+/// tag that fits it) whose end never landed: the file ends before the record does, or its
+/// checksum is zeros (space allocated, bytes not written). A record that is all there with
+/// a wrong checksum is damage, not a torn append: that vote was fsynced and may have been
+/// sent, and forgetting it could make the validator sign twice in its view (found by the
+/// `safety_log_crash` fuzz target's review: a flipped bit in the last record used to be
+/// cut off as torn).
+fn is_torn_append(rest: &[u8]) -> bool {
+    if rest.iter().all(|b| *b == 0) {
+        return true;
+    }
+    if rest.len() > MAX_RECORD {
+        return false;
+    }
+    let Some(len) = rest
+        .get(..2)
+        .map(|l| u16::from_le_bytes([l[0], l[1]]) as usize)
+    else {
+        return true;
+    };
+    let tag_fits = match rest.get(2) {
+        None | Some(0) => true,
+        Some(2) => len == NULLIFY_BYTES,
+        Some(1 | 3) => len == PROPOSAL_VOTE_BYTES,
+        Some(_) => false,
+    };
+    if !(len == NULLIFY_BYTES || len == PROPOSAL_VOTE_BYTES) || !tag_fits {
+        return false;
+    }
+    let end = 2 + len + 8;
+    end > rest.len() || rest[2 + len..].iter().all(|b| *b == 0)
+}
+
 /// The votes in a log's bytes and how many bytes hold whole records; `Err` if anything but
 /// the torn tail of one interrupted append fails to read back.
 pub fn read_records(raw: &[u8]) -> std::result::Result<(SafetyState, usize), String> {
@@ -176,7 +215,7 @@ pub fn read_records(raw: &[u8]) -> std::result::Result<(SafetyState, usize), Str
     let mut pos = 0usize;
     while pos < raw.len() {
         let rest = &raw[pos..];
-        let torn_tail = rest.len() <= MAX_RECORD || rest.iter().all(|b| *b == 0);
+        let torn_tail = is_torn_append(rest);
         let whole = rest.len() >= 2 && {
             let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
             2 + len + 8 <= rest.len()
@@ -225,7 +264,7 @@ mod tests {
         }
         let path = dir.path().join("epoch-3.log");
         let mut raw = std::fs::read(&path).unwrap();
-        raw.extend_from_slice(&[40, 0, 1, 2, 3]); // torn record
+        raw.extend_from_slice(&record(&v(9))[..5]); // torn record
         std::fs::write(&path, &raw).unwrap();
         let (mut log, st) = SafetyLog::open(dir.path(), 3).unwrap();
         assert_eq!(st.views.len(), 2);
@@ -242,6 +281,48 @@ mod tests {
         let (_, st) = SafetyLog::open(dir.path(), 3).unwrap();
         assert_eq!(st.views.len(), 3);
         assert_eq!(std::fs::read(&path).unwrap().len(), len);
+    }
+
+    /// Fuzz review regression: a bit flipped anywhere in the last record (fsynced, maybe
+    /// sent) refuses to open; it used to be cut off as a torn append, forgetting the vote.
+    #[test]
+    fn damage_in_the_last_record_refuses_to_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = consensus::Proposal {
+            view: 1,
+            height: 1,
+            parent_view: 0,
+            parent: consensus::Digest([1; 32]),
+            payload: consensus::Digest([2; 32]),
+        };
+        let votes = [VoteKind::Nullify(1), VoteKind::Notarize(p)];
+        for kind in votes {
+            let v = Vote {
+                kind,
+                signer: 1,
+                signature: Signature([9; 64]),
+            };
+            let rec = record(&v);
+            for at in 0..rec.len() {
+                let mut bad = rec.clone();
+                bad[at] ^= 0x10;
+                std::fs::write(dir.path().join("epoch-5.log"), &bad).unwrap();
+                assert!(
+                    SafetyLog::open(dir.path(), 5).is_err(),
+                    "a flip at byte {at} of a {kind:?} record was not refused"
+                );
+            }
+            // while a cut-short or zero-filled end of the same record is a torn append
+            for keep in [1, 2, 3, 40, rec.len() - 8, rec.len() - 1] {
+                let mut torn = rec[..keep].to_vec();
+                std::fs::write(dir.path().join("epoch-5.log"), &torn).unwrap();
+                let (_, st) = SafetyLog::open(dir.path(), 5).unwrap();
+                assert!(st.views.is_empty());
+                torn.resize(rec.len(), 0);
+                std::fs::write(dir.path().join("epoch-5.log"), &torn).unwrap();
+                assert!(SafetyLog::open(dir.path(), 5).is_ok() || keep > rec.len() - 8);
+            }
+        }
     }
 
     #[test]
