@@ -198,11 +198,9 @@ pub async fn start(cfg: &RpcSection, shared: Arc<Shared>) -> Result<ServerHandle
             let stop2 = stop.clone();
             let builder = builder.clone();
             let svc = tower::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                let ws = req
-                    .headers()
-                    .get(http::header::UPGRADE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+                // jsonrpsee's own test for serving the request as a WebSocket (an `Upgrade`
+                // header alone is served as HTTP)
+                let ws = jsonrpsee::server::ws::is_upgrade_request(&req);
                 req.extensions_mut().insert(ip);
                 req.extensions_mut().insert(WebSocket(ws));
                 let mut svc = builder.clone().build(methods.clone(), stop2.clone());
