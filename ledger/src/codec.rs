@@ -205,8 +205,10 @@ impl<'a> Reader<'a> {
         what: &'static str,
     ) -> Result<Vec<T>, DecodeError> {
         let len = self.len(max, what)?;
-        // Never reserve more than the remaining input could possibly hold.
-        let mut out = Vec::with_capacity(len.min(self.remaining()));
+        // Never reserve more than the remaining input could possibly hold, nor more than
+        // 1,024 items before they are read (an item may be far larger in memory than in
+        // its bytes: a transaction of ~100 bytes takes ~300); the vector grows as they are.
+        let mut out = Vec::with_capacity(len.min(self.remaining()).min(1024));
         for _ in 0..len {
             out.push(T::decode(self)?);
         }

@@ -282,7 +282,8 @@ impl Request {
                 let view = r.u64("view")?;
                 let header = <BlockHeader as ledger::codec::Decode>::decode(&mut r)?;
                 let n = r.len(limits.max_block_txs, "block transaction leaves")?;
-                let mut leaves = Vec::with_capacity(n);
+                // reserve only what the remaining bytes can hold (32 per leaf)
+                let mut leaves = Vec::with_capacity(n.min(r.remaining() / 32));
                 for _ in 0..n {
                     leaves.push(Hash(r.array("transaction leaf")?));
                 }
@@ -296,7 +297,7 @@ impl Request {
             T_GET_TXS => {
                 let block = Hash(r.array("block hash")?);
                 let n = r.len(limits.max_block_txs, "transaction positions")?;
-                let mut indices = Vec::with_capacity(n);
+                let mut indices = Vec::with_capacity(n.min(r.remaining() / 4));
                 for _ in 0..n {
                     indices.push(r.u32("transaction position")?);
                 }
@@ -540,7 +541,7 @@ fn decode_certificate(r: &mut Reader<'_>) -> Result<Certificate, DecodeError> {
         VoteKind::Finalize(p) => Certified::Finalization(p),
     };
     let n = r.len(MAX_VALIDATORS, "signatures")?;
-    let mut signatures = Vec::with_capacity(n);
+    let mut signatures = Vec::with_capacity(n.min(r.remaining() / 68));
     for _ in 0..n {
         signatures.push((r.u32("signer")?, Signature(r.array("signature")?)));
     }
