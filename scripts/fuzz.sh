@@ -75,6 +75,7 @@ run_one() {
       -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       >"$LOGS/$t.log" 2>&1
   local rc=$?
+  echo "$rc" >"$LOGS/$t.rc"
   if [ $rc = 0 ]; then echo "  $t: ok"; else echo "  $t: FAILED (exit $rc, log $LOGS/$t.log)"; fi
   return $rc
 }
@@ -93,13 +94,14 @@ report=target/fuzz-report.md
   echo "|---|---:|---:|---:|---:|---:|---:|---|"
   for t in "${TARGETS[@]}"; do
     log="$LOGS/$t.log"
-    runs=$(grep -oE 'stat::number_of_executed_units: +[0-9]+' "$log" | awk '{print $2}' | tail -1)
-    eps=$(grep -oE 'stat::average_exec_per_sec: +[0-9]+' "$log" | awk '{print $2}' | tail -1)
-    last=$(grep -E '^#[0-9]+' "$log" | tail -1)
-    cov=$(grep -o 'cov: [0-9]*' <<<"$last" | awk '{print $2}')
-    ft=$(grep -o 'ft: [0-9]*' <<<"$last" | awk '{print $2}')
-    corp=$(grep -o 'corp: [0-9]*' <<<"$last" | awk '{print $2}')
-    if grep -qE 'ERROR: libFuzzer|panicked at|SUMMARY: libFuzzer' "$log"; then result=FAILED; else result=ok; fi
+    # (a crash before libFuzzer's first status line leaves these empty: `|| true`)
+    runs=$( (grep -oE 'stat::number_of_executed_units: +[0-9]+' "$log" || true) | awk '{print $2}' | tail -1)
+    eps=$( (grep -oE 'stat::average_exec_per_sec: +[0-9]+' "$log" || true) | awk '{print $2}' | tail -1)
+    last=$( (grep -E '^#[0-9]+' "$log" || true) | tail -1)
+    cov=$( (grep -o 'cov: [0-9]*' <<<"$last" || true) | awk '{print $2}')
+    ft=$( (grep -o 'ft: [0-9]*' <<<"$last" || true) | awk '{print $2}')
+    corp=$( (grep -o 'corp: [0-9]*' <<<"$last" || true) | awk '{print $2}')
+    if [ "$(cat "$LOGS/$t.rc" 2>/dev/null || echo missing)" = 0 ]; then result=ok; else result=FAILED; fi
     echo "| $t | $SECONDS_EACH | ${runs:-?} | ${eps:-?} | ${cov:-?} | ${ft:-?} | ${corp:-?} | $result |"
   done
 } >"$report"
@@ -108,9 +110,9 @@ if [ $failed != 0 ]; then
   echo "fuzzing found a failure: the inputs are in fuzz/artifacts/<target>/; reproduce with" >&2
   echo "  target/tools/bin/cargo-fuzz run --sanitizer none --debug-assertions <target> fuzz/artifacts/<target>/<file>" >&2
   for t in "${TARGETS[@]}"; do
-    if grep -qE 'panicked at|ERROR: libFuzzer' "$LOGS/$t.log"; then
+    if [ "$(cat "$LOGS/$t.rc" 2>/dev/null || echo missing)" != 0 ]; then
       echo "---- $t ----" >&2
-      grep -E -A 12 'panicked at|ERROR: libFuzzer' "$LOGS/$t.log" | head -40 >&2
+      (grep -E -A 12 'panicked at|ERROR: libFuzzer|^error' "$LOGS/$t.log" || tail -20 "$LOGS/$t.log") | head -40 >&2
     fi
   done
   exit 1

@@ -37,6 +37,10 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 PROTOCOL_CODES = {-32700, -32600, -32601, -32602, -32010, -32023}
+# the defaults of `rpc.max_request_bytes` and `rpc.max_batch` (docs/rpc.md), which the
+# testnets this runs against keep
+MAX_REQUEST_BYTES = 1 << 20
+MAX_BATCH = 100
 
 JSON_SCALARS = st.one_of(
     st.none(),
@@ -143,13 +147,20 @@ class Fuzzer:
         took = time.monotonic() - started
         if took > self.timeout:
             self.fail(kind, body, f"answered after {took:.1f} s")
+        if len(body) > MAX_REQUEST_BYTES and r.status_code != 413:
+            self.fail(kind, body, f"a body of {len(body)} bytes got HTTP {r.status_code}, not 413")
+            return
         if r.status_code == 413:
-            if len(body) <= 1 << 20:
+            if len(body) <= MAX_REQUEST_BYTES:
                 self.fail(kind, body, f"HTTP 413 for a body of {len(body)} bytes")
+            elif b'"code":-32007' not in r.content:
+                self.fail(kind, body, f"HTTP 413 without -32007: {r.text[:200]}")
             return
         if r.status_code == 400:
             # documented: a body that is not a JSON object or array
-            if not r.content.startswith(b'{"jsonrpc":"2.0","id":null,"error":{"code":-32700'):
+            if isinstance(parsed, (dict, list)) or not r.content.startswith(
+                b'{"jsonrpc":"2.0","id":null,"error":{"code":-32700'
+            ):
                 self.fail(kind, body, f"HTTP 400 without a parse error: {r.text[:200]}")
             return
         if r.status_code != 200:
@@ -168,6 +179,15 @@ class Fuzzer:
             ):
                 self.fail(kind, body, "answered null to a call with an id")
             return
+        if isinstance(parsed, list) and len(parsed) > MAX_BATCH:
+            if not (isinstance(answer, dict) and answer.get("error", {}).get("code") == -32010):
+                self.fail(kind, body, f"a batch of {len(parsed)} calls was not refused with -32010")
+            return
+        if isinstance(parsed, dict) and isinstance(answer, dict):
+            if not valid_id(parsed) and "result" in answer:
+                self.fail(kind, body, "a request the docs say is not a call was run")
+            elif valid_id(parsed) and "method" in parsed and answer.get("id") != parsed["id"]:
+                self.fail(kind, body, f"answered with id {answer.get('id')!r}, not {parsed['id']!r}")
         if isinstance(answer, list):
             if parsed is None and body.lstrip().startswith(b"["):
                 parsed = []  # a batch too deep for Python's parser

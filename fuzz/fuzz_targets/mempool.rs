@@ -20,11 +20,11 @@ const WINDOW: u64 = 4;
 struct TxSpec {
     sender: u8,
     nonce_ahead: i8,
-    expiry_ahead: i8,
+    expiry_ahead: u8,
     kind: u8,
     amount: u16,
     to: u8,
-    other_chain: bool,
+    other_chain: u8,
     salt: u8,
 }
 
@@ -33,7 +33,12 @@ impl TxSpec {
         let sender = key(self.sender % 7);
         let base = state.account(&sender).nonce;
         let nonce = base.saturating_add_signed(i64::from(self.nonce_ahead % 6));
-        let expiry = (state.height + 1).saturating_add_signed(i64::from(self.expiry_ahead % 8));
+        // mostly good transactions, so the pool fills and evicts; now and then expired,
+        // for another chain or with a bad signature (`Op::Admit`)
+        let expiry = match self.expiry_ahead {
+            0 => state.height,
+            x => state.height + 1 + u64::from(x % 16),
+        };
         let to = key(self.to % 7);
         let amount = u128::from(self.amount);
         let kind = match self.kind % 4 {
@@ -42,7 +47,7 @@ impl TxSpec {
             _ => TxKind::Mint { to, amount },
         };
         let tx = Transaction {
-            chain_id: if self.other_chain {
+            chain_id: if self.other_chain == 0 {
                 Hash([1; 32])
             } else {
                 CHAIN
@@ -60,7 +65,7 @@ impl TxSpec {
 enum Op {
     Admit {
         tx: TxSpec,
-        sig_ok: bool,
+        bad_sig: u8,
         gossip: bool,
     },
     /// Finalize a block of up to `take` selected transactions, with `foreign` ones from
@@ -102,7 +107,12 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut now: u64 = 1_000;
     for op in ops.into_iter().take(200) {
         match op {
-            Op::Admit { tx, sig_ok, gossip } => {
+            Op::Admit {
+                tx,
+                bad_sig,
+                gossip,
+            } => {
+                let sig_ok = bad_sig != 0;
                 let stx = tx.build(&state);
                 let id = stx.id();
                 let t = stx.tx().clone();
