@@ -229,6 +229,21 @@ async fn bad_input_table(net: &Testnet, chain_id: Hash) {
             -32602,
             None,
         ),
+        (
+            "body not a JSON object or array",
+            b"null".to_vec(),
+            400,
+            -32700,
+            None,
+        ),
+        // a fuzz regression (scripts/rpc_fuzz.py): this was -32603 "Internal error"
+        (
+            "subscription over HTTP",
+            call_json("chain_subscribeNewHeads", json!([])),
+            200,
+            -32601,
+            None,
+        ),
         ("oversized body", oversized, 413, -32007, None),
         (
             "oversized batch",
