@@ -63,11 +63,12 @@ pub struct SafetyLog {
 impl SafetyLog {
     /// Open (or create) the log of `epoch` under `dir` and read back every vote in it.
     ///
-    /// A torn last record (a crash mid-append: the length runs past the end, or the last
-    /// record's checksum fails, or the tail is zeros) is cut off, since that vote was never
-    /// sent. Anything else that does not read back (a bad record followed by more records,
-    /// a record that checks out but does not decode) is corruption: the node refuses to start
-    /// rather than forget votes it signed, which could make it sign twice in one view.
+    /// A torn last record (a crash mid-append: zeros, or a record cut short or ending in
+    /// zeros, see `is_torn_append`) is cut off, since that vote was never sent. Anything else
+    /// that does not read back (a bad record followed by more records, a whole last record
+    /// whose checksum fails, a record that checks out but does not decode) is corruption:
+    /// the node refuses to start rather than forget votes it signed, which could make it
+    /// sign twice in one view.
     pub fn open(dir: &Path, epoch: u64) -> Result<(SafetyLog, SafetyState)> {
         std::fs::create_dir_all(dir).map_err(io_error("creating", dir))?;
         let path = dir.join(format!("epoch-{epoch}.log"));
@@ -116,16 +117,12 @@ pub fn record(vote: &Vote) -> Vec<u8> {
     let mut body = Vec::with_capacity(160);
     crate::wire::encode_vote(vote, &mut body);
     let mut rec = Vec::with_capacity(body.len() + 10);
-    // a vote is at most 157 bytes (MAX_RECORD)
+    // a vote is at most 157 bytes (PROPOSAL_VOTE_BYTES)
     rec.extend_from_slice(&(body.len() as u16).to_le_bytes());
     rec.extend_from_slice(&body);
     rec.extend_from_slice(&blake3::hash(&body).as_bytes()[..8]);
     rec
 }
-
-/// The largest vote record: a length, a notarize or finalize vote (kind, proposal, signer,
-/// signature), a checksum. One interrupted append leaves less than this at the end.
-const MAX_RECORD: usize = 2 + 1 + 88 + 4 + 64 + 8;
 
 /// The votes of a validator, one log file per epoch under `dir`: the [`VoteStore`] of a
 /// real node. Only the current epoch's log is open (only its engine signs).
@@ -175,19 +172,21 @@ const NULLIFY_BYTES: usize = 1 + 8 + 4 + 64;
 const PROPOSAL_VOTE_BYTES: usize = 1 + 88 + 4 + 64;
 
 /// Whether `rest`, the end of a log whose first record does not check out, is what one
-/// interrupted append leaves: zeros, or the start of a record (a vote's length, and a kind
-/// tag that fits it) whose end never landed: the file ends before the record does, or its
-/// checksum is zeros (space allocated, bytes not written). A record that is all there with
-/// a wrong checksum is damage, not a torn append: that vote was fsynced and may have been
-/// sent, and forgetting it could make the validator sign twice in its view (found by the
-/// `safety_log_crash` fuzz target's review: a flipped bit in the last record used to be
-/// cut off as torn).
+/// interrupted append leaves: zeros; or the start of a record (a vote's length, and a kind
+/// tag that fits it) whose end never landed: the file ends inside the record, or the
+/// record's last 4 bytes (of its checksum) are zeros, with only zeros after it (space
+/// allocated, bytes not written).
+///
+/// A record that is all there with a checksum that fails is damage, not a torn append:
+/// that vote was fsynced and may have been sent, and forgetting it could make the validator
+/// sign twice in its view. (A flipped bit in the last record used to be cut off as torn:
+/// found by the review of the `safety_log_crash` fuzz target.) The price: an append torn
+/// so that only its last 1–3 checksum bytes, or only its start, are missing is refused
+/// too, and needs the operator (rare: the record must straddle a disk sector).
 fn is_torn_append(rest: &[u8]) -> bool {
-    if rest.iter().all(|b| *b == 0) {
+    let zeros = |b: &[u8]| b.iter().all(|x| *x == 0);
+    if zeros(rest) {
         return true;
-    }
-    if rest.len() > MAX_RECORD {
-        return false;
     }
     let Some(len) = rest
         .get(..2)
@@ -205,7 +204,7 @@ fn is_torn_append(rest: &[u8]) -> bool {
         return false;
     }
     let end = 2 + len + 8;
-    end > rest.len() || rest[2 + len..].iter().all(|b| *b == 0)
+    end > rest.len() || zeros(&rest[end - 4..])
 }
 
 /// The votes in a log's bytes and how many bytes hold whole records; `Err` if anything but
@@ -313,14 +312,25 @@ mod tests {
                 );
             }
             // while a cut-short or zero-filled end of the same record is a torn append
-            for keep in [1, 2, 3, 40, rec.len() - 8, rec.len() - 1] {
+            for keep in [1, 2, 3, 40, rec.len() - 8, rec.len() - 4, rec.len() - 1] {
                 let mut torn = rec[..keep].to_vec();
                 std::fs::write(dir.path().join("epoch-5.log"), &torn).unwrap();
                 let (_, st) = SafetyLog::open(dir.path(), 5).unwrap();
                 assert!(st.views.is_empty());
                 torn.resize(rec.len(), 0);
                 std::fs::write(dir.path().join("epoch-5.log"), &torn).unwrap();
-                assert!(SafetyLog::open(dir.path(), 5).is_ok() || keep > rec.len() - 8);
+                assert_eq!(
+                    SafetyLog::open(dir.path(), 5).is_ok(),
+                    keep <= rec.len() - 4,
+                    "{keep} bytes of a {kind:?} record, then zeros"
+                );
+                // filesystem zeros past the record change nothing
+                torn.resize(4096, 0);
+                std::fs::write(dir.path().join("epoch-5.log"), &torn).unwrap();
+                assert_eq!(
+                    SafetyLog::open(dir.path(), 5).is_ok(),
+                    keep <= rec.len() - 4
+                );
             }
         }
     }
