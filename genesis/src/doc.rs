@@ -282,10 +282,12 @@ impl GenesisDoc {
             }
             accounts.push((key, account));
         }
-        if self.admins.is_empty() {
+        // an admin is a key in `admins` or an account with the `admin` role
+        let admin_account = accounts.iter().any(|(_, a)| a.has_role(Role::Admin));
+        if self.admins.is_empty() && !admin_account {
             return Err(field_err(
                 "admins",
-                "at least one admin key is required (no one could grant roles or change validators)",
+                "at least one admin key is required, in `admins` or as an account with the admin role (no one could grant roles or change validators)",
             ));
         }
         for (i, s) in self.admins.iter().enumerate() {

@@ -108,7 +108,12 @@ fn validation_errors_name_the_field() {
         ("accounts[4].public_key", |d| {
             d.accounts[4].public_key = d.accounts[0].public_key.clone()
         }),
-        ("admins", |d| d.admins.clear()),
+        ("admins", |d| {
+            d.admins.clear();
+            for a in &mut d.accounts {
+                a.roles.retain(|r| r != "admin");
+            }
+        }),
         ("admins[0]", |d| d.admins[0] = "0x00".into()),
         ("consensus.leader_timeout_ms", |d| {
             d.consensus.leader_timeout_ms = 0
@@ -167,6 +172,29 @@ fn malformed_json_and_unknown_fields_are_errors() {
     let missing =
         Genesis::load(std::path::Path::new("/nonexistent/genesis.json")).expect_err("missing");
     assert!(missing.to_string().contains("/nonexistent/genesis.json"));
+}
+
+/// `genesis add-account --roles admin,…` alone makes an admin (docs/deploy.md).
+#[test]
+fn an_account_with_the_admin_role_is_an_admin() {
+    let mut doc = dev().to_doc();
+    let admin = doc.admins[0].clone();
+    doc.admins.clear();
+    for a in &mut doc.accounts {
+        a.roles.retain(|r| r != "admin");
+        if a.public_key == admin {
+            a.roles.push("admin".into());
+        }
+    }
+    let g = doc
+        .validate()
+        .expect("an account with the admin role is enough");
+    let (_, a) = g
+        .accounts
+        .iter()
+        .find(|(k, _)| k.to_hex() == admin)
+        .expect("the admin's account");
+    assert!(a.has_role(Role::Admin));
 }
 
 #[test]
