@@ -163,6 +163,56 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a fault schedule against a 4-validator network of containers (compose.yaml)
+    /// under wallet load: partitions, an isolated leader, a one-way cut, latency and loss,
+    /// kill and restart, pause, clock skew, a full disk; then check that every acknowledged
+    /// transaction is final exactly once everywhere, the validators agree on one valid
+    /// chain, the supply is conserved, and finalization resumed within the bound after each
+    /// heal. Needs a Docker Engine, the image (scripts/docker-image.sh) and root (nsenter,
+    /// mount). Exits non-zero if a verdict fails.
+    ///
+    /// Example: palisade nemesis --seed 7 --duration 600 --json
+    Nemesis {
+        /// Name the faults and what each does, and exit.
+        #[arg(long)]
+        list: bool,
+        /// Seeds the schedule (fault order, targets).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Seconds of faults (every fault once in a seeded order, then again, …).
+        #[arg(long, default_value_t = 180)]
+        duration: u64,
+        /// Seconds each fault is held before it is healed.
+        #[arg(long, default_value_t = 10)]
+        hold: u64,
+        /// Offered load, transfers per second.
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+        /// Only these faults (comma-separated names; default all).
+        #[arg(long, value_delimiter = ',')]
+        faults: Vec<String>,
+        /// Directory of the run (validator homes, logs); wiped first, removed after a pass.
+        #[arg(long, default_value = "/tmp/palisade-nemesis")]
+        work: PathBuf,
+        /// The compose file.
+        #[arg(long, default_value = "compose.yaml")]
+        compose_file: PathBuf,
+        /// The image.
+        #[arg(long, default_value = "palisade:latest")]
+        image: String,
+        /// First three octets of the run's own /24 network.
+        #[arg(long, default_value = "10.214.0")]
+        subnet: String,
+        /// Host ports on 127.0.0.1: JSON-RPC BASE+i, metrics BASE+100+i.
+        #[arg(long, default_value_t = 24600)]
+        port_base: u16,
+        /// Keep the run's directory after a pass.
+        #[arg(long)]
+        keep: bool,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the deterministic whole-node simulator: real node cores (engine, execution,
     /// mempool, fetching, sync, epochs) over a simulated network with partitions, loss,
     /// crashes and clock skew, one byzantine validator, a validator joining and leaving,
@@ -237,9 +287,14 @@ enum GenesisCommand {
         /// Number of prefunded dev accounts.
         #[arg(long, default_value_t = 8)]
         accounts: u32,
-        /// First validator's TCP port on 127.0.0.1.
+        /// First validator's TCP port on 127.0.0.1 (validator i listens on BASE+i); with
+        /// `--hosts`, the port every validator listens on at its own address.
         #[arg(long, default_value_t = 26656)]
         base_port: u16,
+        /// Validators on separate hosts: validator i's IP address is the i-th of this
+        /// comma-separated list (one per validator), e.g. `--hosts 10.0.0.1,10.0.0.2,…`.
+        #[arg(long, value_delimiter = ',', value_name = "IP,IP,…")]
+        hosts: Vec<std::net::IpAddr>,
         /// Chain name.
         #[arg(long, default_value = "palisade-devnet")]
         chain_name: String,
@@ -293,6 +348,18 @@ enum GenesisCommand {
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
     },
+    /// Change genesis.json fields in place, `section.key=value` (repeatable), e.g. the
+    /// epoch length or a timeout every validator must agree on.
+    ///
+    /// Example: palisade genesis set --genesis ./genesis.json consensus.epoch_length=1000
+    Set {
+        /// The genesis file (edited in place).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// `section.key=value` settings.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// Validate a genesis.json and print its chain id.
     ///
     /// Example: palisade genesis validate ./devnet/genesis.json
@@ -344,9 +411,17 @@ fn run(cli: Cli) -> Result<()> {
             validators,
             accounts,
             base_port,
+            hosts,
             chain_name,
             set,
-        }) => write_dev_genesis(&out, &chain_name, validators, accounts, base_port, &set),
+        }) => write_dev_genesis(
+            &out,
+            &chain_name,
+            (validators, accounts),
+            base_port,
+            &hosts,
+            &set,
+        ),
         Command::Genesis(GenesisCommand::New { out, chain_name }) => {
             init::genesis_new(&out, &chain_name)
         }
@@ -356,6 +431,15 @@ fn run(cli: Cli) -> Result<()> {
             power,
             address,
         }) => init::genesis_add_validator(&genesis, &key, power, &address),
+        Command::Genesis(GenesisCommand::Set { genesis, set }) => {
+            let text = std::fs::read_to_string(&genesis)
+                .with_context(|| format!("reading {}", genesis.display()))?;
+            let doc = override_genesis(&genesis::GenesisDoc::from_json(&text)?, &set)?;
+            genesis::durable::replace(&genesis, doc.to_json().as_bytes(), 0o644)
+                .with_context(|| format!("writing {}", genesis.display()))?;
+            println!("updated {}: {}", genesis.display(), set.join(", "));
+            Ok(())
+        }
         Command::Genesis(GenesisCommand::AddAccount {
             genesis,
             key,
@@ -461,6 +545,61 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Nemesis {
+            list,
+            seed,
+            duration,
+            hold,
+            rate,
+            faults,
+            work,
+            compose_file,
+            image,
+            subnet,
+            port_base,
+            keep,
+            json,
+        } => {
+            use node::nemesis::{Fault, Options, run};
+            if list {
+                for f in Fault::ALL {
+                    println!("{:17} {}", f.name(), f.about());
+                }
+                return Ok(());
+            }
+            let faults = faults
+                .iter()
+                .map(|name| {
+                    Fault::parse(name).with_context(|| {
+                        let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                        format!("no fault {name:?}; the faults: {}", names.join(", "))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let opts = Options {
+                seed,
+                duration_s: duration,
+                hold_s: hold,
+                rate,
+                faults,
+                work,
+                compose_file,
+                image,
+                subnet,
+                port_base,
+                keep,
+            };
+            let report = tokio::runtime::Runtime::new()?.block_on(run(opts))?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.table());
+            }
+            if !report.ok() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Bench {
             validators,
             rate,
@@ -548,18 +687,30 @@ pub const DEV_GENESIS_TIME_MS: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 fn write_dev_genesis(
     out: &std::path::Path,
     name: &str,
-    validators: u32,
-    accounts: u32,
+    (validators, accounts): (u32, u32),
     base_port: u16,
+    hosts: &[std::net::IpAddr],
     overrides: &[String],
 ) -> Result<()> {
+    if !hosts.is_empty() && hosts.len() != validators as usize {
+        bail!(
+            "--hosts names {} addresses for {validators} validators: give one per validator",
+            hosts.len()
+        );
+    }
     if validators == 0 {
         bail!("--validators must be at least 1");
     }
     if accounts == 0 {
         bail!("--accounts must be at least 1 (account 0 is the admin)");
     }
-    let g = dev_genesis(name, validators, accounts, base_port, DEV_GENESIS_TIME_MS);
+    let mut g = dev_genesis(name, validators, accounts, base_port, DEV_GENESIS_TIME_MS);
+    for (v, ip) in g.validators.iter_mut().zip(hosts) {
+        v.address = match ip {
+            std::net::IpAddr::V4(a) => format!("/ip4/{a}/tcp/{base_port}"),
+            std::net::IpAddr::V6(a) => format!("/ip6/{a}/tcp/{base_port}"),
+        };
+    }
     let g = override_genesis(&g.to_doc(), overrides)?
         .validate()
         .context("dev genesis failed validation")?;

@@ -126,6 +126,32 @@ enum WalletCommand {
         #[command(flatten)]
         opts: SendOpts,
     },
+    /// Add a validator (admin); it joins at the next epoch boundary (docs/deploy.md).
+    ///
+    /// Example: palisade wallet --key admin.key.json add-validator --validator 0x1f… --power 1 --address /ip4/10.0.0.5/tcp/26656 --wait
+    AddValidator {
+        /// The validator's public key (`palisade keys show`), 0x hex.
+        #[arg(long)]
+        validator: String,
+        /// Voting power.
+        #[arg(long, default_value_t = 1)]
+        power: u64,
+        /// Where peers reach it, a libp2p multiaddr (/ip4/…/tcp/…).
+        #[arg(long)]
+        address: String,
+        #[command(flatten)]
+        opts: SendOpts,
+    },
+    /// Remove a validator (admin); it leaves at the next epoch boundary.
+    ///
+    /// Example: palisade wallet --key admin.key.json remove-validator --validator 0x1f… --wait
+    RemoveValidator {
+        /// The validator's public key, 0x hex.
+        #[arg(long)]
+        validator: String,
+        #[command(flatten)]
+        opts: SendOpts,
+    },
     /// Print a transaction's status.
     ///
     /// Example: palisade wallet status 0x9a…
@@ -270,6 +296,25 @@ async fn run_async(args: WalletArgs) -> Result<()> {
             let kind = TxKind::Mint {
                 to: parse_key(to)?,
                 amount: *amount,
+            };
+            send(&args, kind, *opts).await?;
+        }
+        WalletCommand::AddValidator {
+            validator,
+            power,
+            address,
+            opts,
+        } => {
+            let kind = TxKind::AddValidator {
+                key: parse_key(validator)?,
+                power: *power,
+                address: address.clone(),
+            };
+            send(&args, kind, *opts).await?;
+        }
+        WalletCommand::RemoveValidator { validator, opts } => {
+            let kind = TxKind::RemoveValidator {
+                key: parse_key(validator)?,
             };
             send(&args, kind, *opts).await?;
         }
