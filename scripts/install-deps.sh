@@ -12,6 +12,14 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # the test suite runs outside clients from a venv (pip, PyPI only): an independent Python
 # signer for docs/tx-format.md and the OpenRPC conformance check (scripts/openrpc_check.py)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# the container tests (node/tests/docker.rs, docs/deploy.md): the base image is built with
+# debootstrap; the nemesis enters containers' namespaces (nsenter: util-linux) to filter
+# packets and shape links; the systemd unit is checked with systemd-analyze
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+command -v tc >/dev/null 2>&1 || need+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if ((${#need[@]})); then
