@@ -36,6 +36,7 @@ pub mod handles;
 pub mod intake;
 pub mod mempool;
 pub mod metrics;
+pub mod nemesis;
 pub mod p2p;
 pub mod pace;
 pub mod peer;

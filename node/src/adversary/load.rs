@@ -1,9 +1,13 @@
 //! The honest load of a campaign: wallets that sign transfers, submit them over JSON-RPC
 //! to the honest validators and read back what finalized.
 //!
-//! Each sender (a dev account) talks to one honest validator, sends a batch of transfers in
-//! nonce order every 100 ms (`tx_submitMany`), and starts again from the chain's nonce when
-//! one is refused. A poller reads node 0's finalized blocks, so every accepted transaction
+//! Each sender (a dev account) talks to one validator, sends a batch of transfers in nonce
+//! order every 100 ms (`tx_submitMany`), and starts again from the chain's nonce when one
+//! is refused, or when the chain's nonce has not moved for two seconds while it has sent
+//! past it (a pending transaction lost with a killed node's mempool leaves a gap that
+//! nothing else would fill; a resent transaction is the same bytes, so it is never two).
+//! A sender whose validator does not answer moves to the next one. A poller reads the
+//! finalized blocks (from the first validator that answers), so every accepted transaction
 //! gets the time it was first seen finalized; a second-by-second timeline of finalized
 //! transactions comes out of it.
 
@@ -40,9 +44,9 @@ pub struct Load {
     poll_stop: tokio::sync::watch::Sender<bool>,
 }
 
-fn client(url: &str) -> Result<HttpClient> {
+fn client(url: &str, timeout: Duration) -> Result<HttpClient> {
     HttpClientBuilder::default()
-        .request_timeout(Duration::from_secs(10))
+        .request_timeout(timeout)
         .build(url)
         .with_context(|| format!("RPC client for {url}"))
 }
@@ -51,7 +55,21 @@ impl Load {
     /// Start `rate` transfers a second from the dev accounts `senders`, sender `s` to
     /// `urls[s mod len]`; finalized blocks are read from `urls[0]`.
     pub async fn start(urls: &[String], senders: &[u32], rate: u64) -> Result<Load> {
-        let clients: Vec<HttpClient> = urls.iter().map(|u| client(u)).collect::<Result<_>>()?;
+        Load::start_with(urls, senders, rate, Duration::from_secs(10)).await
+    }
+
+    /// [`Load::start`] with each RPC call given up after `timeout` (a sender then moves to
+    /// the next validator).
+    pub async fn start_with(
+        urls: &[String],
+        senders: &[u32],
+        rate: u64,
+        timeout: Duration,
+    ) -> Result<Load> {
+        let clients: Vec<HttpClient> = urls
+            .iter()
+            .map(|u| client(u, timeout))
+            .collect::<Result<_>>()?;
         let info = clients[0].chain_info().await?;
         let chain_id = Hash::from_hex(&info.chain_id)?;
         let seen = Arc::new(Mutex::new(Seen::default()));
@@ -59,7 +77,8 @@ impl Load {
         let per_tick = (rate as f64 / 10.0 / senders.len().max(1) as f64).max(0.0);
         let mut tasks = Vec::new();
         for &s in senders {
-            let c = clients[s as usize % clients.len()].clone();
+            let clients = clients.clone();
+            let mut at = s as usize % clients.len();
             let seen = seen.clone();
             let mut stop = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
@@ -67,10 +86,24 @@ impl Load {
                 let mut nonce: Option<u64> = None;
                 let mut owed = 0.0f64;
                 let mut tick = tokio::time::interval(Duration::from_millis(100));
+                // the chain's nonce at the last check, and the ticks since
+                let mut chain_nonce: Option<u64> = None;
+                let mut ticks = 0u32;
                 loop {
                     tokio::select! {
                         _ = tick.tick() => {}
                         _ = stop.changed() => return,
+                    }
+                    let c = &clients[at];
+                    ticks += 1;
+                    if ticks >= 20 {
+                        ticks = 0;
+                        if let Ok(now) = c.nonce(key.public().to_hex()).await {
+                            if chain_nonce == Some(now) && nonce.is_some_and(|n| n > now) {
+                                nonce = Some(now);
+                            }
+                            chain_nonce = Some(now);
+                        }
                     }
                     owed += per_tick;
                     let n = owed.floor() as usize;
@@ -82,7 +115,10 @@ impl Load {
                         Some(x) => x,
                         None => match c.nonce(key.public().to_hex()).await {
                             Ok(x) => x,
-                            Err(_) => continue,
+                            Err(_) => {
+                                at = (at + 1) % clients.len();
+                                continue;
+                            }
                         },
                     };
                     let batch: Vec<(Hash, String)> = (0..n as u64)
@@ -140,6 +176,7 @@ impl Load {
                         Err(e) => {
                             *g.refused.entry(format!("rpc: {e}")).or_default() += 1;
                             next = None;
+                            at = (at + 1) % clients.len();
                         }
                     }
                     nonce = next;
@@ -148,12 +185,21 @@ impl Load {
         }
         let (poll_stop, mut poll_rx) = tokio::sync::watch::channel(false);
         let poller = tokio::spawn({
-            let c = clients[0].clone();
+            let clients = clients.clone();
             let seen = seen.clone();
             let mut next = info.finalized_height + 1;
+            let mut at = 0;
             async move {
                 loop {
-                    while let Ok(Some(b)) = c.get_block_by_height(next).await {
+                    loop {
+                        let b = match clients[at].get_block_by_height(next).await {
+                            Ok(Some(b)) => b,
+                            Ok(None) => break,
+                            Err(_) => {
+                                at = (at + 1) % clients.len();
+                                break;
+                            }
+                        };
                         let now = Instant::now();
                         let mut g = match seen.lock() {
                             Ok(g) => g,
