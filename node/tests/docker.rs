@@ -174,7 +174,7 @@ fn docker_network_and_nemesis_slow() {
             "--seed",
             "1",
             "--duration",
-            "120",
+            "30",
             "--hold",
             "6",
             "--rate",
@@ -204,7 +204,11 @@ fn docker_network_and_nemesis_slow() {
         .iter()
         .map(|f| f["fault"].as_str().unwrap())
         .collect();
-    assert_eq!(faults.len(), 8, "every fault once: {faults:?}");
+    // the first round runs every fault once, whatever the (short) budget
+    let mut kinds = faults.clone();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(kinds.len(), 8, "every fault: {faults:?}");
     for v in report["verdicts"].as_array().unwrap() {
         assert!(v["ok"].as_bool().unwrap(), "verdict failed: {v}");
     }

@@ -3,13 +3,17 @@
 //!
 //! Each sender (a dev account) talks to one validator, sends a batch of transfers in nonce
 //! order every 100 ms (`tx_submitMany`), and starts again from the chain's nonce when one
-//! is refused, or when the chain's nonce has not moved for two seconds while it has sent
-//! past it (a pending transaction lost with a killed node's mempool leaves a gap that
-//! nothing else would fill; a resent transaction is the same bytes, so it is never two).
-//! A sender whose validator does not answer moves to the next one. A poller reads the
-//! finalized blocks (from the first validator that answers), so every accepted transaction
-//! gets the time it was first seen finalized; a second-by-second timeline of finalized
-//! transactions comes out of it.
+//! is refused. A poller reads the finalized blocks, so every accepted transaction gets the
+//! time it was first seen finalized; a second-by-second timeline of finalized transactions
+//! comes out of it, and the hash of every block seen finalized is kept.
+//!
+//! `resilient` (the nemesis, where validators are killed, paused and cut off): a sender
+//! whose validator does not answer moves to the next one; a sender whose chain nonce has
+//! not moved for two seconds while it has sent past it starts again from the chain's nonce
+//! (a pending transaction lost with a killed node's mempool leaves a gap nothing else would
+//! fill; a resent transaction is the same bytes, so it is never two); the poller reads from
+//! each validator in turn. Off (the adversary, whose verdict is that nothing accepted is
+//! ever dropped), a sender stays with its validator and a gap stays a gap.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +33,8 @@ pub struct Seen {
     pub accepted: HashMap<Hash, Instant>,
     /// Transaction → when its block was first seen finalized.
     pub finalized: HashMap<Hash, Instant>,
+    /// Height → hash of the block seen finalized there.
+    pub blocks: HashMap<u64, Hash>,
     /// Submissions refused (the reason's count).
     pub refused: HashMap<String, u64>,
 }
@@ -55,16 +61,17 @@ impl Load {
     /// Start `rate` transfers a second from the dev accounts `senders`, sender `s` to
     /// `urls[s mod len]`; finalized blocks are read from `urls[0]`.
     pub async fn start(urls: &[String], senders: &[u32], rate: u64) -> Result<Load> {
-        Load::start_with(urls, senders, rate, Duration::from_secs(10)).await
+        Load::start_with(urls, senders, rate, Duration::from_secs(10), false).await
     }
 
-    /// [`Load::start`] with each RPC call given up after `timeout` (a sender then moves to
-    /// the next validator).
+    /// [`Load::start`] with each RPC call given up after `timeout`, and `resilient` as the
+    /// module documentation says.
     pub async fn start_with(
         urls: &[String],
         senders: &[u32],
         rate: u64,
         timeout: Duration,
+        resilient: bool,
     ) -> Result<Load> {
         let clients: Vec<HttpClient> = urls
             .iter()
@@ -96,7 +103,7 @@ impl Load {
                     }
                     let c = &clients[at];
                     ticks += 1;
-                    if ticks >= 20 {
+                    if resilient && ticks >= 20 {
                         ticks = 0;
                         if let Ok(now) = c.nonce(key.public().to_hex()).await {
                             if chain_nonce == Some(now) && nonce.is_some_and(|n| n > now) {
@@ -116,7 +123,9 @@ impl Load {
                         None => match c.nonce(key.public().to_hex()).await {
                             Ok(x) => x,
                             Err(_) => {
-                                at = (at + 1) % clients.len();
+                                if resilient {
+                                    at = (at + 1) % clients.len();
+                                }
                                 continue;
                             }
                         },
@@ -176,7 +185,9 @@ impl Load {
                         Err(e) => {
                             *g.refused.entry(format!("rpc: {e}")).or_default() += 1;
                             next = None;
-                            at = (at + 1) % clients.len();
+                            if resilient {
+                                at = (at + 1) % clients.len();
+                            }
                         }
                     }
                     nonce = next;
@@ -194,9 +205,17 @@ impl Load {
                     loop {
                         let b = match clients[at].get_block_by_height(next).await {
                             Ok(Some(b)) => b,
-                            Ok(None) => break,
+                            Ok(None) => {
+                                // caught up with this one: the next poll asks another
+                                if resilient {
+                                    at = (at + 1) % clients.len();
+                                }
+                                break;
+                            }
                             Err(_) => {
-                                at = (at + 1) % clients.len();
+                                if resilient {
+                                    at = (at + 1) % clients.len();
+                                }
                                 break;
                             }
                         };
@@ -209,6 +228,9 @@ impl Load {
                             if let Ok(h) = Hash::from_hex(t) {
                                 g.finalized.entry(h).or_insert(now);
                             }
+                        }
+                        if let Ok(h) = Hash::from_hex(&b.header.hash) {
+                            g.blocks.insert(next, h);
                         }
                         next += 1;
                     }
@@ -261,6 +283,7 @@ impl Load {
                 Seen {
                     accepted: g.accepted.clone(),
                     finalized: g.finalized.clone(),
+                    blocks: g.blocks.clone(),
                     refused: g.refused.clone(),
                 }
             }

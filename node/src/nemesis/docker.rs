@@ -30,6 +30,8 @@ pub struct Cluster {
     env: Vec<(String, String)>,
     /// Whether `docker compose` (v2) is there; else `docker-compose` (v1).
     v2: bool,
+    /// Container ids, once found.
+    ids: std::sync::Mutex<std::collections::HashMap<usize, String>>,
 }
 
 fn run(cmd: &mut Command) -> Result<Output> {
@@ -106,6 +108,7 @@ impl Cluster {
             n,
             env,
             v2,
+            ids: Default::default(),
         })
     }
 
@@ -150,6 +153,7 @@ impl Cluster {
 
     /// Remove whatever an earlier run of this project left (containers, network, volumes).
     pub fn down(&self) -> Result<()> {
+        self.ids.lock().unwrap_or_else(|p| p.into_inner()).clear();
         check(
             self.compose()
                 .args(["down", "-v", "--remove-orphans", "-t", "5"]),
@@ -169,14 +173,39 @@ impl Cluster {
         Ok(())
     }
 
-    /// Validator `i`'s container id.
+    /// Validator `i`'s container id (found by the labels compose puts on it, stopped or not;
+    /// kept: `docker kill`/`start` keep a container's id).
     pub fn container(&self, i: usize) -> Result<String> {
-        let id = check(self.compose().args(["ps", "-q", &format!("node{i}")]))?;
-        let id = id.trim();
-        if id.is_empty() {
-            bail!("no container for node{i}");
+        if let Some(id) = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(&i) {
+            return Ok(id.clone());
         }
+        let out = check(Command::new("docker").args([
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+            "--filter",
+            &format!("label=com.docker.compose.service=node{i}"),
+        ]))?;
+        let id = out.trim();
+        if id.is_empty() || id.contains('\n') {
+            bail!("expected one container for node{i}, found {id:?}");
+        }
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(i, id.to_owned());
         Ok(id.to_owned())
+    }
+
+    /// Whether libfaketime is loaded into validator `i`'s process (else a clock skew would
+    /// do nothing).
+    pub fn faketime_loaded(&self, i: usize) -> Result<bool> {
+        let pid = self.pid(i)?;
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+            .with_context(|| format!("reading /proc/{pid}/maps"))?;
+        Ok(maps.contains("libfaketime"))
     }
 
     /// (running, paused, exit code, finished at) of validator `i`'s container.
@@ -263,9 +292,10 @@ impl Cluster {
 
     /// Make validator `i`'s outgoing link slow and lossy; says how. With `tc netem` in the
     /// kernel: 150 ms ± 50 ms of delay and 5% loss. Without it (some VM kernels have no
-    /// sch_netem): a 2 Mbit/s token bucket (`tc tbf`, packets queue up to 200 ms behind it)
-    /// and 5% of outgoing packets dropped at random (`iptables -m statistic`).
-    pub fn slow_link(&self, i: usize) -> Result<String> {
+    /// sch_netem): a `kbit` token bucket (`tc tbf`: packets queue up to 300 ms behind it,
+    /// and beyond that are dropped) and 5% of outgoing packets dropped at random
+    /// (`iptables -m statistic`).
+    pub fn slow_link(&self, i: usize, kbit: u64) -> Result<String> {
         let netem = self.in_netns(
             i,
             &[
@@ -273,14 +303,27 @@ impl Cluster {
                 "loss", "5%",
             ],
         );
-        if netem.is_ok() {
-            return Ok("netem 150±50 ms, 5% loss".into());
+        match netem {
+            Ok(()) => return Ok("netem 150±50 ms, 5% loss".into()),
+            Err(e) if format!("{e:#}").contains("qdisc kind is unknown") => {}
+            Err(e) => return Err(e),
         }
         self.in_netns(
             i,
             &[
-                "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", "2mbit", "burst",
-                "16kbit", "latency", "200ms",
+                "tc",
+                "qdisc",
+                "replace",
+                "dev",
+                "eth0",
+                "root",
+                "tbf",
+                "rate",
+                &format!("{kbit}kbit"),
+                "burst",
+                "16kbit",
+                "latency",
+                "300ms",
             ],
         )?;
         self.in_netns(
@@ -299,7 +342,9 @@ impl Cluster {
                 "DROP",
             ],
         )?;
-        Ok("no netem in this kernel: tbf 2 Mbit/s (queues up to 200 ms), 5% loss".into())
+        Ok(format!(
+            "no netem in this kernel: tbf {kbit} kbit/s (queues up to 300 ms), 5% loss"
+        ))
     }
 
     /// Set validator `i`'s clock offset (libfaketime's format: `+5s`, `-3s`, `+0`).
@@ -353,29 +398,64 @@ pub fn unmount(dir: &Path) {
     let _ = run(Command::new("umount").arg("-l").arg(dir));
 }
 
-/// Fill the filesystem holding `dir` with a ballast file, leaving nothing free.
-pub fn fill_disk(dir: &Path) -> Result<()> {
+/// Free bytes on the filesystem holding `dir`.
+fn free_bytes(dir: &Path) -> Result<u64> {
     let out = check(Command::new("df").args(["--output=avail", "-B1"]).arg(dir))?;
-    let avail: u64 = out
-        .lines()
+    out.lines()
         .nth(1)
         .and_then(|l| l.trim().parse().ok())
-        .context("df printed no free size")?;
-    let ballast = dir.join("ballast");
-    check(
-        Command::new("fallocate")
-            .args(["-l", &avail.to_string()])
-            .arg(&ballast),
-    )?;
-    Ok(())
+        .context("df printed no free size")
+}
+
+/// Fill the filesystem holding `dir` with ballast files (`ballast-N`), leaving less than
+/// 64 KiB free. The validator writes at the same time, so a size read a moment ago may no
+/// longer fit: each try takes what is free now, halving on failure.
+pub fn fill_disk(dir: &Path) -> Result<()> {
+    let mut k = 0;
+    for _ in 0..64 {
+        let free = free_bytes(dir)?;
+        if free < 64 * 1024 {
+            return Ok(());
+        }
+        let mut size = free;
+        while size >= 4096 {
+            let ballast = dir.join(format!("ballast-{k}"));
+            let ok = run(Command::new("fallocate")
+                .args(["-l", &size.to_string()])
+                .arg(&ballast))?
+            .status
+            .success();
+            if ok {
+                k += 1;
+                break;
+            }
+            let _ = std::fs::remove_file(&ballast);
+            size /= 2;
+        }
+    }
+    bail!(
+        "could not fill {}: {} bytes still free",
+        dir.display(),
+        free_bytes(dir)?
+    )
 }
 
 /// Give the space back.
 pub fn free_disk(dir: &Path) -> Result<()> {
-    let ballast = dir.join("ballast");
-    if ballast.exists() {
-        std::fs::remove_file(&ballast)
-            .with_context(|| format!("removing {}", ballast.display()))?;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("ballast-"))
+        {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
     }
     Ok(())
+}
+
+/// Copy `from` (validator 3's tmpfs home) to `to` before it is unmounted, so a failed or
+/// kept run can be inspected.
+pub fn save_copy(from: &Path, to: &Path) {
+    let _ = run(Command::new("cp").arg("-a").arg(from).arg(to));
 }

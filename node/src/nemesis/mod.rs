@@ -40,7 +40,7 @@ use docker::Cluster;
 pub enum Fault {
     /// Two halves of two validators that cannot reach each other (no quorum anywhere).
     PartitionHalves,
-    /// The proposer of the newest finalized block cut off from the rest.
+    /// The validator about to lead cut off from the rest.
     IsolateLeader,
     /// One validator hears nobody, while everybody still hears it.
     OneWay,
@@ -51,7 +51,8 @@ pub enum Fault {
     Kill,
     /// `docker pause` (frozen), then `docker unpause`.
     Pause,
-    /// One validator's wall clock 5 s ahead or behind, then back.
+    /// One validator's wall clock 12 s ahead or behind (past the 10 s a proposal's time
+    /// may be ahead), then back.
     ClockSkew,
     /// Validator 3's disk full, then space again.
     DiskFull,
@@ -91,7 +92,7 @@ impl Fault {
                 "validators {0,1} and {2,3} cannot reach each other (iptables in each namespace): no side has a quorum"
             }
             Fault::IsolateLeader => {
-                "the proposer of the newest finalized block is cut off from every other validator"
+                "the validator that leads the next view is cut off from every other validator, both ways (leaders rotate: it then leads every fourth view, which must time out)"
             }
             Fault::OneWay => "one validator drops everything it receives; what it sends arrives",
             Fault::Netem => {
@@ -102,7 +103,7 @@ impl Fault {
                 "docker pause of one validator (frozen, sockets open), unpause after the hold"
             }
             Fault::ClockSkew => {
-                "one validator's wall clock 5 s ahead or behind (libfaketime), then right again"
+                "one validator's wall clock 12 s ahead or behind (libfaketime; proposals more than 10 s ahead are refused), then right again"
             }
             Fault::DiskFull => {
                 "validator 3's home (a 512 MiB tmpfs) filled by a ballast file, then freed"
@@ -163,6 +164,9 @@ pub struct FaultRun {
     /// Blocks the network finalized while the fault was held (the highest finalized
     /// height any validator reported, at the heal minus at the fault).
     pub finalized_during: u64,
+    /// For a validator cut off (isolate-leader, one-way): the blocks it finalized while cut
+    /// off (`u64::MAX`: it did not answer).
+    pub cut_off_finalized: Option<u64>,
     /// Seconds from the start of the heal until every validator finalized past the height
     /// at the heal.
     pub recovered_s: Option<f64>,
@@ -209,6 +213,7 @@ impl Report {
                 "nodes": f.nodes,
                 "at_s": f.at_s,
                 "finalized_during": f.finalized_during,
+                "cut_off_finalized": f.cut_off_finalized,
                 "recovered_s": f.recovered_s,
                 "note": f.note,
             })).collect::<Vec<_>>(),
@@ -306,18 +311,21 @@ async fn top(clients: &[HttpClient]) -> u64 {
         .unwrap_or(0)
 }
 
-/// The validator that proposed the newest finalized block.
-async fn leader(clients: &[HttpClient]) -> Option<usize> {
+/// The validator that leads the next view. Leaders rotate every view, round robin over the
+/// epoch's set in order (`chain_getInfo`'s `validators`), so the one cut off as it is about
+/// to lead then leads every n-th view, each of which the others must time out.
+async fn next_leader(clients: &[HttpClient]) -> Option<usize> {
     for c in clients {
         let Ok(info) = c.chain_info().await else {
             continue;
         };
-        let Ok(Some(b)) = c.get_block_by_height(info.finalized_height).await else {
+        if info.validators.is_empty() {
             continue;
-        };
-        let proposer = ledger::PublicKey::from_hex(&b.header.proposer).ok()?;
+        }
+        let key = &info.validators[((info.view + 1) % info.validators.len() as u64) as usize];
+        let key = ledger::PublicKey::from_hex(key).ok()?;
         return (0..clients.len())
-            .find(|&i| dev_keypair(DevKeyKind::Validator, i as u32).public() == proposer);
+            .find(|&i| dev_keypair(DevKeyKind::Validator, i as u32).public() == key);
     }
     None
 }
@@ -368,11 +376,35 @@ fn start_watch(
     })
 }
 
-/// Prepare the run's directory: homes (validator 3's on a small tmpfs), clocks at +0.
+/// The file that marks a directory as a nemesis run's (only such a directory is wiped).
+const MARKER: &str = ".palisade-nemesis";
+
+/// Sets its flag when dropped.
+#[derive(Debug)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Prepare the run's directory: homes (validator 3's on a small tmpfs), clocks at +0. An
+/// existing directory is wiped only if an earlier run made it (or it is empty).
 fn prepare(opts: &Options) -> Result<()> {
     let small = opts.work.join("node3");
-    docker::unmount(&small);
     if opts.work.exists() {
+        let ours = opts.work.join(MARKER).exists();
+        let empty = std::fs::read_dir(&opts.work)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !ours && !empty {
+            bail!(
+                "{} exists and is not a nemesis run's directory (no {MARKER}): refusing to wipe it; pass another --work",
+                opts.work.display()
+            );
+        }
+        docker::unmount(&small);
         std::fs::remove_dir_all(&opts.work)
             .with_context(|| format!("removing {}", opts.work.display()))?;
     }
@@ -380,9 +412,23 @@ fn prepare(opts: &Options) -> Result<()> {
         std::fs::create_dir_all(opts.work.join(d))
             .with_context(|| format!("creating {}", opts.work.join(d).display()))?;
     }
+    std::fs::write(
+        opts.work.join(MARKER),
+        "a palisade nemesis run; wiped by the next\n",
+    )?;
     docker::mount_small_disk(&small, SMALL_DISK_MB)
         .context("mounting a tmpfs for validator 3's home (the nemesis runs as root)")?;
     Ok(())
+}
+
+/// Leave nothing running: the containers and network, the tmpfs (its content copied to
+/// `node3.saved` when the directory is kept).
+fn clean_up(cluster: &Cluster, keep: bool) {
+    let _ = cluster.down();
+    if keep {
+        docker::save_copy(&cluster.home(3), &cluster.work.join("node3.saved"));
+    }
+    docker::unmount(&cluster.home(3));
 }
 
 /// Run the schedule; the network is removed at the end, whatever happened.
@@ -396,7 +442,9 @@ pub async fn run(opts: Options) -> Result<Report> {
             opts.compose_file.display()
         );
     }
-    let project = format!("palisade-nemesis-{}", std::process::id());
+    // one project per network: a run that was killed before it cleaned up is removed by
+    // the next run on the same network
+    let project = format!("palisade-nemesis-{}", opts.subnet.replace('.', "-"));
     let cluster = Arc::new(Cluster::new(
         &opts.compose_file,
         &opts.work,
@@ -409,17 +457,19 @@ pub async fn run(opts: Options) -> Result<Report> {
     for i in 0..cluster.n {
         cluster.skew(i, "+0")?;
     }
-    let result = schedule(&cluster, &opts).await;
-    cluster.save_logs();
+    let result = tokio::select! {
+        r = schedule(&cluster, &opts) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
     let stopped = cluster.stop();
-    let (mut report, acknowledged) = match result {
+    cluster.save_logs();
+    let (mut report, acknowledged, seen_blocks) = match result {
         Ok(r) => r,
         Err(e) => {
-            let _ = cluster.down();
-            docker::unmount(&cluster.home(3));
+            clean_up(&cluster, true);
             return Err(e.context(format!(
-                "the nemesis failed; logs in {}",
-                opts.work.join("logs").display()
+                "the nemesis failed; logs and homes in {}",
+                opts.work.display()
             )));
         }
     };
@@ -447,10 +497,10 @@ pub async fn run(opts: Options) -> Result<Report> {
         },
     });
     judge_stores(&cluster, &mut report);
-    judge_acknowledged(&cluster, &acknowledged, &mut report);
-    let _ = cluster.down();
-    docker::unmount(&cluster.home(3));
-    if report.ok() && !opts.keep {
+    judge_acknowledged(&cluster, &acknowledged, &seen_blocks, &mut report);
+    let keep = opts.keep || !report.ok();
+    clean_up(&cluster, keep);
+    if !keep {
         let _ = std::fs::remove_dir_all(&opts.work);
     }
     Ok(report)
@@ -463,17 +513,20 @@ fn judge_stores(cluster: &Cluster, report: &mut Report) {
     let home_refs: Vec<&std::path::Path> = homes.iter().map(PathBuf::as_path).collect();
     match checker::check_chains(&genesis_path, &home_refs) {
         Ok(chain) => {
-            let same = chain.heights.iter().all(|&h| h == chain.common_height);
+            let top = chain.heights.iter().copied().max().unwrap_or(0);
             report.verdicts.push(Verdict {
                 name: "every validator holds one chain, valid from genesis (every state root re-executed)".into(),
                 ok: chain.common_height > 0,
                 detail: format!(
-                    "heights {:?}{}; {} blocks compared and re-executed, {} transactions",
-                    chain.heights,
-                    if same { "" } else { " (the common part compared)" },
-                    chain.common_height,
-                    chain.txs
+                    "heights {:?}; blocks 1..={} compared across all and re-executed, {} transactions",
+                    chain.heights, chain.common_height, chain.txs
                 ),
+            });
+            // all caught up before the stop, so the common part is (nearly) all of it
+            report.verdicts.push(Verdict {
+                name: "every validator had caught up at the end (heights within 3 blocks)".into(),
+                ok: top - chain.common_height <= 3,
+                detail: format!("heights {:?}", chain.heights),
             });
             report.verdicts.push(Verdict {
                 name: "supply conserved: genesis + mints + rewards − burns = sum of balances"
@@ -496,15 +549,22 @@ fn judge_stores(cluster: &Cluster, report: &mut Report) {
     }
 }
 
-/// Every acknowledged transaction is in every validator's finalized chain exactly once,
-/// and no transaction is in any chain twice.
-fn judge_acknowledged(cluster: &Cluster, acknowledged: &[Hash], report: &mut Report) {
+/// Every acknowledged transaction is in every validator's finalized chain exactly once, no
+/// transaction is in any chain twice, and every block the clients saw finalized is the
+/// block every validator holds at that height (nothing final was ever taken back).
+fn judge_acknowledged(
+    cluster: &Cluster,
+    acknowledged: &[Hash],
+    seen_blocks: &HashMap<u64, Hash>,
+    report: &mut Report,
+) {
     let genesis_path = cluster.home(0).join("genesis.json");
     let mut problems = Vec::new();
     let mut counted = 0usize;
+    let mut rewritten = Vec::new();
     for i in 0..cluster.n {
-        match occurrences(&genesis_path, &cluster.home(i)) {
-            Ok(seen) => {
+        match read_chain(&genesis_path, &cluster.home(i)) {
+            Ok((seen, ids)) => {
                 counted += seen.len();
                 let missing = acknowledged
                     .iter()
@@ -516,6 +576,15 @@ fn judge_acknowledged(cluster: &Cluster, acknowledged: &[Hash], report: &mut Rep
                 }
                 if twice > 0 {
                     problems.push(format!("node{i} holds {twice} transactions more than once"));
+                }
+                for (&h, id) in seen_blocks {
+                    match ids.get(h as usize - 1) {
+                        Some(b) if b == id => {}
+                        Some(b) => rewritten.push(format!(
+                            "node{i} holds {b} at height {h}, where a client saw {id} finalized"
+                        )),
+                        None => {}
+                    }
                 }
             }
             Err(e) => problems.push(format!("node{i}: {e:#}")),
@@ -534,6 +603,18 @@ fn judge_acknowledged(cluster: &Cluster, acknowledged: &[Hash], report: &mut Rep
             )
         } else {
             problems.join("; ")
+        },
+    });
+    report.verdicts.push(Verdict {
+        name: "every block a client saw finalized is the block every validator holds there".into(),
+        ok: rewritten.is_empty() && !seen_blocks.is_empty(),
+        detail: if rewritten.is_empty() {
+            format!(
+                "{} finalized blocks seen by the clients, all in every chain",
+                seen_blocks.len()
+            )
+        } else {
+            rewritten.into_iter().take(5).collect::<Vec<_>>().join("; ")
         },
     });
 }
@@ -567,16 +648,18 @@ fn probe(url: &str) -> bool {
     buf[..n].starts_with(b"HTTP/1.1 200")
 }
 
-/// How often each transaction appears in the finalized chain of the store at `home`.
-fn occurrences(
+/// The finalized chain of the store at `home`: how often each transaction appears, and the
+/// block ids by height (index 0 = height 1).
+fn read_chain(
     genesis_path: &std::path::Path,
     home: &std::path::Path,
-) -> Result<HashMap<Hash, u32>> {
+) -> Result<(HashMap<Hash, u32>, Vec<Hash>)> {
     let genesis = Genesis::load(genesis_path)?;
     let store = Store::open(&home.join("data").join("db"), genesis.chain_params().limits)
         .with_context(|| format!("opening the store in {}", home.display()))?;
     let top = store.finalized_height()?.unwrap_or(0);
     let mut out: HashMap<Hash, u32> = HashMap::new();
+    let mut ids = Vec::new();
     for h in 1..=top {
         let b = store
             .block_by_height(h)?
@@ -584,12 +667,24 @@ fn occurrences(
         for tx in &b.txs {
             *out.entry(tx.id()).or_default() += 1;
         }
+        ids.push(b.id());
     }
-    Ok(out)
+    Ok((out, ids))
+}
+
+/// The finalized height in the store at `home` (read while its validator is stopped).
+fn store_height(genesis_path: &std::path::Path, home: &std::path::Path) -> Result<u64> {
+    let genesis = Genesis::load(genesis_path)?;
+    let store = Store::open(&home.join("data").join("db"), genesis.chain_params().limits)
+        .with_context(|| format!("opening the store in {}", home.display()))?;
+    Ok(store.finalized_height()?.unwrap_or(0))
 }
 
 /// The faults under load, with the verdicts that need the live network.
-async fn schedule(cluster: &Arc<Cluster>, opts: &Options) -> Result<(Report, Vec<Hash>)> {
+async fn schedule(
+    cluster: &Arc<Cluster>,
+    opts: &Options,
+) -> Result<(Report, Vec<Hash>, HashMap<u64, Hash>)> {
     cluster.down().ok();
     cluster.up()?;
     let clients: Vec<HttpClient> = (0..cluster.n)
@@ -616,13 +711,25 @@ async fn schedule(cluster: &Arc<Cluster>, opts: &Options) -> Result<(Report, Vec
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+    // the clock-skew fault works through libfaketime: it must be loaded everywhere
+    for i in 0..cluster.n {
+        if !on(cluster, move |c| c.faketime_loaded(i)).await? {
+            bail!(
+                "libfaketime is not loaded into validator {i} ({}): a clock skew would do nothing; is the image current (scripts/docker-image.sh)?",
+                docker::FAKETIME_LIB
+            );
+        }
+    }
     let watch = Arc::new(Mutex::new(Watch::default()));
     let stop_watch = Arc::new(AtomicBool::new(false));
     let watcher = start_watch(cluster.clone(), watch.clone(), stop_watch.clone());
+    // the watcher stops however this function ends
+    let _stop_guard = StopOnDrop(stop_watch.clone());
 
     let urls: Vec<String> = (0..cluster.n).map(|i| cluster.rpc_url(i)).collect();
     let senders: Vec<u32> = (1..=SENDERS).collect();
-    let load = load::Load::start_with(&urls, &senders, opts.rate, Duration::from_secs(3)).await?;
+    let load =
+        load::Load::start_with(&urls, &senders, opts.rate, Duration::from_secs(3), true).await?;
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs(5)).await;
 
@@ -644,10 +751,11 @@ async fn schedule(cluster: &Arc<Cluster>, opts: &Options) -> Result<(Report, Vec
             order.swap(k, j);
         }
         for fault in order {
-            if faults_start.elapsed() + hold > budget && !runs.is_empty() {
+            // the first round runs every fault whatever the budget
+            if runs.len() >= kinds.len() && faults_start.elapsed() + hold > budget {
                 break 'rounds;
             }
-            let r = inject(cluster, &clients, &watch, fault, hold, &mut rng, start).await?;
+            let r = inject(cluster, &clients, &watch, fault, opts, &mut rng, start).await?;
             runs.push(r);
             // a breath between faults
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -721,6 +829,31 @@ async fn schedule(cluster: &Arc<Cluster>, opts: &Options) -> Result<(Report, Vec
             ),
         });
     }
+    let leaky: Vec<String> = runs
+        .iter()
+        .filter_map(|r| {
+            r.cut_off_finalized
+                .filter(|&b| b > 1)
+                .map(|b| format!("{} {:?}: {b}", r.fault.name(), r.nodes))
+        })
+        .collect();
+    if runs.iter().any(|r| r.cut_off_finalized.is_some()) {
+        verdicts.push(Verdict {
+            name: "the faults bit: a validator cut off finalized (almost) nothing while cut off"
+                .into(),
+            ok: leaky.is_empty(),
+            detail: if leaky.is_empty() {
+                format!(
+                    "blocks each cut-off validator finalized: {:?} (at most 1 allowed)",
+                    runs.iter()
+                        .filter_map(|r| r.cut_off_finalized)
+                        .collect::<Vec<_>>()
+                )
+            } else {
+                format!("finalized while cut off: {}", leaky.join(", "))
+            },
+        });
+    }
     let stalled: Vec<String> = runs
         .iter()
         .filter(|r| r.fault != Fault::PartitionHalves && r.finalized_during == 0)
@@ -762,8 +895,10 @@ async fn schedule(cluster: &Arc<Cluster>, opts: &Options) -> Result<(Report, Vec
     drop(w);
     if let Some(disk) = runs.iter().find(|r| r.fault == Fault::DiskFull) {
         verdicts.push(Verdict {
-            name: "the validator whose disk filled kept running or stopped with a clear message, and lost nothing finalized".into(),
+            name: "the validator whose disk filled stopped with a clear message and lost nothing finalized".into(),
             ok: disk.recovered_s.is_some()
+                && disk.note.starts_with("stopped")
+                && disk.note.contains("its store kept")
                 && !disk.note.contains("LOST")
                 && !disk.note.contains("UNCLEAR"),
             detail: disk.note.clone(),
@@ -789,7 +924,7 @@ async fn schedule(cluster: &Arc<Cluster>, opts: &Options) -> Result<(Report, Vec
         chain: None,
         verdicts,
     };
-    Ok((report, acknowledged))
+    Ok((report, acknowledged, seen.blocks))
 }
 
 /// Run `f` on the cluster off the async workers (docker commands block).
@@ -810,14 +945,16 @@ async fn inject(
     clients: &[HttpClient],
     watch: &Arc<Mutex<Watch>>,
     fault: Fault,
-    hold: Duration,
+    opts: &Options,
     rng: &mut Junk,
     start: Instant,
 ) -> Result<FaultRun> {
+    let (hold, rate) = (Duration::from_secs(opts.hold_s), opts.rate);
     let n = cluster.n;
     let at_s = start.elapsed().as_secs_f64();
     let one = (rng.next_u64() % n as u64) as usize;
     let mut note = String::new();
+    let pre: Vec<Option<u64>> = heights(clients).await;
     let nodes: Vec<usize> = match fault {
         Fault::PartitionHalves => {
             on(cluster, |c| {
@@ -831,7 +968,7 @@ async fn inject(
             vec![0, 1, 2, 3]
         }
         Fault::IsolateLeader => {
-            let l = leader(clients).await.unwrap_or(one);
+            let l = next_leader(clients).await.unwrap_or(one);
             on(cluster, move |c| {
                 for j in (0..c.n).filter(|&j| j != l) {
                     c.drop_from(l, j)?;
@@ -854,9 +991,11 @@ async fn inject(
         }
         Fault::Netem => {
             let other = (one + 1 + (rng.next_u64() % (n as u64 - 1)) as usize) % n;
+            // about twice what the load's gossip needs (~4 kbit/s per tx/s): slow, not cut
+            let kbit = (rate * 10).max(1000);
             let how = on(cluster, move |c| {
-                c.slow_link(one)?;
-                c.slow_link(other)
+                c.slow_link(one, kbit)?;
+                c.slow_link(other, kbit)
             })
             .await?;
             note = how;
@@ -873,9 +1012,9 @@ async fn inject(
         }
         Fault::ClockSkew => {
             let offset = if rng.next_u64().is_multiple_of(2) {
-                "+5s"
+                "+12s"
             } else {
-                "-5s"
+                "-12s"
             };
             on(cluster, move |c| c.skew(one, offset)).await?;
             note = format!("clock {offset}");
@@ -890,8 +1029,17 @@ async fn inject(
     let before: Vec<Option<u64>> = heights(clients).await;
     let at_fault = before.iter().flatten().copied().max().unwrap_or(0);
     tokio::time::sleep(hold).await;
-    let at_heal = top(clients).await;
+    let held: Vec<Option<u64>> = heights(clients).await;
+    let at_heal = held.iter().flatten().copied().max().unwrap_or(0);
     let healing = Instant::now();
+    // a validator that hears nobody finalizes nothing (one block in flight may land)
+    let cut_off = matches!(fault, Fault::IsolateLeader | Fault::OneWay).then(|| {
+        let t = nodes[0];
+        match (before[t], held[t]) {
+            (Some(b), Some(h)) => h.saturating_sub(b),
+            _ => u64::MAX,
+        }
+    });
     match fault {
         Fault::PartitionHalves | Fault::IsolateLeader | Fault::OneWay | Fault::Netem => {
             on(cluster, |c| {
@@ -912,9 +1060,9 @@ async fn inject(
             on(cluster, |c| docker::free_disk(&c.home(3))).await?;
             let (running, _, code, _) = on(cluster, |c| c.state(3)).await?;
             if running {
-                note = "kept running".into();
+                note = "UNCLEAR: kept running with a full disk (the fault did not bite)".into();
             } else {
-                let log = on(cluster, |c| Ok(c.logs(3, 5))).await?;
+                let log = on(cluster, |c| Ok(c.logs(3, 20))).await?;
                 let last = log
                     .lines()
                     .rev()
@@ -927,6 +1075,30 @@ async fn inject(
                     if clear { "" } else { " UNCLEAR message" },
                     last.trim()
                 );
+                // nothing it had finalized is gone: its store, read while it is stopped,
+                // holds at least what it reported before the disk filled
+                let had = pre[3].unwrap_or(0);
+                let kept = on(cluster, |c| {
+                    let home = c.home(3);
+                    let h = store_height(&home.join("genesis.json"), &home);
+                    // opening the store wrote files as root: give them back
+                    let _ = std::process::Command::new("chown")
+                        .arg("-R")
+                        .arg(format!("--reference={}", home.display()))
+                        .arg(home.join("data"))
+                        .status();
+                    h
+                })
+                .await;
+                match kept {
+                    Ok(h) if h >= had => {
+                        note.push_str(&format!("; its store kept height {h} (had {had})"))
+                    }
+                    Ok(h) => note.push_str(&format!(
+                        "; LOST finalized blocks: it had {had}, its store holds {h}"
+                    )),
+                    Err(e) => note.push_str(&format!("; LOST: its store does not open: {e:#}")),
+                }
                 on(cluster, |c| c.docker("start", 3)).await?;
             }
         }
@@ -940,15 +1112,6 @@ async fn inject(
     .await
     .map(|_| healing.elapsed().as_secs_f64());
     if fault == Fault::DiskFull {
-        // nothing it had finalized is gone
-        let after = heights(clients).await;
-        if let (Some(b), Some(a)) = (before[3], after[3])
-            && a < b
-        {
-            note.push_str(&format!(
-                "; LOST finalized blocks: height {b} before, {a} after"
-            ));
-        }
         lock(watch).expected.remove(&3);
     }
     Ok(FaultRun {
@@ -956,6 +1119,7 @@ async fn inject(
         nodes,
         at_s,
         finalized_during: at_heal.saturating_sub(at_fault),
+        cut_off_finalized: cut_off,
         recovered_s,
         note,
     })
