@@ -305,7 +305,9 @@ impl Cluster {
         );
         match netem {
             Ok(()) => return Ok("netem 150±50 ms, 5% loss".into()),
-            Err(e) if format!("{e:#}").contains("qdisc kind is unknown") => {}
+            Err(e)
+                if format!("{e:#}").contains("qdisc kind is unknown")
+                    || format!("{e:#}").contains("No such file or directory") => {}
             Err(e) => return Err(e),
         }
         self.in_netns(
@@ -345,6 +347,18 @@ impl Cluster {
         Ok(format!(
             "no netem in this kernel: tbf {kbit} kbit/s (queues up to 300 ms), 5% loss"
         ))
+    }
+
+    /// How far validator `i`'s wall clock is off, in seconds, as a process in its
+    /// container sees it (`date`, with the container's LD_PRELOAD and offset file).
+    pub fn clock_offset(&self, i: usize) -> Result<i64> {
+        let out = check(Command::new("docker").args(["exec", &self.container(i)?, "date", "+%s"]))?;
+        let theirs: i64 = out.trim().parse().context("date printed no number")?;
+        let ours = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Ok(theirs - ours)
     }
 
     /// Set validator `i`'s clock offset (libfaketime's format: `+5s`, `-3s`, `+0`).
@@ -399,7 +413,7 @@ pub fn unmount(dir: &Path) {
 }
 
 /// Free bytes on the filesystem holding `dir`.
-fn free_bytes(dir: &Path) -> Result<u64> {
+pub fn free_bytes(dir: &Path) -> Result<u64> {
     let out = check(Command::new("df").args(["--output=avail", "-B1"]).arg(dir))?;
     out.lines()
         .nth(1)
@@ -407,14 +421,14 @@ fn free_bytes(dir: &Path) -> Result<u64> {
         .context("df printed no free size")
 }
 
-/// Fill the filesystem holding `dir` with ballast files (`ballast-N`), leaving less than
-/// 64 KiB free. The validator writes at the same time, so a size read a moment ago may no
+/// Fill the filesystem holding `dir` with ballast files (`ballast-N`), leaving less than a
+/// page free (64 KiB left were seen to hold 20 s of a validator's votes). The validator writes at the same time, so a size read a moment ago may no
 /// longer fit: each try takes what is free now, halving on failure.
 pub fn fill_disk(dir: &Path) -> Result<()> {
     let mut k = 0;
     for _ in 0..64 {
         let free = free_bytes(dir)?;
-        if free < 64 * 1024 {
+        if free < 4096 {
             return Ok(());
         }
         let mut size = free;
