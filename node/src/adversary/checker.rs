@@ -28,6 +28,20 @@ pub struct ChainCheck {
     pub balances: u128,
 }
 
+impl ChainCheck {
+    /// The JSON form (u128 amounts as decimal strings).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "common_height": self.common_height,
+            "heights": self.heights,
+            "txs_reexecuted": self.txs,
+            "supply": self.supply.to_string(),
+            "expected_supply": self.expected_supply.to_string(),
+            "balances": self.balances.to_string(),
+        })
+    }
+}
+
 /// Compare the honest nodes' stores (data directories `homes[i]/data/db`) and re-execute
 /// their common chain from `genesis`. `Err` names the first disagreement or invalid block.
 pub fn check_chains(genesis_path: &Path, homes: &[&Path]) -> Result<ChainCheck> {

@@ -163,6 +163,23 @@ pub struct Verdict {
     pub detail: String,
 }
 
+impl Verdict {
+    /// The JSON form.
+    pub fn to_json(&self) -> Value {
+        json!({"name": self.name, "ok": self.ok, "detail": self.detail})
+    }
+
+    /// One line of a summary: `  [ok] name: detail`.
+    pub fn line(&self) -> String {
+        format!(
+            "  [{}] {}: {}\n",
+            if self.ok { "ok" } else { "FAIL" },
+            self.name,
+            self.detail
+        )
+    }
+}
+
 /// A phase's throughput and latency.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Phase {
@@ -224,15 +241,8 @@ impl Report {
             "accepted": self.accepted,
             "lost": self.lost,
             "evidence": self.evidence.as_ref().map(|(m, a, b)| json!({"metric": m, "before": a, "after": b})),
-            "chain": self.chain.as_ref().map(|c| json!({
-                "common_height": c.common_height,
-                "heights": c.heights,
-                "txs_reexecuted": c.txs,
-                "supply": c.supply.to_string(),
-                "expected_supply": c.expected_supply.to_string(),
-                "balances": c.balances.to_string(),
-            })),
-            "verdicts": self.verdicts.iter().map(|v| json!({"name": v.name, "ok": v.ok, "detail": v.detail})).collect::<Vec<_>>(),
+            "chain": self.chain.as_ref().map(checker::ChainCheck::to_json),
+            "verdicts": self.verdicts.iter().map(Verdict::to_json).collect::<Vec<_>>(),
         })
     }
 
@@ -252,12 +262,7 @@ impl Report {
                 .map_or("never".to_owned(), |s| format!("{s} s")),
         );
         for v in &self.verdicts {
-            s.push_str(&format!(
-                "  [{}] {}: {}\n",
-                if v.ok { "ok" } else { "FAIL" },
-                v.name,
-                v.detail
-            ));
+            s.push_str(&v.line());
         }
         s
     }

@@ -221,15 +221,8 @@ impl Report {
             "timeline_tps": self.timeline,
             "accepted": self.accepted,
             "acknowledged": self.acknowledged,
-            "chain": self.chain.as_ref().map(|c| json!({
-                "common_height": c.common_height,
-                "heights": c.heights,
-                "txs_reexecuted": c.txs,
-                "supply": c.supply.to_string(),
-                "expected_supply": c.expected_supply.to_string(),
-                "balances": c.balances.to_string(),
-            })),
-            "verdicts": self.verdicts.iter().map(|v| json!({"name": v.name, "ok": v.ok, "detail": v.detail})).collect::<Vec<_>>(),
+            "chain": self.chain.as_ref().map(checker::ChainCheck::to_json),
+            "verdicts": self.verdicts.iter().map(Verdict::to_json).collect::<Vec<_>>(),
         })
     }
 
@@ -261,12 +254,7 @@ impl Report {
             ));
         }
         for v in &self.verdicts {
-            s.push_str(&format!(
-                "  [{}] {}: {}\n",
-                if v.ok { "ok" } else { "FAIL" },
-                v.name,
-                v.detail
-            ));
+            s.push_str(&v.line());
         }
         s
     }
