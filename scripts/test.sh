@@ -31,6 +31,9 @@ export PALISADE_TEST_PYTHON="$PWD/$VENV/bin/python"
 echo "== docs/tx-format.md with PyNaCl + blake3 (independent implementation) =="
 "$VENV/bin/python" docs/examples/sign_tx.py docs/test-vectors/transactions.json
 
+echo "== docs/light-client.md with PyNaCl + blake3: finality proofs from genesis (vectors) =="
+"$VENV/bin/python" docs/examples/light_client.py --vectors docs/test-vectors/finality.json
+
 echo "== cargo fmt --check (the workspace and fuzz/) =="
 cargo fmt --all --check
 (cd fuzz && cargo fmt --check)

@@ -17,6 +17,7 @@ pub mod hash;
 pub mod keys;
 pub mod light;
 pub mod mining;
+pub mod snapshot;
 pub mod state;
 pub mod store;
 pub mod tx;
@@ -31,5 +32,5 @@ pub use execute::{
 pub use hash::{Domain, FastMap, FastSet, Hash};
 pub use keys::{HexError, Keypair, PublicKey, Signature};
 pub use state::{AccountProof, LedgerState, SystemState, Validator};
-pub use store::{Store, StoreError};
+pub use store::{Oldest, Pruned, Store, StoreError};
 pub use tx::{Role, SignedTransaction, Transaction, TxKind};

@@ -11,7 +11,12 @@
 //! | `tx_index`     | tx id               | height u64 BE ‖ position u32 BE            |
 //! | `state`        | public key          | encoded account                            |
 //! | `meta`         | name                | chain id, finalized height, system state   |
+//! | `validator_sets` | validator-set hash | the encoded validator list (every set a header named) |
+//! | `epoch_ends`   | height (u64 BE)     | header (241) ‖ finality proof, of every epoch's last block (kept when blocks are pruned) |
 //!
+//! Pruning ([`Store::prune_step`]) deletes old blocks, receipts and tx index entries (never
+//! genesis, the epoch-end records or the validator sets); `meta` records the oldest height
+//! each still holds.
 //! A finalized block, its receipts, certificate, tx index entries, account changes, system
 //! state and the new finalized height go in one `WriteBatch` written with sync, so after a
 //! crash the store holds exactly the blocks whose commit returned, and maybe the one being
@@ -27,7 +32,7 @@ use crate::block::{Block, BlockHeader, Receipt};
 use crate::codec::{Decode, DecodeError, Encode, Limits, Reader, decode_exact, put_list};
 use crate::hash::Hash;
 use crate::keys::PublicKey;
-use crate::state::{AccountTree, Change, LedgerState, SystemState};
+use crate::state::{AccountTree, Change, LedgerState, SystemState, Validator, validator_set_hash};
 use crate::tx::SignedTransaction;
 
 const CF_BLOCKS: &str = "blocks";
@@ -37,7 +42,9 @@ const CF_CERTIFICATES: &str = "certificates";
 const CF_TX_INDEX: &str = "tx_index";
 const CF_STATE: &str = "state";
 const CF_META: &str = "meta";
-const ALL_CFS: [&str; 7] = [
+const CF_VALIDATOR_SETS: &str = "validator_sets";
+const CF_EPOCH_ENDS: &str = "epoch_ends";
+const ALL_CFS: [&str; 9] = [
     CF_BLOCKS,
     CF_BLOCK_HASHES,
     CF_RECEIPTS,
@@ -45,11 +52,20 @@ const ALL_CFS: [&str; 7] = [
     CF_TX_INDEX,
     CF_STATE,
     CF_META,
+    CF_VALIDATOR_SETS,
+    CF_EPOCH_ENDS,
 ];
 
 const META_CHAIN_ID: &[u8] = b"chain_id";
 const META_FINALIZED: &[u8] = b"finalized_height";
 const META_SYSTEM: &[u8] = b"system_state";
+const META_OLDEST_BLOCK: &[u8] = b"oldest_block";
+const META_OLDEST_RECEIPTS: &[u8] = b"oldest_receipts";
+const META_OLDEST_TX_INDEX: &[u8] = b"oldest_tx_index";
+const META_RESTORING: &[u8] = b"restoring";
+
+/// The encoded size of a block header (version 1).
+pub const HEADER_BYTES: usize = 241;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +157,30 @@ pub struct Commit<'a> {
 pub struct Store {
     db: DB,
     limits: Limits,
+    /// Blocks per epoch: the last block of each gets an `epoch_ends` record (0: none).
+    epoch_length: u64,
+}
+
+/// What one [`Store::prune_step`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Blocks deleted (with their hash index and certificates).
+    pub blocks: u64,
+    /// Receipt lists deleted.
+    pub receipts: u64,
+    /// Tx index entries deleted.
+    pub tx_index: u64,
+}
+
+/// The oldest heights a store still holds (genesis and epoch ends are always kept).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Oldest {
+    /// The oldest block (and certificate) held, besides genesis and epoch ends.
+    pub block: u64,
+    /// The oldest receipts held.
+    pub receipts: u64,
+    /// The oldest height whose transactions are still in the tx index.
+    pub tx_index: u64,
 }
 
 /// Options for the database and each column family. The write pattern is one synced
@@ -203,7 +243,226 @@ impl Store {
             ColumnFamilyDescriptor::new(*name, o)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Store { db, limits })
+        Ok(Store {
+            db,
+            limits,
+            epoch_length: 0,
+        })
+    }
+
+    /// Open the store of the chain `params` describes: as [`Store::open`], and the last
+    /// block of every epoch gets an `epoch_ends` record (header and finality proof), which
+    /// light clients and joining nodes walk and pruning keeps.
+    pub fn open_chain(path: &Path, params: &crate::ChainParams) -> Result<Store, StoreError> {
+        let mut store = Store::open(path, params.limits)?;
+        store.epoch_length = params.epoch_length;
+        Ok(store)
+    }
+
+    fn meta_u64(&self, name: &[u8]) -> Result<Option<u64>, StoreError> {
+        match self.db.get_cf(self.cf(CF_META)?, name)? {
+            None => Ok(None),
+            Some(v) => {
+                let bytes: [u8; 8] = v.as_slice().try_into().map_err(|_| {
+                    StoreError::Corrupt(format!(
+                        "meta {} is not 8 bytes",
+                        String::from_utf8_lossy(name)
+                    ))
+                })?;
+                Ok(Some(u64::from_be_bytes(bytes)))
+            }
+        }
+    }
+
+    /// The oldest heights held (all 0 on an archive node).
+    pub fn oldest(&self) -> Result<Oldest, StoreError> {
+        Ok(Oldest {
+            block: self.meta_u64(META_OLDEST_BLOCK)?.unwrap_or(0),
+            receipts: self.meta_u64(META_OLDEST_RECEIPTS)?.unwrap_or(0),
+            tx_index: self.meta_u64(META_OLDEST_TX_INDEX)?.unwrap_or(0),
+        })
+    }
+
+    /// Delete at most `max_heights` heights' worth of old data: blocks below
+    /// `keep.block`, receipts below `keep.receipts`, tx index entries of blocks below
+    /// `keep.tx_index` (nothing at or above the finalized head, nor genesis, nor an
+    /// epoch-end record; a block's receipts and index entries go no later than the block,
+    /// whose transactions name the index entries). Unsynced small batches: a crash
+    /// leaves at worst some data that the next step deletes again. Returns what went.
+    pub fn prune_step(&self, keep: Oldest, max_heights: u64) -> Result<Pruned, StoreError> {
+        let head = self.finalized_height()?.ok_or(StoreError::Empty)?;
+        let now = self.oldest()?;
+        // what is below a deleted block goes with it, whatever its own retention says
+        let block_to = keep.block.min(head).max(now.block);
+        let receipts_to = keep.receipts.max(block_to).min(head).max(now.receipts);
+        let index_to = keep.tx_index.max(block_to).min(head).max(now.tx_index);
+        let mut out = Pruned::default();
+        let mut batch = WriteBatch::default();
+        let meta = self.cf(CF_META)?;
+        // tx index first: it needs the blocks' transaction ids
+        let index_from = now.tx_index.max(1);
+        let index_end = index_to.min(index_from.saturating_add(max_heights));
+        if index_from < index_end {
+            let cf = self.cf(CF_TX_INDEX)?;
+            for h in index_from..index_end {
+                let Some(block) = self.block_by_height(h)? else {
+                    continue;
+                };
+                let ids: Vec<Hash> = block.txs.iter().map(SignedTransaction::id).collect();
+                let found = self.db.multi_get_cf(ids.iter().map(|id| (cf, id.0)));
+                for (id, entry) in ids.iter().zip(found) {
+                    // only the entries that point here: a later inclusion keeps its own
+                    if entry?.is_some_and(|v| v.len() == 12 && v[..8] == h.to_be_bytes()) {
+                        batch.delete_cf(cf, id.0);
+                        out.tx_index += 1;
+                    }
+                }
+            }
+            batch.put_cf(meta, META_OLDEST_TX_INDEX, index_end.to_be_bytes());
+        }
+        let receipts_from = now.receipts.max(1);
+        let receipts_end = receipts_to.min(receipts_from.saturating_add(max_heights));
+        if receipts_from < receipts_end {
+            batch.delete_range_cf(
+                self.cf(CF_RECEIPTS)?,
+                height_key(receipts_from),
+                height_key(receipts_end),
+            );
+            out.receipts = receipts_end - receipts_from;
+            batch.put_cf(meta, META_OLDEST_RECEIPTS, receipts_end.to_be_bytes());
+        }
+        // blocks only once their index entries are gone
+        let block_from = now.block.max(1);
+        let block_end = block_to
+            .min(block_from.saturating_add(max_heights))
+            .min(index_end.max(now.tx_index.max(1)));
+        if block_from < block_end {
+            let hashes = self.cf(CF_BLOCK_HASHES)?;
+            for h in block_from..block_end {
+                if let Some(header) = self.header_by_height(h)? {
+                    batch.delete_cf(hashes, header.id().0);
+                }
+            }
+            batch.delete_range_cf(
+                self.cf(CF_BLOCKS)?,
+                height_key(block_from),
+                height_key(block_end),
+            );
+            batch.delete_range_cf(
+                self.cf(CF_CERTIFICATES)?,
+                height_key(block_from),
+                height_key(block_end),
+            );
+            out.blocks = block_end - block_from;
+            batch.put_cf(meta, META_OLDEST_BLOCK, block_end.to_be_bytes());
+        }
+        if out != Pruned::default() || !batch.is_empty() {
+            self.db.write(batch)?;
+        }
+        Ok(out)
+    }
+
+    /// The height of a snapshot whose restore began and did not finish (the state family
+    /// is then partly written: restore it again before using the store).
+    pub fn restoring(&self) -> Result<Option<u64>, StoreError> {
+        self.meta_u64(META_RESTORING)
+    }
+
+    /// Begin restoring the snapshot after block `height` into a store that holds only
+    /// genesis (or a restore that did not finish): records that a restore is under way
+    /// (synced), then clears the account state. Follow with [`Store::restore_accounts`]
+    /// and [`Store::finish_restore`].
+    pub fn begin_restore(&self, height: u64) -> Result<(), StoreError> {
+        let head = self.finalized_height()?.ok_or(StoreError::Empty)?;
+        if head != 0 && self.restoring()?.is_none() {
+            return Err(StoreError::Corrupt(format!(
+                "a snapshot can be restored only into a new store; this one holds {head} blocks"
+            )));
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db
+            .put_cf_opt(self.cf(CF_META)?, META_RESTORING, height.to_be_bytes(), &wo)?;
+        let state = self.cf(CF_STATE)?;
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(state, [0u8; 32], [0xffu8; 32]);
+        batch.delete_cf(state, [0xffu8; 32]);
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Write accounts of the snapshot being restored (unsynced: [`Store::finish_restore`]
+    /// syncs everything written before it).
+    pub fn restore_accounts(&self, accounts: &[(PublicKey, Account)]) -> Result<(), StoreError> {
+        let state = self.cf(CF_STATE)?;
+        let mut batch = WriteBatch::default();
+        for (k, a) in accounts {
+            batch.put_cf(state, k.0, a.to_bytes());
+        }
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Finish a restore: the snapshot's block (header and finality proof, recorded as an
+    /// epoch end), the system state, the validator sets it names, and the new finalized
+    /// height, in one synced batch. Blocks before it are not held (`oldest` is the next
+    /// height). The caller checked the state's root against `header`.
+    pub fn finish_restore(
+        &self,
+        header: &BlockHeader,
+        proof: &[u8],
+        system: &SystemState,
+        validator_sets: &[Vec<Validator>],
+    ) -> Result<(), StoreError> {
+        if self.restoring()? != Some(header.height) {
+            return Err(StoreError::Corrupt(format!(
+                "no restore of height {} under way",
+                header.height
+            )));
+        }
+        let hk = height_key(header.height);
+        let mut batch = WriteBatch::default();
+        let mut record = header.encode();
+        record.extend_from_slice(proof);
+        batch.put_cf(self.cf(CF_EPOCH_ENDS)?, hk, record);
+        for set in validator_sets {
+            let mut bytes = Vec::new();
+            put_list(&mut bytes, set);
+            batch.put_cf(
+                self.cf(CF_VALIDATOR_SETS)?,
+                validator_set_hash(set).0,
+                bytes,
+            );
+        }
+        let meta = self.cf(CF_META)?;
+        batch.put_cf(meta, META_SYSTEM, system.encode());
+        batch.put_cf(meta, META_FINALIZED, hk);
+        let next = (header.height + 1).to_be_bytes();
+        batch.put_cf(meta, META_OLDEST_BLOCK, next);
+        batch.put_cf(meta, META_OLDEST_RECEIPTS, next);
+        batch.put_cf(meta, META_OLDEST_TX_INDEX, next);
+        batch.delete_cf(meta, META_RESTORING);
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo)?;
+        Ok(())
+    }
+
+    /// The header and finality proof recorded for the epoch's last block at `height`.
+    pub fn epoch_end(&self, height: u64) -> Result<Option<(BlockHeader, Vec<u8>)>, StoreError> {
+        match self
+            .db
+            .get_cf(self.cf(CF_EPOCH_ENDS)?, height_key(height))?
+        {
+            None => Ok(None),
+            Some(v) if v.len() >= HEADER_BYTES => {
+                let header: BlockHeader = decode_exact(&v[..HEADER_BYTES], self.limits)?;
+                Ok(Some((header, v[HEADER_BYTES..].to_vec())))
+            }
+            Some(_) => Err(StoreError::Corrupt(format!(
+                "epoch-end record {height} is shorter than a header"
+            ))),
+        }
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StoreError> {
@@ -282,10 +541,14 @@ impl Store {
         if commit.block.header.parent != parent.id() {
             return Err(StoreError::ParentMismatch { height });
         }
-        self.write_commit(commit, false)
+        let new_set = commit.block.header.validators_hash != parent.validators_hash;
+        self.write_commit(commit, new_set)
     }
 
-    fn write_commit(&self, c: &Commit<'_>, genesis: bool) -> Result<(), StoreError> {
+    /// Write one block. `new_set`: the header names a validator set its parent did not
+    /// (always at genesis), recorded so light clients and joining nodes can follow it.
+    fn write_commit(&self, c: &Commit<'_>, new_set: bool) -> Result<(), StoreError> {
+        let genesis = c.block.header.height == 0;
         if c.receipts.len() != c.block.txs.len() {
             return Err(StoreError::ReceiptCount {
                 receipts: c.receipts.len(),
@@ -309,11 +572,30 @@ impl Store {
                 None => batch.delete_cf(state_cf, key.0),
             }
         }
+        if self.epoch_length > 0 && height > 0 && height.is_multiple_of(self.epoch_length) {
+            let mut record = c.block.header.encode();
+            record.extend_from_slice(c.certificate);
+            batch.put_cf(self.cf(CF_EPOCH_ENDS)?, hk, record);
+        }
         let meta = self.cf(CF_META)?;
         batch.put_cf(meta, META_SYSTEM, c.system.encode());
         batch.put_cf(meta, META_FINALIZED, hk);
         if genesis {
             batch.put_cf(meta, META_CHAIN_ID, c.block.header.chain_id.0);
+        }
+        if new_set || genesis {
+            let mut set = Vec::new();
+            put_list(&mut set, &c.system.validators);
+            if validator_set_hash(&c.system.validators) != c.block.header.validators_hash {
+                return Err(StoreError::Corrupt(format!(
+                    "block {height} names a validator set other than its state's",
+                )));
+            }
+            batch.put_cf(
+                self.cf(CF_VALIDATOR_SETS)?,
+                c.block.header.validators_hash.0,
+                set,
+            );
         }
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
@@ -390,7 +672,7 @@ impl Store {
             .db
             .get_pinned_cf(self.cf(CF_BLOCKS)?, height_key(height))?
         {
-            None => Ok(None),
+            None => Ok(self.epoch_end(height)?.map(|(h, _)| h)),
             Some(v) => Ok(Some(BlockHeader::decode(&mut Reader::new(
                 &v,
                 self.limits,
@@ -434,9 +716,32 @@ impl Store {
 
     /// The finality certificate stored with the block at `height`.
     pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
+        match self
             .db
-            .get_cf(self.cf(CF_CERTIFICATES)?, height_key(height))?)
+            .get_cf(self.cf(CF_CERTIFICATES)?, height_key(height))?
+        {
+            Some(c) => Ok(Some(c)),
+            None => Ok(self.epoch_end(height)?.map(|(_, proof)| proof)),
+        }
+    }
+
+    /// The validator set whose hash is `hash` (as a header's `validators_hash` names it),
+    /// if a committed header named it.
+    pub fn validator_set(&self, hash: &Hash) -> Result<Option<Vec<Validator>>, StoreError> {
+        match self.db.get_cf(self.cf(CF_VALIDATOR_SETS)?, hash.0)? {
+            None => Ok(None),
+            Some(v) => {
+                let mut r = Reader::new(&v, self.limits);
+                let list: Vec<Validator> = r.list(self.limits.max_list_len, "validators")?;
+                r.finish()?;
+                if validator_set_hash(&list) != *hash {
+                    return Err(StoreError::Corrupt(format!(
+                        "validator set {hash} does not hash to its key"
+                    )));
+                }
+                Ok(Some(list))
+            }
+        }
     }
 
     /// Where the transaction with id `id` was included.
@@ -527,6 +832,13 @@ impl Store {
                 state.root(),
                 header.state_root
             )));
+        }
+        // a store written before sets were recorded learns at least the current one
+        if self.validator_set(&header.validators_hash)?.is_none() {
+            let mut set = Vec::new();
+            put_list(&mut set, &state.system.validators);
+            self.db
+                .put_cf(self.cf(CF_VALIDATOR_SETS)?, header.validators_hash.0, set)?;
         }
         Ok((state, header))
     }

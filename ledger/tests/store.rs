@@ -292,3 +292,129 @@ fn sigkill_during_commits_loses_nothing_committed() {
         );
     }
 }
+
+/// Every validator set a committed header names is recorded under its hash, so a light
+/// client or a joining node can follow the set from epoch to epoch.
+#[test]
+fn every_validator_set_a_header_names_is_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = Chain::new();
+    let store = Store::open(dir.path(), Limits::default()).expect("open");
+    store
+        .init_genesis(&c.genesis_block(), &c.state.clone())
+        .expect("genesis");
+    let first = c.state.system.validators.clone();
+    let first_hash = c.head.validators_hash;
+    assert_eq!(
+        store.validator_set(&first_hash).expect("read"),
+        Some(first.clone())
+    );
+    let add = c.tx(
+        ADMIN,
+        TxKind::AddValidator {
+            key: key(11).public(),
+            power: 3,
+            address: "/ip4/127.0.0.1/tcp/1".into(),
+        },
+    );
+    let (b, o) = c.block(vec![add]);
+    commit(&store, &b, &o);
+    // the epoch (10 blocks) ends: the header of its last block names the new set
+    while c.head.height < 10 {
+        let (b, o) = c.block(vec![]);
+        commit(&store, &b, &o);
+    }
+    let second = c.state.system.validators.clone();
+    assert_eq!(second.len(), first.len() + 1);
+    assert_ne!(c.head.validators_hash, first_hash);
+    assert_eq!(
+        store.validator_set(&c.head.validators_hash).expect("read"),
+        Some(second)
+    );
+    assert_eq!(store.validator_set(&first_hash).expect("read"), Some(first));
+    assert_eq!(store.validator_set(&Hash([7; 32])).expect("read"), None);
+}
+
+/// Pruning deletes old blocks, receipts and index entries in bounded steps, keeps genesis
+/// and every epoch's last header and proof, and the store goes on committing and reopening.
+#[test]
+fn pruning_keeps_genesis_epoch_ends_and_the_recent_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = Chain::new();
+    let store = Store::open_chain(dir.path(), &c.params).expect("open");
+    store
+        .init_genesis(&c.genesis_block(), &c.state.clone())
+        .expect("genesis");
+    let mut ids = Vec::new(); // (height, tx id)
+    for _ in 0..35 {
+        let tx = c.tx(ALICE, transfer(BOB, 1));
+        let (b, o) = c.block(vec![tx.clone()]);
+        ids.push((b.header.height, tx.id()));
+        commit(&store, &b, &o);
+    }
+    let keep = ledger::Oldest {
+        block: 25,
+        receipts: 30,
+        tx_index: 28,
+    };
+    let mut steps = 0;
+    loop {
+        let p = store.prune_step(keep, 4).expect("prune");
+        if p == ledger::Pruned::default() {
+            break;
+        }
+        steps += 1;
+        assert!(p.blocks <= 4 && p.receipts <= 4, "{p:?}");
+    }
+    assert!(steps >= 7, "bounded steps: {steps}");
+    assert_eq!(store.oldest().expect("oldest"), keep);
+    assert!(
+        store.block_by_height(0).expect("read").is_some(),
+        "genesis kept"
+    );
+    assert!(store.block_by_height(24).expect("read").is_none());
+    assert!(store.block_by_height(25).expect("read").is_some());
+    // epoch ends: the header and the proof stay
+    for h in [10, 20] {
+        assert_eq!(
+            store.header_by_height(h).expect("read").map(|h| h.height),
+            Some(h)
+        );
+        assert_eq!(store.certificate(h).expect("read"), Some(b"cert".to_vec()));
+        assert!(store.block_by_height(h).expect("read").is_none());
+    }
+    assert!(store.header_by_height(11).expect("read").is_none());
+    assert!(store.receipts(29).expect("read").is_none());
+    assert!(store.receipts(30).expect("read").is_some());
+    for (h, id) in &ids {
+        assert_eq!(
+            store.tx_location(id).expect("read").is_some(),
+            *h >= 28,
+            "tx of block {h}"
+        );
+    }
+    // a step with nothing left to do deletes nothing
+    assert_eq!(
+        store.prune_step(keep, 100).expect("prune"),
+        ledger::Pruned::default()
+    );
+    drop(store);
+    let store = Store::open_chain(dir.path(), &c.params).expect("reopen");
+    let (state, head) = store.load_state().expect("load");
+    assert_eq!(head, c.head);
+    assert_eq!(state.root(), c.state.root());
+    store
+        .init_genesis(&c.genesis_block(), &c.genesis.clone())
+        .expect("same genesis");
+    let (b, o) = c.block(vec![]);
+    commit(&store, &b, &o);
+    // keeping more than is left changes nothing; the head itself is never pruned
+    let all = ledger::Oldest {
+        block: 1_000,
+        receipts: 1_000,
+        tx_index: 1_000,
+    };
+    while store.prune_step(all, 100).expect("prune") != ledger::Pruned::default() {}
+    assert_eq!(store.oldest().expect("oldest").block, 36);
+    assert!(store.block_by_height(36).expect("read").is_some());
+}

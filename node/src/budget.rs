@@ -32,13 +32,15 @@ pub enum Class {
     GetBlock,
     /// Transactions of a proposal, by position.
     GetTxs,
+    /// Finality evidence, snapshot manifests and chunks (state sync).
+    StateSync,
     /// Anything else: not a message this node reads.
     Unknown,
 }
 
 impl Class {
     /// Every class, in a fixed order (`Class as usize` indexes it).
-    pub const ALL: [Class; 8] = [
+    pub const ALL: [Class; 9] = [
         Class::Consensus,
         Class::Proposal,
         Class::Txs,
@@ -46,6 +48,7 @@ impl Class {
         Class::GetBlocks,
         Class::GetBlock,
         Class::GetTxs,
+        Class::StateSync,
         Class::Unknown,
     ];
 
@@ -59,6 +62,9 @@ impl Class {
             Some(wire::T_GET_BLOCKS) => Class::GetBlocks,
             Some(wire::T_GET_BLOCK) => Class::GetBlock,
             Some(wire::T_GET_TXS) => Class::GetTxs,
+            Some(wire::T_GET_FINALITY | wire::T_GET_SNAPSHOT | wire::T_GET_SNAPSHOT_CHUNK) => {
+                Class::StateSync
+            }
             _ => Class::Unknown,
         }
     }
@@ -73,6 +79,7 @@ impl Class {
             Class::GetBlocks => "get_blocks",
             Class::GetBlock => "get_block",
             Class::GetTxs => "get_txs",
+            Class::StateSync => "state_sync",
             Class::Unknown => "unknown",
         }
     }
@@ -101,6 +108,9 @@ impl Class {
             (Class::GetBlocks, true) => l(20.0, 40.0, 4096.0, 4096.0),
             (Class::GetBlock, true) => l(500.0, 1_000.0, 64.0 * 1024.0, 64.0 * 1024.0),
             (Class::GetTxs, true) => l(200.0, 400.0, 8.0 * MB, 8.0 * MB),
+            // a joining node walks one proof per epoch, then asks for chunks a few at a time
+            (Class::StateSync, true) => l(200.0, 400.0, 4096.0, 8192.0),
+            (Class::StateSync, false) => l(50.0, 100.0, 2048.0, 4096.0),
             // observers: a wallet's node forwarding clients' transactions, and sync
             // (each transaction costs a signature check: ~1,300 a second at most)
             (Class::Txs, false) => l(10.0, 20.0, MB / 4.0, MB / 2.0),
@@ -121,6 +131,9 @@ impl Class {
             // read waits in memory until the request times out (20 s), so this bounds it
             (Class::GetBlocks | Class::GetBlock | Class::GetTxs, true) => 32.0 * MB,
             (Class::GetBlocks | Class::GetBlock, false) => 4.0 * MB,
+            // a chunk is at most ~233 KB: 8 MiB/s restores a million accounts in ~7 s
+            (Class::StateSync, true) => 32.0 * MB,
+            (Class::StateSync, false) => 8.0 * MB,
             _ => return None,
         };
         Some(Limit {

@@ -20,6 +20,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::core::{CommitJob, Committed};
 use crate::metrics::Metrics;
+use crate::snapshots::Snapshotter;
 
 /// Why a block could not be handed to the commit thread.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,7 @@ impl Committer {
     pub fn start(
         store: Arc<Store>,
         metrics: Metrics,
+        snapshots: Option<Snapshotter>,
     ) -> Result<(Committer, UnboundedReceiver<Committed>), CommitterError> {
         let (jobs, queue) = sync_channel(QUEUE);
         // Unbounded, so the thread never waits on the core (which may be waiting on it);
@@ -57,7 +59,7 @@ impl Committer {
         let (done, reports) = unbounded_channel();
         let thread = std::thread::Builder::new()
             .name("commit".into())
-            .spawn(move || run(&store, &metrics, &queue, &done))
+            .spawn(move || run(&store, &metrics, &queue, &done, snapshots.as_ref()))
             .map_err(CommitterError::Start)?;
         Ok((
             Committer {
@@ -101,6 +103,7 @@ fn run(
     metrics: &Metrics,
     queue: &Receiver<CommitJob>,
     done: &UnboundedSender<Committed>,
+    snapshots: Option<&Snapshotter>,
 ) {
     while let Ok(job) = queue.recv() {
         let t = Instant::now();
@@ -113,6 +116,10 @@ fn run(
         });
         metrics.commit_seconds.observe(t.elapsed().as_secs_f64());
         let failed = result.is_err();
+        if let (Some(s), false) = (snapshots, failed) {
+            // the state as committed: the snapshot is of a block that is on disk
+            s.offer(&job.block.header, &job.state);
+        }
         if done.send(Committed { job, result }).is_err() || failed {
             return;
         }

@@ -24,6 +24,122 @@ pub struct Config {
     pub mempool: MempoolSection,
     /// Logging.
     pub log: LogSection,
+    /// What the store keeps (pruning).
+    pub storage: StorageSection,
+    /// Snapshots of the state this node takes and serves.
+    pub snapshots: SnapshotsSection,
+    /// Joining from a verified snapshot instead of replaying every block.
+    pub state_sync: StateSyncSection,
+}
+
+/// The fewest blocks a pruning node keeps: peers a little behind still sync from it.
+pub const MIN_RETAIN_BLOCKS: u64 = 64;
+
+/// `[storage]`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSection {
+    /// Finalized blocks to keep, with their certificates: older ones are deleted in the
+    /// background. `0` keeps everything (an archive node). Genesis and every epoch's last
+    /// header and finality proof are always kept. Default `0`.
+    pub retain_blocks: u64,
+    /// Blocks whose receipts are kept (`0`: as many as `retain_blocks`). Default `0`.
+    pub retain_receipts: u64,
+    /// Blocks whose transactions stay in the tx index that `tx_get` and `tx_getStatus` read
+    /// (`0`: as many as `retain_blocks`). Default `0`.
+    pub retain_tx_index: u64,
+}
+
+impl StorageSection {
+    /// Check the settings; the key and why on an error.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let keys = [
+            ("storage.retain_blocks", self.retain_blocks),
+            ("storage.retain_receipts", self.retain_receipts),
+            ("storage.retain_tx_index", self.retain_tx_index),
+        ];
+        for (key, v) in keys {
+            if v != 0 && v < MIN_RETAIN_BLOCKS {
+                return Err((
+                    key,
+                    format!("keep 0 (everything) or at least {MIN_RETAIN_BLOCKS} blocks"),
+                ));
+            }
+        }
+        for (key, v) in &keys[1..] {
+            if self.retain_blocks != 0 && *v > self.retain_blocks {
+                return Err((
+                    key,
+                    format!(
+                        "{v} is more than storage.retain_blocks = {}: nothing is kept for a deleted block",
+                        self.retain_blocks
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether anything is pruned.
+    pub fn prunes(&self) -> bool {
+        self.retain_blocks != 0 || self.retain_receipts != 0 || self.retain_tx_index != 0
+    }
+
+    /// The oldest heights to keep when the finalized head is `head`.
+    pub fn keep_from(&self, head: u64) -> ledger::Oldest {
+        let from = |retain: u64| {
+            if retain == 0 {
+                0
+            } else {
+                head.saturating_sub(retain - 1)
+            }
+        };
+        let or_blocks = |r: u64| if r == 0 { self.retain_blocks } else { r };
+        ledger::Oldest {
+            block: from(self.retain_blocks),
+            receipts: from(or_blocks(self.retain_receipts)),
+            tx_index: from(or_blocks(self.retain_tx_index)),
+        }
+    }
+}
+
+/// `[snapshots]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SnapshotsSection {
+    /// Take a snapshot of the state after the last block of every this many epochs (`0`:
+    /// never). Default `10` (every 1,000 blocks with the dev genesis' 100-block epochs).
+    pub interval_epochs: u64,
+    /// Snapshots kept on disk (the oldest is deleted when a new one is complete). Default `2`.
+    pub keep: usize,
+    /// Accounts per chunk at most (1 to 65,536; a chunk is ~57 bytes an account). Default
+    /// `4096`.
+    pub chunk_accounts: usize,
+}
+
+impl Default for SnapshotsSection {
+    fn default() -> Self {
+        SnapshotsSection {
+            interval_epochs: 10,
+            keep: 2,
+            chunk_accounts: ledger::snapshot::DEFAULT_CHUNK_ACCOUNTS,
+        }
+    }
+}
+
+/// `[state_sync]`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateSyncSection {
+    /// On a node with no blocks yet: restore the newest snapshot peers serve (verified
+    /// against a finalization certificate, walking validator sets from genesis or from the
+    /// trusted block below), then block-sync from there. Default `false`.
+    pub enabled: bool,
+    /// A trusted epoch's last block to walk from instead of genesis (with `trust_hash`;
+    /// `0`: genesis). Default `0`.
+    pub trust_height: u64,
+    /// The hash of the block at `trust_height`, 0x hex. Default empty.
+    pub trust_hash: String,
 }
 
 /// `[node]`

@@ -23,6 +23,11 @@ pub(crate) struct InitArgs {
     /// A config setting, `section.key=value` (repeatable), e.g. `--set p2p.listen=/ip4/0.0.0.0/tcp/26656`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Join by state sync: restore the newest snapshot peers serve (verified from genesis,
+    /// or from `--set state_sync.trust_height=H --set state_sync.trust_hash=0x..`), then
+    /// sync blocks from there (`state_sync.enabled = true`).
+    #[arg(long)]
+    state_sync: bool,
 }
 
 /// Apply `section.key=value` settings to a config (values parsed as TOML where they
@@ -61,7 +66,10 @@ pub(crate) fn run(args: InitArgs) -> Result<()> {
             cfg_path.display()
         );
     }
-    let cfg = apply_settings(&Config::default(), &args.set)?;
+    let mut cfg = apply_settings(&Config::default(), &args.set)?;
+    if args.state_sync {
+        cfg.state_sync.enabled = true;
+    }
     let key_path = Config::path(home, &cfg.node.key_file);
     let key = if key_path.exists() {
         read_key_file(&key_path)?

@@ -2,6 +2,7 @@
 //! tooling, keys, wallet, miner). This file parses the command line and hands off; the
 //! work lives in the crates.
 
+mod bench_state;
 mod demo;
 mod init;
 mod miner_cmd;
@@ -116,6 +117,10 @@ enum Command {
         /// genesis whose dev accounts 1..=senders are funded).
         #[arg(long = "rpc", value_name = "URL")]
         rpc: Vec<String>,
+        /// Send each transfer to a new account instead of one sink (the state grows by an
+        /// account per transaction).
+        #[arg(long)]
+        fresh_recipients: bool,
         /// Directory for the benchmark testnet (wiped first).
         #[arg(long, default_value = ".palisade-bench")]
         home: PathBuf,
@@ -270,6 +275,28 @@ enum Command {
     ///
     /// Example: palisade demo --home ./demo --blocks 20 --txs 2000
     Demo(demo::DemoArgs),
+    /// Measure what a large state costs: building the account tree, the start-up rebuild
+    /// from RocksDB, writing a snapshot (and its size), and restoring it as a joining node
+    /// does; real RocksDB and files in --dir (removed after).
+    ///
+    /// Example: palisade bench-state --accounts 100000,1000000
+    BenchState {
+        /// State sizes to measure, in accounts.
+        #[arg(long, value_delimiter = ',', default_values_t = [100_000u64, 1_000_000])]
+        accounts: Vec<u64>,
+        /// Scratch directory.
+        #[arg(long, default_value = "/tmp/palisade-bench-state")]
+        dir: PathBuf,
+        /// Accounts per snapshot chunk.
+        #[arg(long, default_value_t = ledger::snapshot::DEFAULT_CHUNK_ACCOUNTS)]
+        chunk_accounts: usize,
+        /// Start-ups measured per size (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        restarts: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -610,6 +637,7 @@ fn run(cli: Cli) -> Result<()> {
             kill_at,
             restart_at,
             rpc,
+            fresh_recipients,
             home,
             base_port,
             set,
@@ -634,6 +662,7 @@ fn run(cli: Cli) -> Result<()> {
                 batch,
                 kill_at_s: kill_at,
                 restart_at_s: restart_at,
+                fresh_recipients,
             };
             let rt = tokio::runtime::Runtime::new()?;
             if sweep {
@@ -658,6 +687,9 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}: valid", file.display());
             println!("chain name: {}", g.chain_name);
             println!("chain id:   {}", g.hash());
+            // a light client's trust anchor (docs/light-client.md)
+            println!("genesis hash (block 0): {}", g.genesis_block().id());
+            println!("epoch length: {}", g.consensus.epoch_length);
             println!(
                 "validators: {}, accounts: {}",
                 g.validators.len(),
@@ -676,6 +708,37 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo(args) => demo::run(args),
+        Command::BenchState {
+            accounts,
+            dir,
+            chunk_accounts,
+            restarts,
+            json,
+        } => {
+            let mut out = Vec::new();
+            for n in accounts {
+                let r = bench_state::run(n, &dir, chunk_accounts, restarts)?;
+                if !json {
+                    println!(
+                        "{} accounts: tree build {:.2} s, store write {:.2} s, start-up {:.2} s (median of {}), snapshot {:.2} s / {:.1} MB / {} chunks, restore {:.2} s",
+                        r.accounts,
+                        r.tree_build_s,
+                        r.store_write_s,
+                        r.startup_s,
+                        r.restarts,
+                        r.snapshot_write_s,
+                        r.snapshot_bytes as f64 / 1e6,
+                        r.snapshot_chunks,
+                        r.restore_s
+                    );
+                }
+                out.push(r);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            Ok(())
+        }
         Command::Wallet(args) => wallet::run(args),
         Command::Miner(args) => miner_cmd::run(args),
     }

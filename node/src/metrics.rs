@@ -74,6 +74,18 @@ pub struct Metrics {
     pub bodies_refused: Counter,
     /// Messages from peers dropped because the peer was over its budget.
     pub p2p_throttled: Counter,
+    /// The oldest block this node still holds (0 on an archive node).
+    pub oldest_block: Gauge,
+    /// Blocks deleted by pruning.
+    pub blocks_pruned: Counter,
+    /// The height of the newest snapshot this node serves (0: none).
+    pub snapshot_height: Gauge,
+    /// Seconds to write one snapshot.
+    pub snapshot_seconds: Histogram,
+    /// Snapshot chunks served to peers.
+    pub snapshot_chunks_served: Counter,
+    /// State-sync chunks refused because they did not verify (their sender is penalized).
+    pub state_sync_chunks_refused: Counter,
     registry: Arc<Registry>,
 }
 
@@ -109,6 +121,12 @@ impl Metrics {
             peer_penalties: Counter::default(),
             bodies_refused: Counter::default(),
             p2p_throttled: Counter::default(),
+            oldest_block: Gauge::default(),
+            blocks_pruned: Counter::default(),
+            snapshot_height: Gauge::default(),
+            snapshot_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            snapshot_chunks_served: Counter::default(),
+            state_sync_chunks_refused: Counter::default(),
             registry: Arc::new(Registry::default()),
         };
         r.register(
@@ -117,6 +135,36 @@ impl Metrics {
             m.height.clone(),
         );
         r.register("palisade_view", "Current consensus view", m.view.clone());
+        r.register(
+            "palisade_oldest_block",
+            "The oldest block this node still holds (0 on an archive node)",
+            m.oldest_block.clone(),
+        );
+        r.register(
+            "palisade_blocks_pruned",
+            "Blocks deleted by pruning",
+            m.blocks_pruned.clone(),
+        );
+        r.register(
+            "palisade_snapshot_height",
+            "Height of the newest state snapshot this node serves (0: none)",
+            m.snapshot_height.clone(),
+        );
+        r.register(
+            "palisade_snapshot_seconds",
+            "Time to write one state snapshot",
+            m.snapshot_seconds.clone(),
+        );
+        r.register(
+            "palisade_snapshot_chunks_served",
+            "State snapshot chunks served to peers",
+            m.snapshot_chunks_served.clone(),
+        );
+        r.register(
+            "palisade_state_sync_chunks_refused",
+            "State-sync chunks refused because they did not verify",
+            m.state_sync_chunks_refused.clone(),
+        );
         r.register(
             "palisade_finalized_height",
             "Last finalized height",

@@ -22,10 +22,10 @@ use jsonrpsee::{MethodCallback, Methods, RpcModule};
 use ledger::{Encode, Hash, PublicKey, RejectReason, SignedTransaction};
 use rpc::{
     AccountApiServer, AccountInfo, AccountProofInfo, AccountState, BlockInfo, ChainApiServer,
-    ChainInfo, DiscoverApiServer, HeaderInfo, MAX_STATUS_HASHES, NodeApiServer, NodeHealth,
-    NodeVersion, PeerInfo, RpcMethods, ServerError, SimulateResult, StateApiServer, SubmitError,
-    SubmitOutcome, SyncState, TxApiServer, TxInfo, TxKindInfo, TxState, TxStatus, ValidatorInfo,
-    ValidatorsInfo, error_codes,
+    ChainInfo, DiscoverApiServer, FinalityProofInfo, HeaderInfo, MAX_STATUS_HASHES, NodeApiServer,
+    NodeHealth, NodeVersion, PeerInfo, RpcMethods, ServerError, SimulateResult, StateApiServer,
+    SubmitError, SubmitOutcome, SyncState, TxApiServer, TxInfo, TxKindInfo, TxState, TxStatus,
+    ValidatorInfo, ValidatorsInfo, error_codes,
 };
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -276,11 +276,50 @@ impl Api {
     /// Admit `stx` to the mempool (and gossip it), counting the outcome.
     /// (Through the admission thread, which batches signature checks under load.)
     async fn admit(&self, stx: SignedTransaction) -> Result<Hash, ServerError> {
+        self.not_restoring()?;
+        let id = stx.id();
         match self.shared.admission.submit(stx).await {
             Ok(Ok(id)) => Ok(id),
-            Ok(Err(e)) => Err(admit_error(&e)),
+            Ok(Err(e)) => Err(self.rejection(&id, &e)),
             Err(stopped) => Err(ServerError::internal(stopped)),
         }
+    }
+
+    /// Refuse what needs the chain's state while a snapshot is being restored (the state
+    /// here is still genesis').
+    fn not_restoring(&self) -> Result<(), ServerError> {
+        match self.shared.state_sync() {
+            None => Ok(()),
+            Some(p) => Err(ServerError::new(
+                error_codes::NOT_READY,
+                "not_ready",
+                format!(
+                    "restoring a state snapshot ({}, {}/{} chunks): retry when node_syncing says block-sync or synced",
+                    p.step, p.chunks_done, p.chunks_total
+                ),
+                json!({ "retry": true }),
+            )),
+        }
+    }
+
+    /// The answer to a refused transaction: a replay of a finalized one (its nonce is
+    /// spent, and the tx index holds it) is `already_finalized` with where it is, so a
+    /// wallet that resubmits after a timeout learns its transaction went through.
+    fn rejection(&self, id: &Hash, e: &AdmitError) -> ServerError {
+        if let AdmitError::Rule(RejectReason::NonceTooLow { expected, got }) = e
+            && let Ok(Some(loc)) = self.shared.store.tx_location(id)
+        {
+            return ServerError::new(
+                error_codes::TX_REJECTED,
+                "already_finalized",
+                format!(
+                    "transaction rejected: already finalized in block {}",
+                    loc.height
+                ),
+                json!({ "height": loc.height, "index": loc.index, "expected": expected, "got": got }),
+            );
+        }
+        admit_error(e)
     }
 
     /// Where `id` is: finalized (store), included (executed block), pending or rejected
@@ -366,11 +405,20 @@ impl NodeApiServer for Api {
     async fn syncing(&self) -> RpcResult<SyncState> {
         let c = self.shared.chain();
         let ready = self.shared.ready.load(std::sync::atomic::Ordering::Relaxed);
+        let state_sync = self.shared.state_sync();
+        let syncing = !ready || c.best_peer_height > c.header.height + 2;
+        let phase = match (&state_sync, syncing) {
+            (Some(_), _) => "state-sync",
+            (None, true) => "block-sync",
+            (None, false) => "synced",
+        };
         Ok(SyncState {
-            syncing: !ready || c.best_peer_height > c.header.height + 2,
+            syncing: syncing || state_sync.is_some(),
             finalized_height: c.header.height,
             best_peer_height: c.best_peer_height,
             head_height: c.head_height,
+            phase: phase.into(),
+            state_sync,
         })
     }
 
@@ -423,16 +471,22 @@ impl ChainApiServer for Api {
             state_root: c.header.state_root.to_hex(),
             view: c.view,
             epoch: c.epoch,
+            epoch_length: self.shared.params.epoch_length,
             validators: c.validators.iter().map(|v| v.key.to_hex()).collect(),
         })
     }
 
     async fn get_block_by_height(&self, height: u64) -> RpcResult<Option<BlockInfo>> {
-        let b = self
-            .shared
-            .store
+        let store = &self.shared.store;
+        let b = store
             .block_by_height(height)
             .map_err(ServerError::internal)?;
+        if b.is_none() && height > 0 && height <= self.shared.chain().header.height {
+            let oldest = store.oldest().map_err(ServerError::internal)?.block;
+            if height < oldest {
+                return Err(ServerError::pruned(format!("block {height}"), oldest).into());
+            }
+        }
         Ok(self.block_info(b))
     }
 
@@ -464,6 +518,29 @@ impl ChainApiServer for Api {
                     .collect()
             }),
         })
+    }
+
+    async fn get_finality_proof(&self, height: u64) -> RpcResult<Option<FinalityProofInfo>> {
+        use crate::light::EvidenceError;
+        let ev = match crate::light::evidence_at(
+            &self.shared.store,
+            height,
+            self.shared.params.epoch_length,
+        ) {
+            Ok(ev) => ev,
+            Err(EvidenceError::Missing(_)) => return Ok(None),
+            Err(e @ EvidenceError::Incomplete { .. }) => {
+                return Err(ServerError::unavailable(e, true).into());
+            }
+            Err(e @ EvidenceError::Unavailable(_)) => {
+                return Err(ServerError::unavailable(e, false).into());
+            }
+            Err(EvidenceError::Pruned { oldest, .. }) => {
+                return Err(ServerError::pruned(format!("block {height}"), oldest).into());
+            }
+            Err(EvidenceError::Store(e)) => return Err(ServerError::internal(e).into()),
+        };
+        Ok(Some(ev.to_info(self.shared.params.epoch_length)))
     }
 
     async fn subscribe_new_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
@@ -572,6 +649,7 @@ impl TxApiServer for Api {
     }
 
     async fn submit_many(&self, txs: Vec<String>) -> RpcResult<Vec<SubmitOutcome>> {
+        self.not_restoring()?;
         if txs.len() > rpc::MAX_SUBMIT_TXS {
             return Err(ServerError::invalid_value(
                 "txs",
@@ -599,6 +677,7 @@ impl TxApiServer for Api {
                 Err(e) => out.push(Some(refused(e))),
             }
         }
+        let ids: Vec<Hash> = decoded.iter().map(SignedTransaction::id).collect();
         let results = if decoded.is_empty() {
             Vec::new()
         } else {
@@ -608,16 +687,16 @@ impl TxApiServer for Api {
                 .await
                 .map_err(ServerError::internal)?
         };
-        let mut results = results.into_iter();
+        let mut results = results.into_iter().zip(ids);
         Ok(out
             .into_iter()
             .map(|o| {
                 o.unwrap_or_else(|| match results.next() {
-                    Some(Ok(id)) => SubmitOutcome {
+                    Some((Ok(id), _)) => SubmitOutcome {
                         hash: Some(id.to_hex()),
                         error: None,
                     },
-                    Some(Err(e)) => refused(admit_error(&e)),
+                    Some((Err(e), id)) => refused(self.rejection(&id, &e)),
                     None => refused(ServerError::internal("admission gave fewer answers")),
                 })
             })

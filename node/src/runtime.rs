@@ -42,6 +42,7 @@ use crate::p2p::{self, Command, Inbound, NetInfo};
 use crate::safety_log::FileVotes;
 use crate::serve::{BlockCache, Server};
 use crate::shared::Shared;
+use crate::snapshots::{SnapshotDir, Snapshotter};
 use crate::wire::FinalityProof;
 
 /// How often the core fires due fetches and updates the mempool gauge, besides its timers.
@@ -187,8 +188,13 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
     })?;
     let data_dir = Config::path(&home, &cfg.node.data_dir);
     let params = genesis.chain_params();
+    cfg.storage.check().map_err(|(key, why)| RunError::Config {
+        key,
+        value: String::new(),
+        why,
+    })?;
     let store = Arc::new(
-        Store::open(&data_dir.join("db"), params.limits).map_err(|source| RunError::OpenStore {
+        Store::open_chain(&data_dir.join("db"), &params).map_err(|source| RunError::OpenStore {
             dir: data_dir.clone(),
             source,
         })?,
@@ -207,20 +213,23 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         }
         Some(_) => {}
     }
-    let (state, header) = store.load_state()?;
-    let proposal = if header.height == 0 {
-        Proposal::genesis(consensus::Digest(header.id().0))
+    // a new node restores a snapshot first if asked to (and must finish one it began)
+    let restoring = store.restoring()?;
+    if restoring.is_some() && !cfg.state_sync.enabled {
+        return Err(RunError::Incomplete(format!(
+            "{}: a state-sync restore began and did not finish; set state_sync.enabled = true to finish it, or delete the data directory to start over",
+            data_dir.display()
+        )));
+    }
+    let state_sync =
+        cfg.state_sync.enabled && (restoring.is_some() || store.finalized_height()? == Some(0));
+    let (state, header) = if restoring.is_some() {
+        // the account state is half written: serve genesis' until the restore is done
+        (genesis.initial_state(), genesis.genesis_block().header)
     } else {
-        let raw = store.certificate(header.height)?.ok_or_else(|| {
-            RunError::Incomplete(format!("no finality proof for height {}", header.height))
-        })?;
-        FinalityProof::decode(&raw)
-            .map_err(|e| {
-                RunError::Incomplete(format!("finality proof at height {}: {e}", header.height))
-            })?
-            .proposal
+        store.load_state()?
     };
-    info!(height = header.height, state_root = %header.state_root, key = %key.public().to_hex(), "node starting");
+    info!(height = header.height, state_root = %header.state_root, key = %key.public().to_hex(), state_sync, "node starting");
 
     let metrics = Metrics::new();
     let net_info = Arc::new(NetInfo::default());
@@ -296,6 +305,7 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         hashrates: Mutex::new(HashMap::new()),
         admission,
         gossip_to: GossipTargets::default(),
+        state_sync: Mutex::new(None),
     });
     let context = AdmissionContext {
         chain_id: params.chain_id,
@@ -324,6 +334,7 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
     ));
 
     let durable_height = Arc::new(AtomicU64::new(header.height));
+    let snapshot_dir = SnapshotDir::new(data_dir.join("snapshots"), cfg.snapshots.chunk_accounts);
     tokio::spawn(
         Server {
             store: store.clone(),
@@ -332,10 +343,80 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
             net: net.clone(),
             metrics: metrics.clone(),
             durable_height: durable_height.clone(),
+            snapshots: snapshot_dir.clone(),
+            epoch_length: params.epoch_length,
         }
         .run(queues.requests),
     );
-    let (committer, committed) = Committer::start(store.clone(), metrics.clone())?;
+    let (mut priority, mut bulk) = (queues.priority, queues.bulk);
+    let (state, header) = if state_sync {
+        let restored = restore_snapshot(
+            &cfg,
+            &genesis,
+            &store,
+            &net,
+            &shared,
+            data_dir.join("state-sync"),
+            (&mut priority, &mut bulk),
+        )
+        .await?;
+        match restored {
+            Some((state, header)) => {
+                shared.chain.set(ChainView {
+                    state: state.clone(),
+                    header: header.clone(),
+                    head_height: header.height,
+                    view: 0,
+                    epoch: 0,
+                    validators: state.system.validators.clone(),
+                    is_validator: false,
+                    best_peer_height: 0,
+                });
+                durable_height.store(header.height, std::sync::atomic::Ordering::Relaxed);
+                (state, header)
+            }
+            None => (state, header),
+        }
+    } else {
+        (state, header)
+    };
+    let proposal = if header.height == 0 {
+        Proposal::genesis(consensus::Digest(header.id().0))
+    } else {
+        let raw = store.certificate(header.height)?.ok_or_else(|| {
+            RunError::Incomplete(format!("no finality proof for height {}", header.height))
+        })?;
+        FinalityProof::decode(&raw)
+            .map_err(|e| {
+                RunError::Incomplete(format!("finality proof at height {}: {e}", header.height))
+            })?
+            .proposal
+    };
+    let snapshotter = if cfg.snapshots.interval_epochs > 0 {
+        Some(
+            Snapshotter::start(
+                snapshot_dir,
+                params
+                    .epoch_length
+                    .max(1)
+                    .saturating_mul(cfg.snapshots.interval_epochs),
+                cfg.snapshots.keep,
+                metrics.clone(),
+            )
+            .map_err(|e| RunError::Os {
+                what: "starting the snapshot thread",
+                why: e.to_string(),
+            })?,
+        )
+    } else {
+        None
+    };
+    let (committer, committed) = Committer::start(store.clone(), metrics.clone(), snapshotter)?;
+    let pruner = crate::pruner::Pruner::start(store.clone(), cfg.storage.clone(), metrics.clone())
+        .map_err(|e| RunError::Os {
+            what: "starting the pruning thread",
+            why: e.to_string(),
+        })?;
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| RunError::Os {
         what: "randomness for the core",
@@ -372,8 +453,8 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
     };
     let result = rt
         .run(
-            queues.priority,
-            queues.bulk,
+            priority,
+            bulk,
             background,
             committed,
             hooks.stop,
@@ -392,6 +473,7 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         Err(e) => warn!("metrics server task: {e}"),
         Ok(Ok(())) => {}
     }
+    drop(pruner);
     drop(rt);
     drop(shared);
     match &result {
@@ -399,6 +481,89 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         Err(e) => error!("node stopped: {e:#}"),
     }
     result
+}
+
+/// Restore the newest snapshot peers serve (`state_sync`), reading and dropping what
+/// arrives for the consensus core meanwhile (it does not run yet). The restored state and
+/// head, or `None` when no peer serves a snapshot (the node then syncs blocks from genesis).
+async fn restore_snapshot(
+    cfg: &Config,
+    genesis: &Genesis,
+    store: &Arc<Store>,
+    net: &mpsc::Sender<Command>,
+    shared: &Arc<Shared>,
+    dir: PathBuf,
+    (priority, bulk): (&mut mpsc::Receiver<Inbound>, &mut mpsc::Receiver<Inbound>),
+) -> Result<Option<(ledger::LedgerState, ledger::BlockHeader)>> {
+    let initial = genesis.initial_state();
+    // connect to the genesis validators (the configured peers are dialed already)
+    let targets = initial
+        .system
+        .validators
+        .iter()
+        .filter_map(|v| {
+            let peer = crate::peer::peer_id_of(&v.key)?;
+            Some((peer, v.address.parse::<Multiaddr>().ok()))
+        })
+        .collect();
+    let _ = net.send(Command::SetValidators(targets)).await;
+    let progress = Arc::new(Mutex::new(Some(rpc::StateSyncProgress {
+        step: "finding-snapshot".into(),
+        ..Default::default()
+    })));
+    if let Ok(mut s) = shared.state_sync.lock() {
+        *s = Some(rpc::StateSyncProgress {
+            step: "finding-snapshot".into(),
+            ..Default::default()
+        });
+    }
+    let sync = crate::state_sync::StateSync {
+        net: net.clone(),
+        net_info: shared.net.clone(),
+        store: store.clone(),
+        genesis: crate::light::FinalityEvidence {
+            header: genesis.genesis_block().header,
+            proposals: Vec::new(),
+            certificate: None,
+            signers: None,
+            next: initial.system.validators.clone(),
+        },
+        epoch_length: genesis.consensus.epoch_length,
+        cfg: cfg.state_sync.clone(),
+        dir,
+        progress: progress.clone(),
+        metrics: shared.metrics.clone(),
+        limits: shared.params.limits,
+    };
+    let run = sync.run();
+    tokio::pin!(run);
+    let mut publish = tokio::time::interval(Duration::from_millis(200));
+    let outcome = loop {
+        tokio::select! {
+            out = &mut run => break out,
+            m = priority.recv() => if m.is_none() { return Err(RunError::Stopped("network task")) },
+            m = bulk.recv() => if m.is_none() { return Err(RunError::Stopped("network task")) },
+            _ = publish.tick() => {
+                let p = match progress.lock() { Ok(p) => p.clone(), Err(p) => p.into_inner().clone() };
+                if let Ok(mut s) = shared.state_sync.lock() { *s = p; }
+            }
+            _ = tokio::signal::ctrl_c() => return Err(RunError::Stopped("state sync (SIGINT)")),
+        }
+    };
+    if let Ok(mut s) = shared.state_sync.lock() {
+        *s = None;
+    }
+    match outcome {
+        Ok(crate::state_sync::Outcome::Restored { .. }) => {
+            let (state, header) = store.load_state()?;
+            Ok(Some((state, header)))
+        }
+        Ok(crate::state_sync::Outcome::NoSnapshot) if store.restoring()?.is_none() => Ok(None),
+        Ok(crate::state_sync::Outcome::NoSnapshot) => Err(RunError::Incomplete(
+            "a state-sync restore began and no peer serves a snapshot to finish it: retry later, or delete the data directory".into(),
+        )),
+        Err(why) => Err(RunError::Incomplete(format!("state sync: {why}"))),
+    }
 }
 
 /// The core and what carries out its effects.

@@ -1,5 +1,6 @@
 //! Answering peers' requests for blocks and transactions (`GetBlock`, `GetBlocks`,
-//! `GetTxs`) off the consensus task.
+//! `GetTxs`), finality evidence and state snapshots (`GetFinality`, `GetSnapshot`,
+//! `GetSnapshotChunk`) off the consensus task.
 //!
 //! The network task queues requests here with whether the sender is a validator.
 //! Validators' requests are answered first; observers' wait in a short queue and are
@@ -53,6 +54,10 @@ pub struct Server {
     pub metrics: Metrics,
     /// The highest finalized height on disk (the consensus task keeps it current).
     pub durable_height: Arc<std::sync::atomic::AtomicU64>,
+    /// The state snapshots this node serves.
+    pub snapshots: crate::snapshots::SnapshotDir,
+    /// Blocks per epoch (finality evidence names its signers by epoch).
+    pub epoch_length: u64,
 }
 
 impl Server {
@@ -167,6 +172,49 @@ impl Server {
                     }
                 };
                 Response::Block(block)
+            }
+            Request::GetFinality { height } => {
+                let store = self.store.clone();
+                let e = self.epoch_length;
+                let last = self
+                    .durable_height
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                let ev = tokio::task::spawn_blocking(move || {
+                    (height <= last)
+                        .then(|| crate::light::evidence_at(&store, height, e).ok())
+                        .flatten()
+                })
+                .await
+                .ok()
+                .flatten();
+                Response::Data(ev.map(|ev| ev.encode()))
+            }
+            Request::GetSnapshot { height } => {
+                let dir = self.snapshots.clone();
+                let m = tokio::task::spawn_blocking(move || dir.manifest(height))
+                    .await
+                    .ok()
+                    .and_then(|r| {
+                        r.inspect_err(|e| debug!("serving a snapshot manifest: {e}"))
+                            .ok()
+                    })
+                    .flatten();
+                Response::Data(m.map(|(_, bytes)| bytes))
+            }
+            Request::GetSnapshotChunk { height, index } => {
+                let dir = self.snapshots.clone();
+                let c = tokio::task::spawn_blocking(move || dir.chunk(height, index))
+                    .await
+                    .ok()
+                    .and_then(|r| {
+                        r.inspect_err(|e| debug!("serving a snapshot chunk: {e}"))
+                            .ok()
+                    })
+                    .flatten();
+                if c.is_some() {
+                    self.metrics.snapshot_chunks_served.inc();
+                }
+                Response::Data(c)
             }
             Request::GetBlocks { from, max } => {
                 let store = self.store.clone();

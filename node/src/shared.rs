@@ -50,9 +50,19 @@ pub struct Shared {
     /// The validators admitted client transactions are gossiped to (this epoch's and the
     /// next's, without this node); the core keeps it current.
     pub gossip_to: GossipTargets,
+    /// While a snapshot is being restored (nothing else runs): how far it is.
+    pub state_sync: Mutex<Option<rpc::StateSyncProgress>>,
 }
 
 impl Shared {
+    /// How far a state sync is, if one is under way.
+    pub fn state_sync(&self) -> Option<rpc::StateSyncProgress> {
+        match self.state_sync.lock() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
     /// A snapshot of the chain view (cheap: the state tree is shared).
     pub fn chain(&self) -> ChainView {
         self.chain.get()

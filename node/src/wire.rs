@@ -83,6 +83,25 @@ pub enum Request {
         /// Positions in the block.
         indices: Vec<u32>,
     },
+    /// The finality evidence of the finalized block at `height` (`light::FinalityEvidence`
+    /// bytes): what a joining node walks validator sets with.
+    GetFinality {
+        /// The block's height.
+        height: u64,
+    },
+    /// The manifest of the state snapshot taken after block `height` (0: the newest this
+    /// node serves).
+    GetSnapshot {
+        /// The snapshot's height, or 0.
+        height: u64,
+    },
+    /// One chunk of the snapshot taken after block `height`.
+    GetSnapshotChunk {
+        /// The snapshot's height.
+        height: u64,
+        /// The chunk's index in the manifest.
+        index: u32,
+    },
 }
 
 /// A finalized block as served to syncing nodes: the block, the proposal that carried it,
@@ -111,6 +130,10 @@ pub enum Response {
     /// The transactions asked for with [`Request::GetTxs`], in the order asked (empty if
     /// the block is unknown).
     Txs(Vec<SignedTransaction>),
+    /// What [`Request::GetFinality`], [`Request::GetSnapshot`] or
+    /// [`Request::GetSnapshotChunk`] asked for (encoded evidence, manifest or chunk), or
+    /// `None` if this node does not hold it.
+    Data(Option<Vec<u8>>),
 }
 
 /// The longest refusal reason sent, in bytes (within every node's string limit).
@@ -161,18 +184,32 @@ pub const T_GET_BLOCK: u8 = 6;
 pub const T_GET_TXS: u8 = 8;
 /// Type tag of [`Request::ProposedBlock`].
 pub const T_PROPOSED_BLOCK: u8 = 9;
+/// Type tag of [`Request::GetFinality`].
+pub const T_GET_FINALITY: u8 = 10;
+/// Type tag of [`Request::GetSnapshot`].
+pub const T_GET_SNAPSHOT: u8 = 11;
+/// Type tag of [`Request::GetSnapshotChunk`].
+pub const T_GET_SNAPSHOT_CHUNK: u8 = 12;
 
 const R_ACK: u8 = 1;
 const R_REFUSED: u8 = 2;
 const R_BLOCKS: u8 = 3;
 const R_BLOCK: u8 = 4;
 const R_TXS: u8 = 5;
+const R_DATA: u8 = 6;
 
 /// Whether a request frame expects a real answer (the others are acknowledged at once).
 pub fn expects_answer(frame: &[u8]) -> bool {
     matches!(
         frame.first(),
-        Some(&(T_GET_BLOCKS | T_GET_BLOCK | T_GET_TXS))
+        Some(
+            &(T_GET_BLOCKS
+                | T_GET_BLOCK
+                | T_GET_TXS
+                | T_GET_FINALITY
+                | T_GET_SNAPSHOT
+                | T_GET_SNAPSHOT_CHUNK)
+        )
     )
 }
 
@@ -186,6 +223,9 @@ fn request_limit(tag: u8, limits: &Limits) -> (&'static str, usize) {
         T_GET_BLOCK => ("block request", 40),
         T_PROPOSED_BLOCK => ("proposed block", 512 + limits.max_block_txs * 32),
         T_GET_TXS => ("transaction request", 48 + limits.max_block_txs * 4),
+        T_GET_FINALITY => ("finality request", 9),
+        T_GET_SNAPSHOT => ("snapshot request", 9),
+        T_GET_SNAPSHOT_CHUNK => ("snapshot chunk request", 13),
         _ => ("unknown message", 1),
     }
 }
@@ -243,6 +283,19 @@ impl Request {
                 for i in indices {
                     out.extend_from_slice(&i.to_le_bytes());
                 }
+            }
+            Request::GetFinality { height } => {
+                out.push(T_GET_FINALITY);
+                out.extend_from_slice(&height.to_le_bytes());
+            }
+            Request::GetSnapshot { height } => {
+                out.push(T_GET_SNAPSHOT);
+                out.extend_from_slice(&height.to_le_bytes());
+            }
+            Request::GetSnapshotChunk { height, index } => {
+                out.push(T_GET_SNAPSHOT_CHUNK);
+                out.extend_from_slice(&height.to_le_bytes());
+                out.extend_from_slice(&index.to_le_bytes());
             }
         }
         out
@@ -303,6 +356,16 @@ impl Request {
                 }
                 Request::GetTxs { block, indices }
             }
+            T_GET_FINALITY => Request::GetFinality {
+                height: r.u64("height")?,
+            },
+            T_GET_SNAPSHOT => Request::GetSnapshot {
+                height: r.u64("height")?,
+            },
+            T_GET_SNAPSHOT_CHUNK => Request::GetSnapshotChunk {
+                height: r.u64("height")?,
+                index: r.u32("chunk index")?,
+            },
             tag => {
                 return Err(DecodeError::InvalidTag {
                     what: "message type",
@@ -352,6 +415,17 @@ impl Response {
                     t.encode_to(&mut out);
                 }
             }
+            Response::Data(d) => {
+                out.push(R_DATA);
+                match d {
+                    None => out.push(0),
+                    Some(bytes) => {
+                        out.push(1);
+                        put_len(&mut out, bytes.len());
+                        out.extend_from_slice(bytes);
+                    }
+                }
+            }
         }
         out
     }
@@ -381,6 +455,20 @@ impl Response {
                 Response::Blocks(blocks)
             }
             R_TXS => Response::Txs(decode_txs(&mut r, limits.max_block_txs, "transactions")?),
+            R_DATA => match r.u8("data option")? {
+                0 => Response::Data(None),
+                1 => {
+                    let n = r.len(MAX_FRAME_BYTES, "data length")?;
+                    Response::Data(Some(r.bytes(n, "data")?.to_vec()))
+                }
+                tag => {
+                    return Err(DecodeError::InvalidTag {
+                        what: "data option",
+                        tag,
+                    }
+                    .into());
+                }
+            },
             R_BLOCK => match r.u8("block option")? {
                 0 => Response::Block(None),
                 1 => Response::Block(Some(Box::new(<Block as ledger::codec::Decode>::decode(
@@ -522,6 +610,22 @@ pub fn decode_vote(r: &mut Reader<'_>) -> Result<Vote, DecodeError> {
         signer: r.u32("signer")?,
         signature: Signature(r.array("signature")?),
     })
+}
+
+/// A certificate's bytes: the vote kind it certifies (as in a vote), the signature count
+/// (u32 LE), then each `(signer u32 LE, signature 64)` in increasing signer order.
+pub fn encode_certificate_bytes(c: &Certificate) -> Vec<u8> {
+    let mut out = Vec::with_capacity(100 + c.signatures.len() * 68);
+    encode_certificate(c, &mut out);
+    out
+}
+
+/// Decode a certificate (the whole input).
+pub fn decode_certificate_bytes(bytes: &[u8]) -> Result<Certificate, WireError> {
+    let mut r = Reader::new(bytes, Limits::default());
+    let c = decode_certificate(&mut r)?;
+    r.finish()?;
+    Ok(c)
 }
 
 fn encode_certificate(c: &Certificate, out: &mut Vec<u8>) {

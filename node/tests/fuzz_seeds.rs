@@ -91,6 +91,66 @@ fn seeds() -> Seeds {
     for (name, bytes, _) in vectors("wire.json", "finality_proofs") {
         add("finality_proof", &name, bytes);
     }
+    // finality evidence as peers send it: every proof of docs/test-vectors/finality.json
+    let finality: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("docs/test-vectors/finality.json"))
+            .expect("finality.json"),
+    )
+    .expect("JSON");
+    for p in finality["proofs"].as_array().expect("proofs") {
+        let info: rpc::FinalityProofInfo = serde_json::from_value(p.clone()).expect("a proof");
+        let ev = node::light::FinalityEvidence::from_info(&info).expect("decodes");
+        add(
+            "finality_evidence",
+            &format!("height_{}", info.height),
+            ev.encode(),
+        );
+    }
+    // snapshots: the model on a few accounts, and a real manifest with its first chunk
+    add(
+        "snapshot",
+        "model",
+        (0u8..64).map(|i| i.wrapping_mul(37)).collect(),
+    );
+    {
+        use ledger::snapshot::{Manifest, encode_chunk};
+        let accounts: Vec<(ledger::PublicKey, ledger::Account)> = {
+            let mut v: Vec<_> = (0u8..12)
+                .map(|i| {
+                    (
+                        ledger::PublicKey(*blake3::hash(&[i]).as_bytes()),
+                        ledger::Account {
+                            balance: u128::from(i) + 1,
+                            nonce: 0,
+                            roles: 0,
+                        },
+                    )
+                })
+                .collect();
+            v.sort_by_key(|a| a.0);
+            v
+        };
+        let tree = ledger::state::AccountTree::from_sorted(&accounts);
+        let system = ledger::SystemState::default();
+        let header = ledger::BlockHeader {
+            chain_id: ledger::Hash([1; 32]),
+            height: 7,
+            parent: ledger::Hash([2; 32]),
+            timestamp_ms: 0,
+            proposer: ledger::PublicKey([0; 32]),
+            tx_root: ledger::Hash::ZERO,
+            receipts_root: ledger::Hash::ZERO,
+            state_root: ledger::state::state_root(&tree.root(), &system.hash()),
+            validators_hash: ledger::Hash::ZERO,
+        };
+        let (m, bodies) = Manifest::of(&header, &tree, &system, 4);
+        let mbytes = ledger::Encode::encode(&m);
+        let mut seed = vec![1u8];
+        seed.extend_from_slice(&(mbytes.len() as u16).to_le_bytes());
+        seed.extend_from_slice(&mbytes);
+        seed.extend_from_slice(&encode_chunk(&bodies[0]));
+        add("snapshot", "manifest_and_chunk", seed);
+    }
     // safety log: each record, and a whole log of them with a torn tail
     let mut log = Vec::new();
     for (name, bytes, _) in vectors("wire.json", "safety_log_records") {

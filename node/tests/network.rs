@@ -22,6 +22,16 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 /// A started testnet in a temp dir; everything ready.
 async fn start(base_port: u16, validators: u32, config: &[&str]) -> (tempfile::TempDir, Testnet) {
+    start_with(base_port, validators, config, &[]).await
+}
+
+/// [`start`] with dev genesis overrides (`section.key=value`).
+async fn start_with(
+    base_port: u16,
+    validators: u32,
+    config: &[&str],
+    genesis: &[&str],
+) -> (tempfile::TempDir, Testnet) {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = TestnetOptions::new(binary(), dir.path().join("net"));
     opts.base_port = base_port;
@@ -33,6 +43,7 @@ async fn start(base_port: u16, validators: u32, config: &[&str]) -> (tempfile::T
     );
     opts.validators = validators;
     opts.config = config.iter().map(|s| s.to_string()).collect();
+    opts.genesis = genesis.iter().map(|s| s.to_string()).collect();
     let mut net = Testnet::prepare(opts).unwrap();
     net.start_all().unwrap();
     for i in 0..net.nodes.len() {
@@ -575,4 +586,249 @@ async fn admins_add_and_remove_validators_across_epochs_slow() {
     let h = finalized(&net, 0).await.unwrap();
     wait_height(&mut net, &[0, 1, 2, fifth], h + 10, Duration::from_secs(60)).await;
     assert_agree(&net, &[0, 1, 2, fifth]).await;
+    light_client_walks_the_set_changes(&net, fifth).await;
+}
+
+/// A client trusting only the genesis hash and the epoch length walks the validator sets
+/// (4, then 5, then 4 validators) with `chain_getFinalityProof` and checks a balance: in
+/// Rust (`node::light`) from the joined validator, and with the outside Python client
+/// (`docs/examples/light_client.py`, written from docs/light-client.md) from node 0.
+async fn light_client_walks_the_set_changes(net: &Testnet, node: usize) {
+    let c = client(net, node);
+    let info = c.chain_info().await.unwrap();
+    let genesis_hash = Hash::from_hex(&info.genesis_hash).unwrap();
+    let account = dev_keypair(DevKeyKind::Account, 0).public();
+    let state = rpc::StateApiClient::get_proof(&c, account.to_hex())
+        .await
+        .unwrap();
+    let evidence = |height: u64| {
+        let c = c.clone();
+        async move {
+            for _ in 0..50 {
+                match c.get_finality_proof(height).await {
+                    Ok(Some(info)) => {
+                        return node::light::FinalityEvidence::from_info(&info).unwrap();
+                    }
+                    Ok(None) => panic!("no block {height}"),
+                    // the certificate covering the head may not be committed yet
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+            panic!("no finality proof of block {height}");
+        }
+    };
+    let mut light =
+        node::light::LightClient::anchored(genesis_hash, info.epoch_length, &evidence(0).await)
+            .unwrap();
+    let mut sizes = vec![light.validators().len()];
+    while light.epoch_end() < state.height {
+        let end = evidence(light.epoch_end()).await;
+        light.advance(&end).unwrap();
+        sizes.push(light.validators().len());
+    }
+    assert!(
+        sizes.contains(&5) && sizes.first() == Some(&4) && sizes.last() == Some(&4),
+        "{sizes:?}"
+    );
+    let target = evidence(state.height).await;
+    let header = light.verify(&target).unwrap();
+    let proof: ledger::AccountProof = ledger::codec::decode_exact(
+        &::hex::decode(&state.proof[2..]).unwrap(),
+        Default::default(),
+    )
+    .unwrap();
+    let account_state = ledger::light::verify_account_proof(header, &account, &proof)
+        .unwrap()
+        .expect("the account exists");
+    assert_eq!(
+        account_state.balance.to_string(),
+        state.account.unwrap().balance
+    );
+    // a lying answer: another state root in the same block's header
+    let mut forged = target.clone();
+    forged.header.state_root = Hash([7; 32]);
+    assert!(light.verify(&forged).is_err());
+    assert!(
+        c.get_finality_proof(state.height + 1_000_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let Some(python) = std::env::var_os("PALISADE_TEST_PYTHON") else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "PALISADE_TEST_PYTHON is not set: run the suite through scripts/test.sh"
+        );
+        eprintln!("SKIPPED: the Python light client (PALISADE_TEST_PYTHON not set)");
+        return;
+    };
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/light_client.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(["--rpc", &net.nodes[0].rpc_url()])
+        .args(["--genesis-hash", &info.genesis_hash])
+        .args(["--epoch-length", &info.epoch_length.to_string()])
+        .args(["--account", &account.to_hex()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("verified balance"),
+        "python light client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // genesis at 0, then at least the two changes walked
+    let walked: u64 = stdout
+        .split(" epochs walked")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(walked >= 2, "{stdout}");
+}
+
+/// The newest complete snapshot in a node's home.
+fn newest_snapshot(home: &std::path::Path) -> Option<u64> {
+    std::fs::read_dir(home.join("data/snapshots"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .filter(|h| home.join(format!("data/snapshots/{h}/manifest")).is_file())
+        .max()
+}
+
+/// A new node joins by state sync: it restores the newest snapshot (verified by walking
+/// the validator sets from genesis), refuses the corrupt chunks one validator serves (and
+/// penalizes it), then block-syncs from the snapshot and follows the chain. Validators
+/// prune old blocks meanwhile; epoch ends stay provable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joins_by_state_sync_and_refuses_corrupt_chunks_slow() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (dir, mut net) = start_with(
+        25100,
+        4,
+        &[
+            "p2p.allow_observers=true",
+            // a snapshot every 3 epochs of 10 blocks, in chunks of 2 accounts (many chunks)
+            "snapshots.interval_epochs=3",
+            "snapshots.chunk_accounts=2",
+            "storage.retain_blocks=64",
+        ],
+        &["consensus.epoch_length=10"],
+    )
+    .await;
+    let mut load = Load::new(&net, 1..5).await;
+    assert!(load.submit(&net, &[0, 1, 2, 3], 40).await > 0);
+    wait_height(&mut net, &[0], 32, Duration::from_secs(60)).await;
+    // halt the chain (2 of 4 down) so the snapshot in use stays the newest
+    net.kill(1).unwrap();
+    net.kill(2).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let snapshot = loop {
+        let (a, b) = (
+            newest_snapshot(&net.nodes[0].home),
+            newest_snapshot(&net.nodes[3].home),
+        );
+        if let (Some(a), Some(b)) = (a, b)
+            && a == b
+        {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "no common snapshot: {a:?} {b:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(snapshot >= 30 && snapshot % 30 == 0, "{snapshot}");
+    // validator 3 now serves corrupt chunks (its disk lies; so could it)
+    let chunks_dir = net.nodes[3].home.join(format!("data/snapshots/{snapshot}"));
+    let mut corrupted = 0;
+    for e in std::fs::read_dir(&chunks_dir).unwrap() {
+        let path = e.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("chunk-")
+        {
+            let mut bytes = std::fs::read(&path).unwrap();
+            let at = bytes.len() - 3; // an account's bytes, not the count
+            bytes[at] ^= 0x40;
+            std::fs::write(&path, bytes).unwrap();
+            corrupted += 1;
+        }
+    }
+    assert!(corrupted >= 3, "{corrupted} chunks");
+    let head = finalized(&net, 0).await.unwrap();
+
+    let key = dir.path().join("joiner.key.json");
+    let out = std::process::Command::new(binary())
+        .args(["keys", "generate", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let joiner = net
+        .add_node(&key, &["state_sync.enabled=true".to_string()])
+        .unwrap();
+    let started = Instant::now();
+    net.start(joiner).unwrap();
+    net.wait_ready(joiner, Duration::from_secs(90))
+        .await
+        .unwrap();
+    // ready: within two blocks of the (halted) head, which it reaches once the chain moves
+    let ready_after = started.elapsed();
+    assert!(finalized(&net, joiner).await.unwrap() + 2 >= head);
+    let log = net.log_tail(joiner, 400);
+    assert!(log.contains("state sync: snapshot restored"), "{log}");
+    let metrics = http_get(net.nodes[joiner].metrics, "/metrics");
+    assert!(
+        metric(&metrics, "palisade_state_sync_chunks_refused_total") >= 1.0,
+        "no corrupt chunk was asked of validator 3:\n{log}"
+    );
+    // the joiner holds nothing below the snapshot but genesis, and says so
+    let c = client(&net, joiner);
+    let err = c.get_block_by_height(5).await.unwrap_err().to_string();
+    assert!(err.contains("-32026") || err.contains("pruned"), "{err}");
+    assert!(err.contains(&format!("{}", snapshot + 1)), "{err}");
+    let syncing = c.syncing().await.unwrap();
+    assert_eq!(syncing.phase, "synced", "{syncing:?}");
+
+    // the chain resumes; the joiner follows it and agrees
+    net.start(1).unwrap();
+    net.start(2).unwrap();
+    let h = finalized(&net, 0).await.unwrap();
+    wait_height(
+        &mut net,
+        &[0, 1, 2, 3, joiner],
+        h.max(75) + 5,
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_agree(&net, &[0, 1, 2, 3, joiner]).await;
+    // pruned validators: old blocks answer the documented error, epoch ends stay provable
+    let c0 = client(&net, 0);
+    let err = c0.get_block_by_height(5).await.unwrap_err().to_string();
+    assert!(err.contains("pruned"), "{err}");
+    assert!(c0.get_finality_proof(10).await.unwrap().is_some());
+    let info = c0.chain_info().await.unwrap();
+    let mut light = node::light::LightClient::anchored(
+        Hash::from_hex(&info.genesis_hash).unwrap(),
+        info.epoch_length,
+        &node::light::FinalityEvidence::from_info(
+            &c0.get_finality_proof(0).await.unwrap().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for end in [10u64, 20, 30, 40] {
+        let ev = node::light::FinalityEvidence::from_info(
+            &c0.get_finality_proof(end).await.unwrap().unwrap(),
+        )
+        .unwrap();
+        light.advance(&ev).unwrap();
+    }
+    eprintln!(
+        "state sync: snapshot {snapshot} ({corrupted} chunks), ready and at the head in {:.1} s",
+        ready_after.as_secs_f64()
+    );
 }

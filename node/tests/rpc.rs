@@ -306,7 +306,7 @@ async fn bad_input_table(net: &Testnet, chain_id: Hash) {
             call_json("tx_submit", json!([first])),
             200,
             -32020,
-            Some("nonce_too_low"),
+            Some("already_finalized"),
         ),
         (
             "insufficient balance",

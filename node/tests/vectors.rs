@@ -204,6 +204,15 @@ fn requests() -> Vec<(&'static str, Request)> {
                 indices: vec![0, 1],
             },
         ),
+        ("get_finality", Request::GetFinality { height: 100 }),
+        ("get_snapshot_newest", Request::GetSnapshot { height: 0 }),
+        (
+            "get_snapshot_chunk",
+            Request::GetSnapshotChunk {
+                height: 1000,
+                index: 3,
+            },
+        ),
     ]
 }
 
@@ -221,6 +230,8 @@ fn responses() -> Vec<(&'static str, Response)> {
         ("block", Response::Block(Some(Box::new(block())))),
         ("no_block", Response::Block(None)),
         ("txs", Response::Txs(transactions())),
+        ("data", Response::Data(Some(vec![1, 2, 3]))),
+        ("no_data", Response::Data(None)),
     ]
 }
 

@@ -20,15 +20,19 @@ pub mod error_codes {
     pub const NOT_READY: i32 = -32024;
     /// The node failed internally (storage); try another node.
     pub const INTERNAL: i32 = -32025;
+    /// This node does not hold what was asked (not recorded, pruned, or not committed yet);
+    /// `data.retry` says whether asking again later can help.
+    pub const UNAVAILABLE: i32 = -32026;
 
     /// Every code with its name, for documentation and tests.
-    pub const ALL: [(i32, &str); 6] = [
+    pub const ALL: [(i32, &str); 7] = [
         (TX_REJECTED, "tx_rejected"),
         (MEMPOOL_FULL, "mempool_full"),
         (INVALID_VALUE, "invalid_value"),
         (RATE_LIMITED, "rate_limited"),
         (NOT_READY, "not_ready"),
         (INTERNAL, "internal"),
+        (UNAVAILABLE, "unavailable"),
     ];
 
     /// Every `data.reason` a [`TX_REJECTED`] error carries: `malformed` (the bytes do not
@@ -91,6 +95,29 @@ impl ServerError {
             "rate_limited",
             "too many requests from this address; slow down",
             Value::Null,
+        )
+    }
+
+    /// Data this node does not hold; `retry`: whether it may later.
+    pub fn unavailable(why: impl std::fmt::Display, retry: bool) -> Self {
+        ServerError::new(
+            error_codes::UNAVAILABLE,
+            "unavailable",
+            why.to_string(),
+            json!({ "retry": retry }),
+        )
+    }
+
+    /// Data this node deleted by its retention settings; `oldest`: the oldest height it
+    /// still holds (besides genesis and epoch ends).
+    pub fn pruned(what: impl std::fmt::Display, oldest: u64) -> Self {
+        ServerError::new(
+            error_codes::UNAVAILABLE,
+            "pruned",
+            format!(
+                "{what} is pruned on this node: it holds heights from {oldest} on (ask an archive node)"
+            ),
+            json!({ "retry": false, "oldestHeight": oldest }),
         )
     }
 

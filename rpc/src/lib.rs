@@ -19,10 +19,11 @@ use jsonrpsee::proc_macros::rpc;
 
 pub use errors::{ServerError, error_codes};
 pub use types::{
-    AccountInfo, AccountProofInfo, AccountState, BlockInfo, ChainInfo, HeaderInfo, MiningClaimInfo,
-    MiningEpochInfo, MiningStats, MiningWork, NodeHealth, NodeVersion, PeerInfo, ReportedHashrate,
-    RpcMethods, SimulateResult, SubmitError, SubmitOutcome, SubmitWorkResult, SyncState, TxInfo,
-    TxKindInfo, TxState, TxStatus, ValidatorInfo, ValidatorsInfo,
+    AccountInfo, AccountProofInfo, AccountState, BlockInfo, ChainInfo, FinalityProofInfo,
+    HeaderInfo, MiningClaimInfo, MiningEpochInfo, MiningStats, MiningWork, NodeHealth, NodeVersion,
+    PeerInfo, ReportedHashrate, RpcMethods, SimulateResult, StateSyncProgress, SubmitError,
+    SubmitOutcome, SubmitWorkResult, SyncState, TxInfo, TxKindInfo, TxState, TxStatus,
+    ValidatorInfo, ValidatorsInfo,
 };
 
 /// The WebSocket URL of a node given by its HTTP URL (`http://…` → `ws://…`, `https://…` →
@@ -93,6 +94,13 @@ pub trait ChainApi {
     /// The current epoch's validators, their power and the quorum.
     #[method(name = "getValidators")]
     async fn get_validators(&self) -> RpcResult<ValidatorsInfo>;
+
+    /// What proves the finalized block at `height` final to a client that trusts only the
+    /// genesis hash (or a checkpoint): its header, the proposals linking it to a
+    /// finalization certificate, and the validator sets (`docs/light-client.md`); null
+    /// above the finalized head.
+    #[method(name = "getFinalityProof")]
+    async fn get_finality_proof(&self, height: u64) -> RpcResult<Option<FinalityProofInfo>>;
 
     /// Every new block this node executes (before finality), as a header.
     #[subscription(name = "subscribeNewHeads" => "newHead", unsubscribe = "unsubscribeNewHeads", item = HeaderInfo)]

@@ -241,7 +241,8 @@ pub fn methods() -> Vec<MethodDoc> {
             "A finalized block by height, or null.",
             vec![p("height", "block height", schema::<u64>())],
             ("block", schema::<Option<BlockInfo>>()),
-        ),
+        )
+        .errors(&[UNAVAILABLE]),
         m(
             "chain_getBlockByHash",
             "A finalized block by hash, or null.",
@@ -255,6 +256,13 @@ pub fn methods() -> Vec<MethodDoc> {
             vec![],
             ("validators", schema::<ValidatorsInfo>()),
         ),
+        m(
+            "chain_getFinalityProof",
+            "What proves a finalized block final to a client trusting only genesis: header, proposals, certificate, validator sets; null above the head.",
+            vec![p("height", "block height", schema::<u64>())],
+            ("proof", schema::<Option<FinalityProofInfo>>()),
+        )
+        .errors(&[UNAVAILABLE]),
         m(
             "account_getInfo",
             "Balance, next nonce and roles of an account.",
@@ -289,7 +297,7 @@ pub fn methods() -> Vec<MethodDoc> {
             vec![p("tx", "the signed transaction", tx_hex())],
             ("hash", hash()),
         )
-        .errors(&[INVALID_VALUE, TX_REJECTED, MEMPOOL_FULL]),
+        .errors(&[INVALID_VALUE, TX_REJECTED, MEMPOOL_FULL, NOT_READY]),
         m(
             "tx_submitMany",
             "Submit up to 1,000 signed transactions; per transaction its hash once admitted, or the error tx_submit would give.",
@@ -303,7 +311,7 @@ pub fn methods() -> Vec<MethodDoc> {
                 json!({"type": "array", "items": schema::<SubmitOutcome>()}),
             ),
         )
-        .errors(&[INVALID_VALUE, TX_REJECTED, MEMPOOL_FULL]),
+        .errors(&[INVALID_VALUE, TX_REJECTED, MEMPOOL_FULL, NOT_READY]),
         m(
             "tx_getStatus",
             "Status of up to 1,000 transactions.",
@@ -390,7 +398,7 @@ pub fn methods() -> Vec<MethodDoc> {
             "tx_status",
             "tx_unwatch",
         )
-        .errors(&[INVALID_VALUE, TX_REJECTED, MEMPOOL_FULL]),
+        .errors(&[INVALID_VALUE, TX_REJECTED, MEMPOOL_FULL, NOT_READY]),
     ];
     let unsubscribes: Vec<MethodDoc> = all
         .iter()

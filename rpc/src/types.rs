@@ -27,6 +27,9 @@ pub struct ChainInfo {
     pub view: u64,
     /// The current epoch number.
     pub epoch: u64,
+    /// Blocks per epoch (from genesis): a light client's trust anchor is the genesis hash
+    /// and this, both fixed by the genesis document.
+    pub epoch_length: u64,
     /// Public keys of the current epoch's validators, 0x hex.
     pub validators: Vec<String>,
 }
@@ -157,6 +160,28 @@ pub struct SyncState {
     pub best_peer_height: u64,
     /// The highest block seen (proposed or finalized).
     pub head_height: u64,
+    /// `state-sync` (restoring a snapshot; nothing else runs yet), `block-sync` (fetching
+    /// and executing finalized blocks), or `synced`.
+    pub phase: String,
+    /// While restoring a snapshot: how far.
+    pub state_sync: Option<StateSyncProgress>,
+}
+
+/// How far a state sync is (`node_syncing`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StateSyncProgress {
+    /// `finding-snapshot`, `verifying` (walking validator sets to the snapshot's block),
+    /// `fetching-chunks` or `restoring` (writing the state).
+    pub step: String,
+    /// The snapshot's block height (0 until one is chosen).
+    pub snapshot_height: u64,
+    /// Epochs whose last block's certificate has been verified.
+    pub epochs_verified: u64,
+    /// Chunks verified and saved.
+    pub chunks_done: u64,
+    /// Chunks in the snapshot.
+    pub chunks_total: u64,
 }
 
 /// One entry of `node_peers`.
@@ -298,6 +323,33 @@ pub struct ValidatorsInfo {
     pub quorum_power: u64,
     /// Validators that take over at the next epoch boundary, if governance changed the set.
     pub next: Option<Vec<ValidatorInfo>>,
+}
+
+/// `chain_getFinalityProof`: the evidence that a block is final, for a client that checks
+/// it itself (`docs/light-client.md` gives every byte and every check).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FinalityProofInfo {
+    /// The block's height.
+    pub height: u64,
+    /// The block's hash (the header's id), 0x hex.
+    pub block_hash: String,
+    /// The epoch whose validators signed the certificate: (height − 1) ÷ epoch length, 0
+    /// for genesis.
+    pub epoch: u64,
+    /// The encoded header, 0x hex.
+    pub header: String,
+    /// The 88-byte proposals, 0x hex: the block's own, then each descendant's up to the one
+    /// the certificate finalizes (or repeats); empty for genesis.
+    pub proposals: Vec<String>,
+    /// The encoded finalization certificate, 0x hex; null for genesis.
+    pub certificate: Option<String>,
+    /// The encoded validator list that signs the block's epoch (the parent header's
+    /// `validators_hash` is its hash), 0x hex; null for genesis.
+    pub signers: Option<String>,
+    /// The encoded validator list this header's `validators_hash` names (the next epoch's
+    /// after an epoch's last block), 0x hex.
+    pub next_validators: String,
 }
 
 /// An account's content, in a proof or a simulation.

@@ -225,6 +225,12 @@ fn split_at_bit<T>(items: &[(PublicKey, T)], depth: usize) -> usize {
     items.partition_point(|(k, _)| !k.bit(depth))
 }
 
+/// The root of the accounts `items` (sorted by key, unique, none empty) as a subtree at
+/// `depth`, i.e. whose keys share their first `depth` bits: what a snapshot chunk checks.
+pub fn subtree_root(items: &[(PublicKey, Account)], depth: usize) -> Hash {
+    build(items, depth).hash()
+}
+
 fn build(items: &[(PublicKey, Account)], depth: usize) -> Node {
     match items {
         [] => Node::Empty,

@@ -36,7 +36,12 @@ impl NodeCore {
                 leaves,
             } => self.on_proposed_block(peer, epoch, view, header, leaves)?,
             // answered by the server (`serve`), never here
-            Request::GetTxs { .. } | Request::GetBlocks { .. } | Request::GetBlock { .. } => {}
+            Request::GetTxs { .. }
+            | Request::GetBlocks { .. }
+            | Request::GetBlock { .. }
+            | Request::GetFinality { .. }
+            | Request::GetSnapshot { .. }
+            | Request::GetSnapshotChunk { .. } => {}
             Request::Txs(txs) => self.emit(Effect::Gossip { from: peer, txs }),
             Request::Status { finalized_height } => self.on_status(peer, finalized_height),
         }

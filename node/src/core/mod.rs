@@ -24,7 +24,7 @@
 mod build;
 mod commit;
 mod drive;
-mod epochs;
+pub mod epochs;
 mod fetch;
 mod inbound;
 mod pool;

@@ -84,6 +84,10 @@ pub struct BenchOptions {
     pub kill_at_s: Option<f64>,
     /// Start it again this many seconds into the load.
     pub restart_at_s: Option<f64>,
+    /// Send each transfer to a new account (key `BLAKE3(run seed ‖ k)`) instead of one
+    /// sink: the state grows by one account per transaction (state-sync and start-up
+    /// measurements).
+    pub fresh_recipients: bool,
 }
 
 /// A run is broken when it loses transactions, its p99 exceeds this, or it finalizes less
@@ -179,8 +183,13 @@ fn presign(
     senders: &[ledger::Keypair],
     nonces: &[u64],
     total: usize,
+    fresh: bool,
 ) -> Vec<(u32, Hash, String)> {
     let sink = PublicKey([0xb5; 32]);
+    // a fresh recipient per transaction, distinct across runs (the senders' nonces differ)
+    let seed = nonces
+        .iter()
+        .fold(0u64, |a, n| a.wrapping_mul(31).wrapping_add(*n));
     let s = senders.len();
     (0..total)
         .into_par_iter()
@@ -192,7 +201,13 @@ fn presign(
                 nonce: nonces[i] + (k / s) as u64,
                 expiry_height: u64::MAX,
                 kind: TxKind::Transfer {
-                    to: sink,
+                    to: if fresh {
+                        let mut input = seed.to_le_bytes().to_vec();
+                        input.extend_from_slice(&(k as u64).to_le_bytes());
+                        PublicKey(*blake3::hash(&input).as_bytes())
+                    } else {
+                        sink
+                    },
                     amount: 1,
                 },
             }
@@ -249,7 +264,8 @@ async fn drive(
     let signing = Instant::now();
     let txs = tokio::task::spawn_blocking({
         let senders = senders.clone();
-        move || presign(chain_id, &senders, &nonces, total)
+        let fresh = opts.fresh_recipients;
+        move || presign(chain_id, &senders, &nonces, total, fresh)
     })
     .await
     .context("pre-signing")?;
