@@ -193,21 +193,23 @@ impl Manifest {
         system: &SystemState,
         chunk_accounts: usize,
     ) -> (Manifest, Vec<Vec<(PublicKey, Account)>>) {
-        let max = chunk_accounts.clamp(1, MAX_CHUNK_ACCOUNTS);
+        let mut max = chunk_accounts.clamp(1, MAX_CHUNK_ACCOUNTS);
         let mut accounts = Vec::with_capacity(tree.len());
         tree.for_each(|k, a| accounts.push((*k, *a)));
-        let mut chunks = Vec::new();
-        let mut bodies = Vec::new();
-        cut(
-            &accounts,
-            Prefix {
-                bits: [0; 32],
-                len: 0,
-            },
-            max,
-            &mut chunks,
-            &mut bodies,
-        );
+        let root = Prefix {
+            bits: [0; 32],
+            len: 0,
+        };
+        let (chunks, bodies) = loop {
+            let mut chunks = Vec::new();
+            let mut bodies = Vec::new();
+            cut(&accounts, root, max, &mut chunks, &mut bodies);
+            // keys crafted to split into many tiny chunks: larger chunks, fewer splits
+            if chunks.len() <= MAX_CHUNKS || max >= MAX_CHUNK_ACCOUNTS {
+                break (chunks, bodies);
+            }
+            max = (max * 2).min(MAX_CHUNK_ACCOUNTS);
+        };
         (
             Manifest {
                 height: header.height,

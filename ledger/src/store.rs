@@ -338,9 +338,21 @@ impl Store {
             .min(index_end.max(now.tx_index.max(1)));
         if block_from < block_end {
             let hashes = self.cf(CF_BLOCK_HASHES)?;
+            let ends = self.cf(CF_EPOCH_ENDS)?;
             for h in block_from..block_end {
                 if let Some(header) = self.header_by_height(h)? {
                     batch.delete_cf(hashes, header.id().0);
+                    // an epoch end committed before the records were kept gets one now
+                    if self.epoch_length > 0
+                        && h.is_multiple_of(self.epoch_length)
+                        && self.db.get_cf(ends, height_key(h))?.is_none()
+                        && let Some(proof) =
+                            self.db.get_cf(self.cf(CF_CERTIFICATES)?, height_key(h))?
+                    {
+                        let mut record = header.encode();
+                        record.extend_from_slice(&proof);
+                        batch.put_cf(ends, height_key(h), record);
+                    }
                 }
             }
             batch.delete_range_cf(
@@ -403,14 +415,16 @@ impl Store {
         Ok(())
     }
 
-    /// Finish a restore: the snapshot's block (header and finality proof, recorded as an
-    /// epoch end), the system state, the validator sets it names, and the new finalized
-    /// height, in one synced batch. Blocks before it are not held (`oldest` is the next
-    /// height). The caller checked the state's root against `header`.
+    /// Finish a restore: the snapshot's block `header`, with `epoch_ends` (header and
+    /// finality proof of every epoch's last block the joining node walked, the snapshot's
+    /// block last, recorded as epoch ends so this node can serve walks too), the system
+    /// state, the validator sets the walk trusted, and the new finalized height, in one
+    /// synced batch. Blocks before it are not held (`oldest` is the next height). The
+    /// caller checked the state's root against `header`.
     pub fn finish_restore(
         &self,
         header: &BlockHeader,
-        proof: &[u8],
+        epoch_ends: &[(BlockHeader, Vec<u8>)],
         system: &SystemState,
         validator_sets: &[Vec<Validator>],
     ) -> Result<(), StoreError> {
@@ -420,11 +434,16 @@ impl Store {
                 header.height
             )));
         }
-        let hk = height_key(header.height);
         let mut batch = WriteBatch::default();
-        let mut record = header.encode();
-        record.extend_from_slice(proof);
-        batch.put_cf(self.cf(CF_EPOCH_ENDS)?, hk, record);
+        let ends = self.cf(CF_EPOCH_ENDS)?;
+        for (h, proof) in epoch_ends {
+            let mut record = h.encode();
+            record.extend_from_slice(proof);
+            batch.put_cf(ends, height_key(h.height), record);
+        }
+        if !epoch_ends.iter().any(|(h, _)| h == header) {
+            batch.put_cf(ends, height_key(header.height), header.encode());
+        }
         for set in validator_sets {
             let mut bytes = Vec::new();
             put_list(&mut bytes, set);
@@ -436,7 +455,7 @@ impl Store {
         }
         let meta = self.cf(CF_META)?;
         batch.put_cf(meta, META_SYSTEM, system.encode());
-        batch.put_cf(meta, META_FINALIZED, hk);
+        batch.put_cf(meta, META_FINALIZED, height_key(header.height));
         let next = (header.height + 1).to_be_bytes();
         batch.put_cf(meta, META_OLDEST_BLOCK, next);
         batch.put_cf(meta, META_OLDEST_RECEIPTS, next);

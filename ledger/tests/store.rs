@@ -418,3 +418,86 @@ fn pruning_keeps_genesis_epoch_ends_and_the_recent_blocks() {
     assert_eq!(store.oldest().expect("oldest").block, 36);
     assert!(store.block_by_height(36).expect("read").is_some());
 }
+
+/// A store written before epoch-end records were kept gets them when pruning reaches its
+/// epoch ends, so they stay provable after their blocks are gone.
+#[test]
+fn pruning_an_older_store_keeps_its_epoch_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = Chain::new();
+    {
+        // opened without the epoch length: no records written
+        let store = Store::open(dir.path(), Limits::default()).expect("open");
+        store
+            .init_genesis(&c.genesis_block(), &c.state.clone())
+            .expect("genesis");
+        for _ in 0..25 {
+            let (b, o) = c.block(vec![]);
+            commit(&store, &b, &o);
+        }
+        assert!(store.epoch_end(10).expect("read").is_none());
+    }
+    let store = Store::open_chain(dir.path(), &c.params).expect("reopen");
+    let keep = ledger::Oldest {
+        block: 22,
+        receipts: 22,
+        tx_index: 22,
+    };
+    while store.prune_step(keep, 8).expect("prune") != ledger::Pruned::default() {}
+    for h in [10, 20] {
+        assert!(store.block_by_height(h).expect("read").is_none());
+        let (header, proof) = store.epoch_end(h).expect("read").expect("recorded");
+        assert_eq!(header.height, h);
+        assert_eq!(proof, b"cert".to_vec());
+    }
+}
+
+/// A snapshot restore: marked before the state is touched, accounts replaced, then the
+/// snapshot's block, epoch ends and sets in one batch; the store loads the restored state.
+#[test]
+fn a_restore_replaces_the_state_and_sets_the_head() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = Chain::new();
+    let genesis_block = c.genesis_block();
+    let genesis_state = c.state.clone();
+    for _ in 0..10 {
+        let tx = c.tx(ALICE, transfer(BOB, 3));
+        c.block(vec![tx]);
+    }
+    let head = c.head.clone();
+    let store = Store::open_chain(dir.path(), &c.params).expect("open");
+    store
+        .init_genesis(&genesis_block, &genesis_state)
+        .expect("genesis");
+    assert_eq!(store.restoring().expect("read"), None);
+    store.begin_restore(head.height).expect("begin");
+    assert_eq!(store.restoring().expect("read"), Some(head.height));
+    // the half-written state does not pass for the genesis state
+    let mut accounts = Vec::new();
+    c.state.accounts.for_each(|k, a| accounts.push((*k, *a)));
+    store.restore_accounts(&accounts[..1]).expect("some");
+    assert!(store.load_state().is_err());
+    store.restore_accounts(&accounts[1..]).expect("the rest");
+    store
+        .finish_restore(
+            &head,
+            &[(head.clone(), b"proof".to_vec())],
+            &c.state.system,
+            std::slice::from_ref(&c.state.system.validators),
+        )
+        .expect("finish");
+    assert_eq!(store.restoring().expect("read"), None);
+    let (state, loaded) = store.load_state().expect("load");
+    assert_eq!(loaded, head);
+    assert_eq!(state.root(), c.state.root());
+    assert_eq!(
+        store.certificate(head.height).expect("read"),
+        Some(b"proof".to_vec())
+    );
+    assert_eq!(store.oldest().expect("read").block, head.height + 1);
+    assert!(store.block_by_height(5).expect("read").is_none());
+    // a store that holds blocks is not restored over
+    assert!(store.begin_restore(20).is_err());
+    let (b, o) = c.block(vec![]);
+    commit(&store, &b, &o);
+}

@@ -136,12 +136,17 @@ impl Class {
             (Class::StateSync, false) => 8.0 * MB,
             _ => return None,
         };
+        // the largest answer fits (a state-sync answer is at most a manifest of a few MB,
+        // so a fresh key does not get 64 MiB of chunks for free)
+        let burst = match self {
+            Class::StateSync => bytes,
+            _ => bytes.max(wire::MAX_FRAME_BYTES as f64),
+        };
         Some(Limit {
             msgs_per_s: f64::INFINITY,
             msgs_burst: f64::INFINITY,
             bytes_per_s: bytes,
-            // the largest answer fits
-            bytes_burst: bytes.max(wire::MAX_FRAME_BYTES as f64),
+            bytes_burst: burst,
         })
     }
 }

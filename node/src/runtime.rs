@@ -213,8 +213,30 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         }
         Some(_) => {}
     }
+    // snapshots must reach back no further than the blocks peers keep after them
+    let snapshot_span = params
+        .epoch_length
+        .max(1)
+        .saturating_mul(cfg.snapshots.interval_epochs);
+    if cfg.storage.retain_blocks != 0
+        && cfg.snapshots.interval_epochs != 0
+        && cfg.storage.retain_blocks < snapshot_span.saturating_add(params.epoch_length)
+    {
+        return Err(RunError::Config {
+            key: "storage.retain_blocks",
+            value: cfg.storage.retain_blocks.to_string(),
+            why: format!(
+                "keep at least the blocks since the last snapshot and an epoch more ({}), or a node restored from this node's snapshot cannot sync the blocks after it; or set snapshots.interval_epochs lower",
+                snapshot_span.saturating_add(params.epoch_length)
+            ),
+        });
+    }
     // a new node restores a snapshot first if asked to (and must finish one it began)
     let restoring = store.restoring()?;
+    if restoring.is_none() && store.finalized_height()? != Some(0) {
+        // a restore that finished before a crash could remove its scratch directory
+        let _ = std::fs::remove_dir_all(data_dir.join("state-sync"));
+    }
     if restoring.is_some() && !cfg.state_sync.enabled {
         return Err(RunError::Incomplete(format!(
             "{}: a state-sync restore began and did not finish; set state_sync.enabled = true to finish it, or delete the data directory to start over",

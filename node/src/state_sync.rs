@@ -20,7 +20,7 @@
 //! never trusted before they verify; a peer whose answers do not is penalized and not asked
 //! again. This module runs before the consensus core exists and touches nothing of it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,6 +48,18 @@ const IN_FLIGHT: usize = 4;
 const FIND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Penalty for an answer that does not verify.
 const LIE_PENALTY: i64 = 50;
+/// How long finality evidence or a manifest may take (small answers).
+const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Peers asked at once for finality evidence.
+const PARALLEL_ASKS: usize = 8;
+/// Chunk requests to one peer at once.
+const PER_PEER: usize = 2;
+/// A snapshot from which no chunk arrives for this long is given up.
+const STALL_TIMEOUT: Duration = Duration::from_secs(120);
+/// The largest manifest considered (65,536 chunks of 70 bytes and a large system state).
+const MAX_MANIFEST_BYTES: usize = 8 << 20;
+/// Distinct manifests held while choosing.
+const MAX_OFFERS: usize = 16;
 
 /// How a state sync ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -88,6 +100,8 @@ pub struct StateSync {
 
 /// A snapshot some peers offer.
 struct Offer {
+    /// The manifest bytes' BLAKE3 hash.
+    id: Hash,
     manifest: Manifest,
     bytes: Vec<u8>,
     peers: Vec<PeerId>,
@@ -146,37 +160,52 @@ impl StateSync {
     }
 
     /// The finality evidence of block `height`, checked by `check`, from the first peer
-    /// whose answer passes (the others are penalized if they lied).
+    /// whose answer passes: up to [`PARALLEL_ASKS`] peers are asked at once, so a slow or
+    /// silent peer costs nothing but its own answer. A peer whose answer fails `check` is
+    /// penalized (unless `blame` is false: then the trusted input may be what is wrong).
     async fn evidence<T>(
         &self,
         height: u64,
         banned: &mut HashSet<PeerId>,
+        blame: bool,
         mut check: impl FnMut(&FinalityEvidence) -> Result<T, String>,
     ) -> Result<(FinalityEvidence, T), String> {
         let deadline = Instant::now() + FIND_TIMEOUT;
+        let mut last_error = String::from("no peer has it");
         loop {
-            for peer in self.peers() {
-                if banned.contains(&peer) {
+            let peers: Vec<PeerId> = self
+                .peers()
+                .into_iter()
+                .filter(|p| !banned.contains(p))
+                .take(PARALLEL_ASKS)
+                .collect();
+            let mut asks: FuturesUnordered<_> = peers
+                .into_iter()
+                .map(|peer| async move {
+                    let r = tokio::time::timeout(
+                        EVIDENCE_TIMEOUT,
+                        self.ask(peer, &Request::GetFinality { height }),
+                    )
+                    .await;
+                    (peer, r)
+                })
+                .collect();
+            while let Some((peer, answer)) = asks.next().await {
+                let Ok(Ok(Some(bytes))) = answer else {
                     continue;
-                }
-                if let Ok(Some(bytes)) = self.ask(peer, &Request::GetFinality { height }).await {
-                    match FinalityEvidence::decode(&bytes)
-                        .and_then(|ev| check(&ev).map(|t| (ev, t)))
-                    {
-                        Ok(found) => return Ok(found),
-                        Err(e) => {
-                            self.penalize(
-                                peer,
-                                format!("finality evidence of block {height}: {e}"),
-                            );
-                            banned.insert(peer);
-                        }
+                };
+                match FinalityEvidence::decode(&bytes).and_then(|ev| check(&ev).map(|t| (ev, t))) {
+                    Ok(found) => return Ok(found),
+                    Err(e) if blame => {
+                        self.penalize(peer, format!("finality evidence of block {height}: {e}"));
+                        banned.insert(peer);
                     }
+                    Err(e) => last_error = e,
                 }
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "no peer gave verifiable finality evidence of block {height}"
+                    "no peer gave verifiable finality evidence of block {height} ({last_error})"
                 ));
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -195,7 +224,8 @@ impl StateSync {
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
         self.set(|p| p.step = "finding-snapshot".into());
         let mut banned: HashSet<PeerId> = HashSet::new();
-        // 1. the trust anchor
+        // 1. the trust anchor (a checkpoint that does not match is the operator's input,
+        // not the peers' fault: nobody is penalized for it)
         let anchor = if self.cfg.trust_height == 0 {
             LightClient::anchored(self.genesis.header.id(), e, &self.genesis)
                 .map_err(|e| format!("the genesis anchor: {e}"))?
@@ -203,16 +233,22 @@ impl StateSync {
             let trusted = Hash::from_hex(&self.cfg.trust_hash)
                 .map_err(|e| format!("state_sync.trust_hash: {e}"))?;
             let (_, client) = self
-                .evidence(self.cfg.trust_height, &mut banned, |ev| {
+                .evidence(self.cfg.trust_height, &mut banned, false, |ev| {
                     LightClient::anchored(trusted, e, ev).map_err(|e| e.to_string())
                 })
-                .await?;
+                .await
+                .map_err(|e| {
+                    format!("state_sync.trust_height/trust_hash: {e}; check the checkpoint")
+                })?;
             client
         };
+        // every epoch end walked: its evidence and the client trusting the next epoch
+        let mut walked: BTreeMap<u64, (FinalityEvidence, LightClient)> = BTreeMap::new();
+        let mut rejected: HashSet<Hash> = HashSet::new();
         let started = Instant::now();
         loop {
-            // 2. the newest snapshot offered above the anchor
-            let Some(offer) = self.find(&anchor, &mut banned).await else {
+            // 2. the best snapshot offered above the anchor
+            let Some(offer) = self.find(&anchor, &mut banned, &rejected).await else {
                 return Ok(Outcome::NoSnapshot);
             };
             let height = offer.manifest.height;
@@ -226,46 +262,44 @@ impl StateSync {
                 p.step = "verifying".into();
                 p.snapshot_height = height;
                 p.chunks_total = offer.manifest.chunks.len() as u64;
+                p.chunks_done = 0;
             });
-            // 3. walk the validator sets to the snapshot's block
-            let mut client = anchor.clone();
-            let mut walked = 0u64;
-            while client.epoch_end() < height {
-                let end = client.epoch_end();
-                let (ev, ()) = self
-                    .evidence(end, &mut banned, |ev| {
-                        client.clone().advance(ev).map_err(|e| e.to_string())
-                    })
-                    .await?;
-                client.advance(&ev).map_err(|e| e.to_string())?;
-                walked += 1;
-                self.set(|p| p.epochs_verified = walked);
+            // 3. walk the validator sets to the snapshot's block (an epoch's last)
+            if let Err(why) = self.walk(&anchor, height, &mut walked, &mut banned).await {
+                // nobody proves that block final: a snapshot of a block that does not exist
+                warn!(height, "state sync: {why}; dropping this snapshot");
+                self.reject(
+                    &offer,
+                    &mut banned,
+                    &mut rejected,
+                    "a snapshot of a block nobody proves final",
+                );
+                continue;
             }
-            let (ev, ()) = self
-                .evidence(height, &mut banned, |ev| {
-                    client.clone().advance(ev).map_err(|e| e.to_string())
-                })
-                .await?;
+            let Some((ev, _)) = walked.get(&height) else {
+                return Err(format!("the walk did not reach block {height}"));
+            };
             let header = ev.header.clone();
             if let Err(why) = offer.manifest.verify(&header) {
-                for p in &offer.peers {
-                    self.penalize(
-                        *p,
-                        format!("a snapshot manifest that does not verify: {why}"),
-                    );
-                    banned.insert(*p);
-                }
+                self.reject(
+                    &offer,
+                    &mut banned,
+                    &mut rejected,
+                    &format!("a snapshot manifest that does not verify: {why}"),
+                );
                 continue;
             }
             std::fs::write(self.dir.join("manifest"), &offer.bytes)
                 .map_err(|e| format!("saving the manifest: {e}"))?;
             // 4. the chunks
             if !self.fetch(&offer, &mut banned).await? {
+                rejected.insert(offer.id);
                 continue;
             }
-            // 5. into the store
+            // 5. into the store, with every epoch end walked (this node can then serve
+            // walks itself) and the validator sets they trust
             self.set(|p| p.step = "restoring".into());
-            self.restore(&offer.manifest, &ev, &header)?;
+            self.restore(&offer.manifest, &anchor, &walked, height)?;
             let _ = std::fs::remove_dir_all(&self.dir);
             info!(
                 height,
@@ -282,41 +316,115 @@ impl StateSync {
         }
     }
 
-    /// Ask every peer for its newest manifest (and for the one a crashed run saved); the
-    /// highest above the anchor wins, with every peer that serves the same bytes.
-    async fn find(&self, anchor: &LightClient, banned: &mut HashSet<PeerId>) -> Option<Offer> {
+    /// Drop `offer` for good, penalizing the peers that served it.
+    fn reject(
+        &self,
+        offer: &Offer,
+        banned: &mut HashSet<PeerId>,
+        rejected: &mut HashSet<Hash>,
+        why: &str,
+    ) {
+        rejected.insert(offer.id);
+        for p in &offer.peers {
+            self.penalize(*p, why.to_string());
+            banned.insert(*p);
+        }
+    }
+
+    /// Walk epoch by epoch from the anchor (or the furthest epoch end walked below
+    /// `height`) to the epoch end `height`, keeping every step.
+    async fn walk(
+        &self,
+        anchor: &LightClient,
+        height: u64,
+        walked: &mut BTreeMap<u64, (FinalityEvidence, LightClient)>,
+        banned: &mut HashSet<PeerId>,
+    ) -> Result<(), String> {
+        let mut client = walked
+            .range(..=height)
+            .next_back()
+            .map_or_else(|| anchor.clone(), |(_, (_, c))| c.clone());
+        while client.anchor().height < height {
+            let end = client.epoch_end();
+            let (ev, next) = self
+                .evidence(end, banned, true, |ev| {
+                    let mut c = client.clone();
+                    c.advance(ev).map(|()| c).map_err(|e| e.to_string())
+                })
+                .await?;
+            walked.insert(end, (ev, next.clone()));
+            client = next;
+            let n = walked.len() as u64;
+            self.set(|p| p.epochs_verified = n);
+        }
+        Ok(())
+    }
+
+    /// Ask every peer for its newest manifest (and for the one a crashed run saved). The
+    /// pick: a crashed run's (its chunks are saved), then one that two or more peers serve,
+    /// then the highest. Manifests over [`MAX_MANIFEST_BYTES`], rejected before, or at or
+    /// below the anchor are not considered; at most [`MAX_OFFERS`] are held.
+    async fn find(
+        &self,
+        anchor: &LightClient,
+        banned: &mut HashSet<PeerId>,
+        rejected: &HashSet<Hash>,
+    ) -> Option<Offer> {
         let deadline = Instant::now() + FIND_TIMEOUT;
         let saved = std::fs::read(self.dir.join("manifest")).ok();
+        let saved_id = saved.as_deref().map(|b| Hash(*blake3::hash(b).as_bytes()));
         let saved_height = saved
             .as_deref()
             .and_then(|b| ledger::codec::decode_exact::<Manifest>(b, self.limits).ok())
             .map(|m| m.height);
         let mut last_log = Instant::now();
         loop {
-            let mut offers: HashMap<Vec<u8>, Vec<PeerId>> = HashMap::new();
-            for peer in self.peers() {
-                if banned.contains(&peer) {
+            let mut offers: HashMap<Hash, Offer> = HashMap::new();
+            let peers: Vec<PeerId> = self
+                .peers()
+                .into_iter()
+                .filter(|p| !banned.contains(p))
+                .collect();
+            let mut asks: FuturesUnordered<_> = peers
+                .iter()
+                .flat_map(|peer| {
+                    std::iter::once(0)
+                        .chain(saved_height)
+                        .map(move |h| (*peer, h))
+                })
+                .map(|(peer, h)| async move {
+                    let r = tokio::time::timeout(
+                        EVIDENCE_TIMEOUT,
+                        self.ask(peer, &Request::GetSnapshot { height: h }),
+                    )
+                    .await;
+                    (peer, r)
+                })
+                .collect();
+            while let Some((peer, answer)) = asks.next().await {
+                let Ok(Ok(Some(bytes))) = answer else {
+                    continue;
+                };
+                if bytes.len() > MAX_MANIFEST_BYTES {
+                    self.penalize(peer, format!("a manifest of {} bytes", bytes.len()));
+                    banned.insert(peer);
                     continue;
                 }
-                let mut asks = vec![0];
-                asks.extend(saved_height);
-                for h in asks {
-                    if let Ok(Some(bytes)) =
-                        self.ask(peer, &Request::GetSnapshot { height: h }).await
-                    {
-                        offers.entry(bytes).or_default().push(peer);
-                    }
+                let id = Hash(*blake3::hash(&bytes).as_bytes());
+                if rejected.contains(&id) {
+                    continue;
                 }
-            }
-            let mut best: Option<Offer> = None;
-            for (bytes, peers) in offers {
+                if let Some(o) = offers.get_mut(&id) {
+                    if !o.peers.contains(&peer) {
+                        o.peers.push(peer);
+                    }
+                    continue;
+                }
                 let manifest = match ledger::codec::decode_exact::<Manifest>(&bytes, self.limits) {
                     Ok(m) => m,
                     Err(e) => {
-                        for p in &peers {
-                            self.penalize(*p, format!("a manifest that does not decode: {e}"));
-                            banned.insert(*p);
-                        }
+                        self.penalize(peer, format!("a manifest that does not decode: {e}"));
+                        banned.insert(peer);
                         continue;
                     }
                 };
@@ -325,21 +433,40 @@ impl StateSync {
                 {
                     continue;
                 }
-                // a crashed run's snapshot first (its chunks are saved), else the newest
-                let rank = |m: &Manifest, b: &[u8]| (saved.as_deref() == Some(b), m.height);
-                if best
-                    .as_ref()
-                    .is_none_or(|b| rank(&manifest, &bytes) > rank(&b.manifest, &b.bytes))
-                {
-                    best = Some(Offer {
+                if offers.len() >= MAX_OFFERS {
+                    // keep memory bounded: make room only for a higher one
+                    let Some((low_id, low)) = offers
+                        .iter()
+                        .filter(|(i, _)| Some(**i) != saved_id)
+                        .min_by_key(|(_, o)| o.manifest.height)
+                        .map(|(i, o)| (*i, o.manifest.height))
+                    else {
+                        continue;
+                    };
+                    if manifest.height <= low {
+                        continue;
+                    }
+                    offers.remove(&low_id);
+                }
+                offers.insert(
+                    id,
+                    Offer {
+                        id,
                         manifest,
                         bytes,
-                        peers,
-                    });
-                }
+                        peers: vec![peer],
+                    },
+                );
             }
-            if best.is_some() {
-                return best;
+            let rank = |o: &Offer| {
+                (
+                    Some(o.id) == saved_id,
+                    o.peers.len().min(2),
+                    o.manifest.height,
+                )
+            };
+            if let Some(best) = offers.into_values().max_by_key(|o| rank(o)) {
+                return Some(best);
             }
             if Instant::now() > deadline {
                 warn!(
@@ -359,7 +486,8 @@ impl StateSync {
         }
     }
 
-    /// Fetch every chunk not saved yet; `false` if no peer serves the snapshot any more.
+    /// Fetch every chunk not saved yet; `false` if no peer serves the snapshot any more,
+    /// or no chunk arrived for [`STALL_TIMEOUT`].
     async fn fetch(&self, offer: &Offer, banned: &mut HashSet<PeerId>) -> Result<bool, String> {
         let m = &offer.manifest;
         let height = m.height;
@@ -384,36 +512,61 @@ impl StateSync {
             p.step = "fetching-chunks".into();
             p.chunks_done = done;
         });
+        // peers that did not deliver (no data, refused, late) are not asked again for
+        // this snapshot; those that lied are banned
+        let mut failed: HashSet<PeerId> = HashSet::new();
         let mut sources: Vec<PeerId> = offer
             .peers
             .iter()
             .filter(|p| !banned.contains(p))
             .copied()
             .collect();
+        let mut busy: HashMap<PeerId, usize> = HashMap::new();
         let mut next_source = 0usize;
         let mut in_flight = FuturesUnordered::new();
         let mut last_log = Instant::now();
+        let mut last_progress = Instant::now();
         let total = m.chunks.len();
         while !todo.is_empty() || !in_flight.is_empty() {
-            while in_flight.len() < IN_FLIGHT && !sources.is_empty() {
-                let Some(i) = todo.pop_front() else { break };
-                let peer = sources[next_source % sources.len()];
+            while in_flight.len() < IN_FLIGHT && !todo.is_empty() {
+                // the next source with room (at most PER_PEER requests each)
+                let Some(peer) = (0..sources.len())
+                    .map(|k| sources[(next_source + k) % sources.len()])
+                    .find(|p| busy.get(p).copied().unwrap_or(0) < PER_PEER)
+                else {
+                    break;
+                };
                 next_source += 1;
+                let Some(i) = todo.pop_front() else { break };
+                *busy.entry(peer).or_default() += 1;
                 let req = Request::GetSnapshotChunk {
                     height,
                     index: i as u32,
                 };
-                in_flight.push(async move { (i, peer, self.ask(peer, &req).await) });
+                in_flight.push(async move {
+                    let r = tokio::time::timeout(REQUEST_TIMEOUT, self.ask(peer, &req)).await;
+                    (i, peer, r)
+                });
+            }
+            if last_progress.elapsed() > STALL_TIMEOUT {
+                warn!(
+                    height,
+                    "state sync: no chunk arrived for {STALL_TIMEOUT:?}; trying another snapshot"
+                );
+                return Ok(false);
             }
             let Some((i, peer, result)) = in_flight.next().await else {
-                // no source left: find peers that still serve this very manifest
-                if !self.refresh(offer, banned, &mut sources).await {
+                // no source left: peers that still serve this very manifest
+                if !self.refresh(offer, banned, &failed, &mut sources).await {
                     return Ok(false);
                 }
                 continue;
             };
+            if let Some(n) = busy.get_mut(&peer) {
+                *n = n.saturating_sub(1);
+            }
             match result {
-                Ok(Some(bytes)) => match m.verify_chunk(i, &bytes) {
+                Ok(Ok(Some(bytes))) => match m.verify_chunk(i, &bytes) {
                     Ok(_) => {
                         let tmp = self.dir.join(format!(".chunk-{i}"));
                         std::fs::write(&tmp, &bytes)
@@ -422,6 +575,7 @@ impl StateSync {
                             })
                             .map_err(|e| format!("saving chunk {i}: {e}"))?;
                         done += 1;
+                        last_progress = Instant::now();
                         self.set(|p| p.chunks_done = done);
                     }
                     Err(e) => {
@@ -432,8 +586,9 @@ impl StateSync {
                         todo.push_back(i);
                     }
                 },
-                Ok(None) | Err(_) => {
-                    // it no longer serves it, or did not answer: ask the others
+                _ => {
+                    // it advertised the snapshot and did not deliver: not asked again
+                    failed.insert(peer);
                     sources.retain(|p| *p != peer);
                     todo.push_back(i);
                 }
@@ -450,23 +605,25 @@ impl StateSync {
         Ok(true)
     }
 
-    /// Connected peers (not banned) serving exactly `offer`'s manifest.
+    /// Connected peers (neither banned nor failed) serving exactly `offer`'s manifest.
     async fn refresh(
         &self,
         offer: &Offer,
         banned: &HashSet<PeerId>,
+        failed: &HashSet<PeerId>,
         sources: &mut Vec<PeerId>,
     ) -> bool {
         let deadline = Instant::now() + FIND_TIMEOUT;
         while Instant::now() < deadline {
             for peer in self.peers() {
-                if banned.contains(&peer) {
+                if banned.contains(&peer) || failed.contains(&peer) {
                     continue;
                 }
                 let req = Request::GetSnapshot {
                     height: offer.manifest.height,
                 };
-                if let Ok(Some(bytes)) = self.ask(peer, &req).await
+                if let Ok(Ok(Some(bytes))) =
+                    tokio::time::timeout(EVIDENCE_TIMEOUT, self.ask(peer, &req)).await
                     && bytes == offer.bytes
                 {
                     sources.push(peer);
@@ -484,16 +641,17 @@ impl StateSync {
         false
     }
 
-    /// Write the verified chunks, the system state and the snapshot's block into the store.
+    /// Write the verified chunks, the system state, the snapshot's block and every epoch
+    /// end walked (with the validator sets the walk trusted) into the store.
     fn restore(
         &self,
         m: &Manifest,
-        ev: &FinalityEvidence,
-        header: &BlockHeader,
+        anchor: &LightClient,
+        walked: &BTreeMap<u64, (FinalityEvidence, LightClient)>,
+        height: u64,
     ) -> Result<(), String> {
         let store = &self.store;
         store.begin_restore(m.height).map_err(|e| e.to_string())?;
-        let mut tree_items = 0u64;
         for i in 0..m.chunks.len() {
             let bytes = std::fs::read(self.dir.join(format!("chunk-{i}")))
                 .map_err(|e| format!("reading saved chunk {i}: {e}"))?;
@@ -501,28 +659,32 @@ impl StateSync {
             let accounts = m
                 .verify_chunk(i, &bytes)
                 .map_err(|e| format!("saved {e}"))?;
-            tree_items += accounts.len() as u64;
             store
                 .restore_accounts(&accounts)
                 .map_err(|e| e.to_string())?;
         }
-        let certificate = ev
-            .certificate
-            .clone()
-            .ok_or_else(|| "the snapshot block's evidence has no certificate".to_string())?;
-        let proof = FinalityProof {
-            proposal: ev.proposals[0],
-            certificate,
-        };
-        let mut sets: Vec<Vec<Validator>> = vec![ev.next.clone()];
-        if let Some(s) = &ev.signers {
-            sets.push(s.clone());
+        let mut ends: Vec<(BlockHeader, Vec<u8>)> = Vec::new();
+        let mut sets: Vec<Vec<Validator>> = vec![anchor.validators().to_vec()];
+        for (h, (ev, client)) in walked.range(..=height) {
+            let certificate = ev
+                .certificate
+                .clone()
+                .ok_or_else(|| format!("the evidence of block {h} has no certificate"))?;
+            let proof = FinalityProof {
+                proposal: ev.proposals[0],
+                certificate,
+            };
+            ends.push((ev.header.clone(), proof.encode()));
+            sets.push(client.validators().to_vec());
         }
+        let (header, _) = ends
+            .last()
+            .cloned()
+            .filter(|(h, _)| h.height == height)
+            .ok_or_else(|| format!("block {height} was not walked"))?;
         store
-            .finish_restore(header, &proof.encode(), &m.system, &sets)
+            .finish_restore(&header, &ends, &m.system, &sets)
             .map_err(|e| e.to_string())?;
-        // the store checks the rebuilt tree against the header when it loads
-        tracing::debug!(accounts = tree_items, "state sync: accounts written");
         Ok(())
     }
 }
