@@ -59,9 +59,9 @@ wait_ready() { # wait_ready METRICS_PORT TIMEOUT_S -> seconds
   return 1
 }
 
-echo "== testnet: 4 validators, snapshots every epoch (100 blocks), observers allowed =="
+echo "== testnet: 4 validators, a snapshot every 2 epochs (200 blocks), observers allowed =="
 "$BIN" testnet --validators 4 --accounts 257 --home "$DIR/net" --reset --base-port 26300 \
-  --set p2p.allow_observers=true --set snapshots.interval_epochs=1 \
+  --set p2p.allow_observers=true --set snapshots.interval_epochs=2 \
   --set consensus.min_block_interval_ms=20 >"$DIR/testnet.log" 2>&1 &
 PIDS+=($!)
 for i in 0 1 2 3; do wait_ready $((26500 + i)) 120 >/dev/null; done
@@ -77,7 +77,7 @@ H=$(height 26400)
 TARGET=$(( (H > BLOCKS ? H : BLOCKS) ))
 echo "== waiting for height $TARGET and the snapshot after it =="
 while [ "$(height 26400)" -lt "$TARGET" ]; do sleep 1; done
-SNAP=$(( (TARGET / 100 + 1) * 100 ))
+SNAP=$(( (TARGET / 200 + 1) * 200 ))
 until [ -f "$DIR/net/node-0/data/snapshots/$SNAP/manifest" ]; do sleep 0.5; done
 SNAP_BYTES=$(du -sb "$DIR/net/node-0/data/snapshots/$SNAP" | cut -f1)
 CHUNKS=$(ls "$DIR/net/node-0/data/snapshots/$SNAP" | grep -c '^chunk-')
