@@ -304,16 +304,7 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         chain_name: genesis.chain_name.clone(),
         params: params.clone(),
         store: store.clone(),
-        chain: Chain::new(ChainView {
-            state: state.clone(),
-            header: header.clone(),
-            head_height: header.height,
-            view: 0,
-            epoch: 0,
-            validators: state.system.validators.clone(),
-            is_validator: false,
-            best_peer_height: 0,
-        }),
+        chain: Chain::new(start_view(&state, &header)),
         pool: pool.clone(),
         ready: ready.clone(),
         net: net_info,
@@ -384,16 +375,7 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         .await?;
         match restored {
             Some((state, header)) => {
-                shared.chain.set(ChainView {
-                    state: state.clone(),
-                    header: header.clone(),
-                    head_height: header.height,
-                    view: 0,
-                    epoch: 0,
-                    validators: state.system.validators.clone(),
-                    is_validator: false,
-                    best_peer_height: 0,
-                });
+                shared.chain.set(start_view(&state, &header));
                 durable_height.store(header.height, std::sync::atomic::Ordering::Relaxed);
                 (state, header)
             }
@@ -503,6 +485,20 @@ pub async fn run_with(home: PathBuf, cfg: Config, hooks: Hooks) -> Result<()> {
         Err(e) => error!("node stopped: {e:#}"),
     }
     result
+}
+
+/// The chain view a node starts with (or has after a restore), before the core runs.
+fn start_view(state: &ledger::LedgerState, header: &ledger::BlockHeader) -> ChainView {
+    ChainView {
+        state: state.clone(),
+        header: header.clone(),
+        head_height: header.height,
+        view: 0,
+        epoch: 0,
+        validators: state.system.validators.clone(),
+        is_validator: false,
+        best_peer_height: 0,
+    }
 }
 
 /// Restore the newest snapshot peers serve (`state_sync`), reading and dropping what
