@@ -205,6 +205,13 @@ fn tuned_options() -> Options {
 /// priority in the background (BENCHMARKS.md).
 const TX_INDEX_MEMTABLE_BYTES: usize = 16 << 20;
 
+/// L0 files of the tx index at which RocksDB slows, and stops, writes (its defaults: 20
+/// and 36). At 20,000 tx/s the index flushes a memtable every ~10 s, and one compaction
+/// of it at low priority on saturated cores took up to 103 s.
+const TX_INDEX_L0_SLOWDOWN: i32 = 48;
+/// See [`TX_INDEX_L0_SLOWDOWN`].
+const TX_INDEX_L0_STOP: i32 = 72;
+
 /// The memtable of whole blocks and of receipts. Every validator writes the same bytes at
 /// the same heights, so with RocksDB's default 64 MiB memtable all validators of a testnet
 /// on one machine flushed ~67 MB each in the same two seconds (about 1.2 s of CPU of the
@@ -231,12 +238,26 @@ impl Store {
         let mut env = rocksdb::Env::new()?;
         env.lower_thread_pool_cpu_priority();
         opts.set_env(&env);
+        // Three compaction threads beside the flush thread (RocksDB's default: one each).
+        // The tx index's L0→L1 compactions rewrite random keys and, at nice 19 on saturated
+        // cores, took 27–103 s of wall time for 1–2 s of CPU; with one compaction thread
+        // the blocks column family's L0 files piled up behind them past the slowdown
+        // trigger, the commit thread's writes were throttled and stopped, and the chain
+        // stalled for 17–27 s (BENCHMARKS.md, 2026-12-03, ninth session). The blocks' and
+        // receipts' compactions are cheap (keys in height order) and must not wait.
+        opts.set_max_background_jobs(4);
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         let cfs = ALL_CFS.iter().map(|name| {
             let mut o = tuned_options();
             match *name {
-                CF_TX_INDEX => o.set_write_buffer_size(TX_INDEX_MEMTABLE_BYTES),
+                CF_TX_INDEX => {
+                    o.set_write_buffer_size(TX_INDEX_MEMTABLE_BYTES);
+                    // only RPC lookups read it: more L0 files while a slow compaction
+                    // runs cost a lookup a little, throttling the commit costs the chain
+                    o.set_level_zero_slowdown_writes_trigger(TX_INDEX_L0_SLOWDOWN);
+                    o.set_level_zero_stop_writes_trigger(TX_INDEX_L0_STOP);
+                }
                 CF_BLOCKS | CF_RECEIPTS => o.set_write_buffer_size(BULK_MEMTABLE_BYTES),
                 _ => {}
             }
@@ -372,6 +393,41 @@ impl Store {
             self.db.write(batch)?;
         }
         Ok(out)
+    }
+
+    /// Give back the disk space of pruned blocks, certificates and receipts. RocksDB keeps
+    /// deleted data in its files until compaction reaches them, which for a range nothing
+    /// writes to any more can take very long (a validator keeping 2,000 blocks still held
+    /// 80% of an archive node's disk after a 30-minute load; BENCHMARKS.md, 2026-12-03,
+    /// ninth session). Files that hold only pruned heights are deleted at once, then that
+    /// range is compacted. Genesis (height 0) is outside the range; the tx index (random
+    /// keys, deleted entry by entry) is left to ordinary compaction.
+    pub fn reclaim_pruned(&self) -> Result<(), StoreError> {
+        let oldest = self.oldest()?;
+        for (name, below) in [
+            (CF_BLOCKS, oldest.block),
+            (CF_CERTIFICATES, oldest.block),
+            (CF_RECEIPTS, oldest.receipts),
+        ] {
+            if below <= 1 {
+                continue;
+            }
+            let cf = self.cf(name)?;
+            // both ends inclusive: up to the last pruned height, never the oldest held
+            self.db
+                .delete_file_in_range_cf(cf, height_key(1), height_key(below - 1))?;
+            self.db
+                .compact_range_cf(cf, Some(height_key(1)), Some(height_key(below - 1)));
+        }
+        Ok(())
+    }
+
+    /// Write every memtable to files now (RocksDB's flush); the data is durable either way.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for name in ALL_CFS {
+            self.db.flush_cf(self.cf(name)?)?;
+        }
+        Ok(())
     }
 
     /// The height of a snapshot whose restore began and did not finish (the state family

@@ -419,6 +419,77 @@ fn pruning_keeps_genesis_epoch_ends_and_the_recent_blocks() {
     assert!(store.block_by_height(36).expect("read").is_some());
 }
 
+/// Pruned heights give their disk space back: files that hold only pruned heights go, the
+/// rest of that range is compacted, and nothing still held is touched.
+#[test]
+fn reclaiming_pruned_space_shrinks_the_files_and_keeps_everything_held() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = Chain::new();
+    let store = Store::open_chain(dir.path(), &c.params).expect("open");
+    store
+        .init_genesis(&c.genesis_block(), &c.state.clone())
+        .expect("genesis");
+    for i in 0..60 {
+        let txs = (0..20).map(|_| c.tx(ALICE, transfer(BOB, 1))).collect();
+        let (b, o) = c.block(txs);
+        commit(&store, &b, &o);
+        if i % 5 == 4 {
+            store.flush().expect("flush"); // a file per five blocks
+        }
+    }
+    let sst_bytes = || -> u64 {
+        std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "sst"))
+            .map(|e| e.metadata().expect("stat").len())
+            .sum()
+    };
+    let before = sst_bytes();
+    let keep = ledger::Oldest {
+        block: 50,
+        receipts: 50,
+        tx_index: 50,
+    };
+    while store.prune_step(keep, 16).expect("prune") != ledger::Pruned::default() {}
+    store.reclaim_pruned().expect("reclaim");
+    let after = sst_bytes();
+    assert!(
+        after * 3 < before * 2,
+        "files: {before} bytes before, {after} after"
+    );
+    let check = |store: &Store| {
+        assert!(store.block_by_height(0).expect("read").is_some(), "genesis");
+        assert!(store.block_by_height(49).expect("read").is_none());
+        for h in 50..=60 {
+            assert!(
+                store.block_by_height(h).expect("read").is_some(),
+                "block {h}"
+            );
+            assert!(store.receipts(h).expect("read").is_some(), "receipts {h}");
+            assert!(store.certificate(h).expect("read").is_some(), "proof {h}");
+        }
+        for h in [10, 20, 30, 40] {
+            assert_eq!(
+                store.header_by_height(h).expect("read").map(|h| h.height),
+                Some(h),
+                "epoch end {h}"
+            );
+            assert!(store.certificate(h).expect("read").is_some());
+        }
+    };
+    check(&store);
+    // a second pass with nothing new to give back changes nothing
+    store.reclaim_pruned().expect("reclaim again");
+    check(&store);
+    drop(store);
+    let store = Store::open_chain(dir.path(), &c.params).expect("reopen");
+    check(&store);
+    let (state, head) = store.load_state().expect("load");
+    assert_eq!(head, c.head);
+    assert_eq!(state.root(), c.state.root());
+}
+
 /// A store written before epoch-end records were kept gets them when pruning reaches its
 /// epoch ends, so they stay provable after their blocks are gone.
 #[test]

@@ -20,6 +20,9 @@ const STEP_HEIGHTS: u64 = 32;
 const STEP_PAUSE: Duration = Duration::from_millis(5);
 /// Pause when caught up.
 const IDLE: Duration = Duration::from_secs(1);
+/// Heights pruned between two passes that give their disk space back
+/// (`Store::reclaim_pruned`), done when caught up.
+const RECLAIM_EVERY: u64 = 1_000;
 
 /// The running pruner; stops (and waits) when dropped.
 #[derive(Debug)]
@@ -71,12 +74,25 @@ impl Drop for Pruner {
 }
 
 fn run(store: &Store, cfg: &StorageSection, metrics: &Metrics, stop: &AtomicBool) {
+    // the oldest block when space was last given back (0: not yet in this run)
+    let mut reclaimed = 0;
     while !stop.load(Ordering::Relaxed) {
         let step = store
             .finalized_height()
             .and_then(|head| store.prune_step(cfg.keep_from(head.unwrap_or(0)), STEP_HEIGHTS));
         match step {
-            Ok(p) if p == Pruned::default() => std::thread::sleep(IDLE),
+            Ok(p) if p == Pruned::default() => {
+                if let Ok(oldest) = store.oldest()
+                    && oldest.block > 1
+                    && (reclaimed == 0 || oldest.block >= reclaimed + RECLAIM_EVERY)
+                {
+                    match store.reclaim_pruned() {
+                        Ok(()) => reclaimed = oldest.block,
+                        Err(e) => warn!("pruning: giving disk space back: {e}"),
+                    }
+                }
+                std::thread::sleep(IDLE)
+            }
             Ok(p) => {
                 metrics.blocks_pruned.inc_by(p.blocks);
                 if let Ok(oldest) = store.oldest() {
