@@ -552,6 +552,7 @@ async fn restore_snapshot(
         progress: progress.clone(),
         metrics: shared.metrics.clone(),
         limits: shared.params.limits,
+        pacer: Default::default(),
     };
     let run = sync.run();
     tokio::pin!(run);

@@ -50,8 +50,13 @@ const FIND_TIMEOUT: Duration = Duration::from_secs(60);
 const LIE_PENALTY: i64 = 50;
 /// How long finality evidence or a manifest may take (small answers).
 const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Peers asked at once for finality evidence.
-const PARALLEL_ASKS: usize = 8;
+/// Peers asked at once for finality evidence (a different few for each height, so the
+/// walk spreads over every peer's budget).
+const PARALLEL_ASKS: usize = 3;
+/// Share of a serving peer's per-peer budget (`budget::Class::StateSync`, as for an
+/// observer) this node uses: it stays under the limit with room for timing jitter, so an
+/// honest joining node is never penalized for asking too fast.
+const BUDGET_SHARE: f64 = 0.75;
 /// Chunk requests to one peer at once.
 const PER_PEER: usize = 2;
 /// A snapshot from which no chunk arrives for this long is given up.
@@ -96,6 +101,54 @@ pub struct StateSync {
     pub metrics: Metrics,
     /// Decoding limits.
     pub limits: Limits,
+    /// When each peer may be asked next (see [`Pacer`]).
+    pub pacer: Pacer,
+}
+
+/// Keeps the requests to each peer, and the answers they cause, within the budget that
+/// peer grants an observer for state sync (`budget::Class::StateSync`): a request waits
+/// for its peer's slot, each request takes one message's share of the peer's message rate
+/// and each answer its bytes' share of the answer rate. Without it a joining node on a
+/// fast link asked for chunks and proofs faster than its peers serve an observer, was
+/// penalized as over budget and disconnected over and over (a million accounts restored
+/// at ~50 chunks a minute; BENCHMARKS.md, 2026-12-03, ninth session).
+#[derive(Debug, Default)]
+pub struct Pacer {
+    next: Mutex<HashMap<PeerId, Instant>>,
+}
+
+impl Pacer {
+    fn rates() -> (Duration, f64) {
+        let class = crate::budget::Class::StateSync;
+        let msgs = class.limit(false).map_or(50.0, |l| l.msgs_per_s);
+        let bytes = class
+            .answer_limit(false)
+            .map_or(8.0 * 1024.0 * 1024.0, |l| l.bytes_per_s);
+        (
+            Duration::from_secs_f64(1.0 / (msgs * BUDGET_SHARE)),
+            bytes * BUDGET_SHARE,
+        )
+    }
+
+    /// The time a request to `peer` may go out, reserving one message's share.
+    fn reserve(&self, peer: PeerId) -> Instant {
+        let (spacing, _) = Self::rates();
+        let now = Instant::now();
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = next.entry(peer).or_insert(now);
+        let at = (*slot).max(now);
+        *slot = at + spacing;
+        at
+    }
+
+    /// An answer of `bytes` came from `peer`: its next request waits that much longer.
+    fn charge(&self, peer: PeerId, bytes: usize) {
+        let (_, per_s) = Self::rates();
+        let now = Instant::now();
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = next.entry(peer).or_insert(now);
+        *slot = (*slot).max(now) + Duration::from_secs_f64(bytes as f64 / per_s);
+    }
 }
 
 /// A snapshot some peers offer.
@@ -138,6 +191,7 @@ impl StateSync {
 
     /// One request: the data asked for, `None` if the peer does not hold it.
     async fn ask(&self, peer: PeerId, req: &Request) -> Result<Option<Vec<u8>>, String> {
+        tokio::time::sleep_until(self.pacer.reserve(peer).into()).await;
         let (reply, rx) = oneshot::channel();
         self.net
             .send(Command::Request {
@@ -151,6 +205,7 @@ impl StateSync {
             .await
             .map_err(|_| "no answer in time".to_string())?
             .map_err(|_| "the network dropped the request".to_string())??;
+        self.pacer.charge(peer, bytes.len());
         match Response::decode(&bytes, self.limits) {
             Ok(Response::Data(d)) => Ok(d),
             Ok(Response::Refused(why)) => Err(format!("refused: {why}")),
@@ -173,12 +228,16 @@ impl StateSync {
         let deadline = Instant::now() + FIND_TIMEOUT;
         let mut last_error = String::from("no peer has it");
         loop {
-            let peers: Vec<PeerId> = self
+            let mut peers: Vec<PeerId> = self
                 .peers()
                 .into_iter()
                 .filter(|p| !banned.contains(p))
-                .take(PARALLEL_ASKS)
                 .collect();
+            if !peers.is_empty() {
+                let k = (height % peers.len() as u64) as usize;
+                peers.rotate_left(k);
+            }
+            peers.truncate(PARALLEL_ASKS);
             let mut asks: FuturesUnordered<_> = peers
                 .into_iter()
                 .map(|peer| async move {
@@ -686,5 +745,39 @@ impl StateSync {
             .finish_restore(&header, &ends, &m.system, &sets)
             .map_err(|e| e.to_string())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::Class;
+
+    #[test]
+    fn the_pacer_keeps_each_peer_within_an_observers_state_sync_budget() {
+        let pacer = Pacer::default();
+        let (spacing, answer_rate) = Pacer::rates();
+        let limit = Class::StateSync.limit(false).expect("a request budget");
+        let answers = Class::StateSync
+            .answer_limit(false)
+            .expect("an answer budget");
+        assert!(1.0 / spacing.as_secs_f64() < limit.msgs_per_s);
+        assert!(answer_rate < answers.bytes_per_s);
+
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        // a hundred requests to one peer are spread over a hundred slots
+        let slots: Vec<Instant> = (0..100).map(|_| pacer.reserve(a)).collect();
+        assert!(slots.windows(2).all(|w| w[1] - w[0] >= spacing));
+        assert!(slots[99] >= t0 + spacing * 99);
+        // another peer is not held up by them
+        assert!(pacer.reserve(b) < t0 + spacing);
+        // 8 MiB of answers from b delay its next request by their share of the rate
+        let before = pacer.reserve(b);
+        pacer.charge(b, 8 << 20);
+        let after = pacer.reserve(b);
+        let owed = Duration::from_secs_f64((8 << 20) as f64 / answer_rate);
+        assert!(after >= before + spacing + owed);
+        assert!(owed > Duration::from_secs(1));
     }
 }
