@@ -399,11 +399,19 @@ impl Store {
     /// deleted data in its files until compaction reaches them, which for a range nothing
     /// writes to any more can take very long (a validator keeping 2,000 blocks still held
     /// 80% of an archive node's disk after a 30-minute load; BENCHMARKS.md, 2026-12-03,
-    /// ninth session). Files that hold only pruned heights are deleted at once, then that
-    /// range is compacted. Genesis (height 0) is outside the range; the tx index (random
-    /// keys, deleted entry by entry) is left to ordinary compaction.
+    /// ninth session). Files below L0 that hold only pruned heights are deleted at once.
+    /// The pruning batches that recorded the oldest heights are synced first (a file
+    /// deletion is durable at once: a power loss must not bring back an "oldest" below
+    /// what is gone), and the range deletion is written again afterwards (a dropped file
+    /// may have held the only record of an earlier range deletion, which would let older
+    /// copies in deeper files reappear). Nothing is compacted here: L0 files carry the
+    /// range deletions and so span every height, and compacting them would rewrite the
+    /// kept blocks on the commit's cores. Genesis (height 0) is outside the range; the tx
+    /// index (random keys, deleted entry by entry) is left to ordinary compaction.
     pub fn reclaim_pruned(&self) -> Result<(), StoreError> {
+        self.db.flush_wal(true)?;
         let oldest = self.oldest()?;
+        let mut batch = WriteBatch::default();
         for (name, below) in [
             (CF_BLOCKS, oldest.block),
             (CF_CERTIFICATES, oldest.block),
@@ -416,8 +424,10 @@ impl Store {
             // both ends inclusive: up to the last pruned height, never the oldest held
             self.db
                 .delete_file_in_range_cf(cf, height_key(1), height_key(below - 1))?;
-            self.db
-                .compact_range_cf(cf, Some(height_key(1)), Some(height_key(below - 1)));
+            batch.delete_range_cf(cf, height_key(1), height_key(below));
+        }
+        if !batch.is_empty() {
+            self.db.write(batch)?;
         }
         Ok(())
     }

@@ -74,7 +74,7 @@ impl Drop for Pruner {
 }
 
 fn run(store: &Store, cfg: &StorageSection, metrics: &Metrics, stop: &AtomicBool) {
-    // the oldest block when space was last given back (0: not yet in this run)
+    // the oldest receipts when space was last given back (0: not yet in this run)
     let mut reclaimed = 0;
     while !stop.load(Ordering::Relaxed) {
         let step = store
@@ -83,11 +83,12 @@ fn run(store: &Store, cfg: &StorageSection, metrics: &Metrics, stop: &AtomicBool
         match step {
             Ok(p) if p == Pruned::default() => {
                 if let Ok(oldest) = store.oldest()
-                    && oldest.block > 1
-                    && (reclaimed == 0 || oldest.block >= reclaimed + RECLAIM_EVERY)
+                    && oldest.receipts > 1
+                    && (reclaimed == 0 || oldest.receipts >= reclaimed + RECLAIM_EVERY)
                 {
+                    // receipts go no later than blocks: their height leads
                     match store.reclaim_pruned() {
-                        Ok(()) => reclaimed = oldest.block,
+                        Ok(()) => reclaimed = oldest.receipts,
                         Err(e) => warn!("pruning: giving disk space back: {e}"),
                     }
                 }

@@ -50,9 +50,8 @@ const FIND_TIMEOUT: Duration = Duration::from_secs(60);
 const LIE_PENALTY: i64 = 50;
 /// How long finality evidence or a manifest may take (small answers).
 const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Peers asked at once for finality evidence (a different few for each height, so the
-/// walk spreads over every peer's budget).
-const PARALLEL_ASKS: usize = 3;
+/// Peers asked at once for finality evidence (each within its pace, see [`Pacer`]).
+const PARALLEL_ASKS: usize = 8;
 /// Share of a serving peer's per-peer budget (`budget::Class::StateSync`, as for an
 /// observer) this node uses: it stays under the limit with room for timing jitter, so an
 /// honest joining node is never penalized for asking too fast.
@@ -228,16 +227,12 @@ impl StateSync {
         let deadline = Instant::now() + FIND_TIMEOUT;
         let mut last_error = String::from("no peer has it");
         loop {
-            let mut peers: Vec<PeerId> = self
+            let peers: Vec<PeerId> = self
                 .peers()
                 .into_iter()
                 .filter(|p| !banned.contains(p))
+                .take(PARALLEL_ASKS)
                 .collect();
-            if !peers.is_empty() {
-                let k = (height % peers.len() as u64) as usize;
-                peers.rotate_left(k);
-            }
-            peers.truncate(PARALLEL_ASKS);
             let mut asks: FuturesUnordered<_> = peers
                 .into_iter()
                 .map(|peer| async move {
