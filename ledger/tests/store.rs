@@ -10,6 +10,15 @@ use common::*;
 use ledger::store::Commit;
 use ledger::*;
 
+/// A store for `c`'s chain at `path`, holding its genesis.
+fn open_at_genesis(path: &std::path::Path, c: &Chain) -> Store {
+    let store = Store::open_chain(path, &c.params).expect("open");
+    store
+        .init_genesis(&c.genesis_block(), &c.state.clone())
+        .expect("genesis");
+    store
+}
+
 fn commit(store: &Store, block: &Block, out: &BlockOutcome) {
     store
         .commit(&Commit {
@@ -341,10 +350,7 @@ fn every_validator_set_a_header_names_is_recorded() {
 fn pruning_keeps_genesis_epoch_ends_and_the_recent_blocks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut c = Chain::new();
-    let store = Store::open_chain(dir.path(), &c.params).expect("open");
-    store
-        .init_genesis(&c.genesis_block(), &c.state.clone())
-        .expect("genesis");
+    let store = open_at_genesis(dir.path(), &c);
     let mut ids = Vec::new(); // (height, tx id)
     for _ in 0..35 {
         let tx = c.tx(ALICE, transfer(BOB, 1));
@@ -419,16 +425,13 @@ fn pruning_keeps_genesis_epoch_ends_and_the_recent_blocks() {
     assert!(store.block_by_height(36).expect("read").is_some());
 }
 
-/// Pruned heights give their disk space back: files that hold only pruned heights go, the
-/// rest of that range is compacted, and nothing still held is touched.
+/// Pruned heights give their disk space back: files that hold only pruned heights go, and
+/// nothing still held is touched.
 #[test]
 fn reclaiming_pruned_space_shrinks_the_files_and_keeps_everything_held() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut c = Chain::new();
-    let store = Store::open_chain(dir.path(), &c.params).expect("open");
-    store
-        .init_genesis(&c.genesis_block(), &c.state.clone())
-        .expect("genesis");
+    let store = open_at_genesis(dir.path(), &c);
     for i in 0..60 {
         let txs = (0..20).map(|_| c.tx(ALICE, transfer(BOB, 1))).collect();
         let (b, o) = c.block(txs);
