@@ -402,32 +402,42 @@ impl Store {
     /// ninth session). Files below L0 that hold only pruned heights are deleted at once.
     /// The pruning batches that recorded the oldest heights are synced first (a file
     /// deletion is durable at once: a power loss must not bring back an "oldest" below
-    /// what is gone), and the range deletion is written again afterwards (a dropped file
-    /// may have held the only record of an earlier range deletion, which would let older
-    /// copies in deeper files reappear). Nothing is compacted here: L0 files carry the
+    /// what is gone), and the range deletion is written again, synced, before any file
+    /// goes (a dropped file may have held the only record of an earlier range deletion,
+    /// which would let older copies in deeper files reappear). Nothing is compacted here: L0 files carry the
     /// range deletions and so span every height, and compacting them would rewrite the
     /// kept blocks on the commit's cores. Genesis (height 0) is outside the range; the tx
     /// index (random keys, deleted entry by entry) is left to ordinary compaction.
     pub fn reclaim_pruned(&self) -> Result<(), StoreError> {
         self.db.flush_wal(true)?;
         let oldest = self.oldest()?;
-        let mut batch = WriteBatch::default();
-        for (name, below) in [
+        let ranges: Vec<(&str, u64)> = [
             (CF_BLOCKS, oldest.block),
             (CF_CERTIFICATES, oldest.block),
             (CF_RECEIPTS, oldest.receipts),
-        ] {
-            if below <= 1 {
-                continue;
-            }
-            let cf = self.cf(name)?;
-            // both ends inclusive: up to the last pruned height, never the oldest held
-            self.db
-                .delete_file_in_range_cf(cf, height_key(1), height_key(below - 1))?;
-            batch.delete_range_cf(cf, height_key(1), height_key(below));
+        ]
+        .into_iter()
+        .filter(|(_, below)| *below > 1)
+        .collect();
+        if ranges.is_empty() {
+            return Ok(());
         }
-        if !batch.is_empty() {
-            self.db.write(batch)?;
+        // the range deletions again, synced, before any file goes: a newer deletion covers
+        // older copies in every level, and a crash after a file deletion finds it in place
+        let mut batch = WriteBatch::default();
+        for (name, below) in &ranges {
+            batch.delete_range_cf(self.cf(name)?, height_key(1), height_key(*below));
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo)?;
+        for (name, below) in ranges {
+            // both ends inclusive: up to the last pruned height, never the oldest held
+            self.db.delete_file_in_range_cf(
+                self.cf(name)?,
+                height_key(1),
+                height_key(below - 1),
+            )?;
         }
         Ok(())
     }
