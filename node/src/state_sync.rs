@@ -62,6 +62,8 @@ const PER_PEER: usize = 2;
 const STALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// The largest manifest considered (65,536 chunks of 70 bytes and a large system state).
 const MAX_MANIFEST_BYTES: usize = 8 << 20;
+/// How long the search for snapshots waits for a second peer serving the best one.
+const SECOND_SERVER_GRACE: Duration = Duration::from_secs(3);
 /// Distinct manifests held while choosing.
 const MAX_OFFERS: usize = 16;
 
@@ -214,26 +216,34 @@ impl StateSync {
     }
 
     /// The finality evidence of block `height`, checked by `check`, from the first peer
-    /// whose answer passes: up to [`PARALLEL_ASKS`] peers are asked at once, so a slow or
-    /// silent peer costs nothing but its own answer. A peer whose answer fails `check` is
+    /// whose answer passes. Each round asks up to [`PARALLEL_ASKS`] peers that this call
+    /// has not asked yet: `preferred` first (the peers offering the snapshot being walked
+    /// to, which can prove their own claim), then the others from a random place in the
+    /// list (see [`next_round`]); once every peer was asked, the rotation starts again. So
+    /// peers that stay silent or answer "not here" (any number of them, with whatever IDs)
+    /// cost rounds, never the honest peers' turn. A peer whose answer fails `check` is
     /// penalized (unless `blame` is false: then the trusted input may be what is wrong).
     async fn evidence<T>(
         &self,
         height: u64,
         banned: &mut HashSet<PeerId>,
         blame: bool,
+        preferred: &[PeerId],
         mut check: impl FnMut(&FinalityEvidence) -> Result<T, String>,
-    ) -> Result<(FinalityEvidence, T), String> {
+    ) -> Result<(FinalityEvidence, T), Unproven> {
         let deadline = Instant::now() + FIND_TIMEOUT;
         let mut last_error = String::from("no peer has it");
+        let mut asked: HashSet<PeerId> = HashSet::new();
+        let mut unproven: HashSet<PeerId> = HashSet::new();
+        let start = random_index();
         loop {
-            let peers: Vec<PeerId> = self
+            let candidates: Vec<PeerId> = self
                 .peers()
                 .into_iter()
                 .filter(|p| !banned.contains(p))
-                .take(PARALLEL_ASKS)
                 .collect();
-            let mut asks: FuturesUnordered<_> = peers
+            let round = next_round(&candidates, preferred, &mut asked, start, PARALLEL_ASKS);
+            let mut asks: FuturesUnordered<_> = round
                 .into_iter()
                 .map(|peer| async move {
                     let r = tokio::time::timeout(
@@ -246,6 +256,7 @@ impl StateSync {
                 .collect();
             while let Some((peer, answer)) = asks.next().await {
                 let Ok(Ok(Some(bytes))) = answer else {
+                    unproven.insert(peer);
                     continue;
                 };
                 match FinalityEvidence::decode(&bytes).and_then(|ev| check(&ev).map(|t| (ev, t))) {
@@ -253,14 +264,22 @@ impl StateSync {
                     Err(e) if blame => {
                         self.penalize(peer, format!("finality evidence of block {height}: {e}"));
                         banned.insert(peer);
+                        unproven.insert(peer);
                     }
-                    Err(e) => last_error = e,
+                    Err(e) => {
+                        unproven.insert(peer);
+                        last_error = e;
+                    }
                 }
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "no peer gave verifiable finality evidence of block {height} ({last_error})"
-                ));
+                return Err(Unproven {
+                    height,
+                    why: format!(
+                        "no peer gave verifiable finality evidence of block {height} ({last_error})"
+                    ),
+                    peers: unproven,
+                });
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -287,22 +306,26 @@ impl StateSync {
             let trusted = Hash::from_hex(&self.cfg.trust_hash)
                 .map_err(|e| format!("state_sync.trust_hash: {e}"))?;
             let (_, client) = self
-                .evidence(self.cfg.trust_height, &mut banned, false, |ev| {
+                .evidence(self.cfg.trust_height, &mut banned, false, &[], |ev| {
                     LightClient::anchored(trusted, e, ev).map_err(|e| e.to_string())
                 })
                 .await
                 .map_err(|e| {
-                    format!("state_sync.trust_height/trust_hash: {e}; check the checkpoint")
+                    format!(
+                        "state_sync.trust_height/trust_hash: {}; check the checkpoint",
+                        e.why
+                    )
                 })?;
             client
         };
         // every epoch end walked: its evidence and the client trusting the next epoch
         let mut walked: BTreeMap<u64, (FinalityEvidence, LightClient)> = BTreeMap::new();
         let mut rejected: HashSet<Hash> = HashSet::new();
+        let mut unprovable = u64::MAX;
         let started = Instant::now();
         loop {
             // 2. the best snapshot offered above the anchor
-            let Some(offer) = self.find(&anchor, &mut banned, &rejected).await else {
+            let Some(offer) = self.find(&anchor, &mut banned, &rejected, unprovable).await else {
                 return Ok(Outcome::NoSnapshot);
             };
             let height = offer.manifest.height;
@@ -319,15 +342,26 @@ impl StateSync {
                 p.chunks_done = 0;
             });
             // 3. walk the validator sets to the snapshot's block (an epoch's last)
-            if let Err(why) = self.walk(&anchor, height, &mut walked, &mut banned).await {
-                // nobody proves that block final: a snapshot of a block that does not exist
-                warn!(height, "state sync: {why}; dropping this snapshot");
-                self.reject(
-                    &offer,
-                    &mut banned,
-                    &mut rejected,
-                    "a snapshot of a block nobody proves final",
-                );
+            if let Err(e) = self
+                .walk(&anchor, height, &mut walked, &mut banned, &offer.peers)
+                .await
+            {
+                // nobody proves that block final: a snapshot of a block that does not exist.
+                // Its offerers were asked first: those that could not prove their own claim
+                // lied; the others are not blamed for the silence of strangers
+                warn!(height, "state sync: {}; dropping this snapshot", e.why);
+                rejected.insert(offer.id);
+                // and no offer at or above that block is walked to again in this sync (the
+                // chain may not be there yet): fresh keys offering fresh lies above the
+                // chain's head cost one walk, not one each
+                unprovable = unprovable.min(e.height);
+                for p in offer.peers.iter().filter(|p| e.peers.contains(p)) {
+                    self.penalize(
+                        *p,
+                        "offered a snapshot of a block it cannot prove final".into(),
+                    );
+                    banned.insert(*p);
+                }
                 continue;
             }
             let Some((ev, _)) = walked.get(&height) else {
@@ -393,7 +427,8 @@ impl StateSync {
         height: u64,
         walked: &mut BTreeMap<u64, (FinalityEvidence, LightClient)>,
         banned: &mut HashSet<PeerId>,
-    ) -> Result<(), String> {
+        offerers: &[PeerId],
+    ) -> Result<(), Unproven> {
         let mut client = walked
             .range(..=height)
             .next_back()
@@ -401,7 +436,7 @@ impl StateSync {
         while client.anchor().height < height {
             let end = client.epoch_end();
             let (ev, next) = self
-                .evidence(end, banned, true, |ev| {
+                .evidence(end, banned, true, offerers, |ev| {
                     let mut c = client.clone();
                     c.advance(ev).map(|()| c).map_err(|e| e.to_string())
                 })
@@ -417,14 +452,17 @@ impl StateSync {
     /// Ask every peer for its newest manifest (and for the one a crashed run saved). The
     /// pick: a crashed run's (its chunks are saved), then one that two or more peers serve,
     /// then the highest. Manifests over [`MAX_MANIFEST_BYTES`], rejected before, or at or
-    /// below the anchor are not considered; at most [`MAX_OFFERS`] are held.
+    /// below the anchor, or at or above `unprovable` (a block this sync found nobody proves
+    /// final) are not considered; at most [`MAX_OFFERS`] are held.
     async fn find(
         &self,
         anchor: &LightClient,
         banned: &mut HashSet<PeerId>,
         rejected: &HashSet<Hash>,
+        unprovable: u64,
     ) -> Option<Offer> {
-        let deadline = Instant::now() + FIND_TIMEOUT;
+        let started = Instant::now();
+        let deadline = started + FIND_TIMEOUT;
         let saved = std::fs::read(self.dir.join("manifest")).ok();
         let saved_id = saved.as_deref().map(|b| Hash(*blake3::hash(b).as_bytes()));
         let saved_height = saved
@@ -483,6 +521,7 @@ impl StateSync {
                     }
                 };
                 if manifest.height <= anchor.anchor().height
+                    || manifest.height >= unprovable
                     || !manifest.height.is_multiple_of(self.epoch_length.max(1))
                 {
                     continue;
@@ -520,9 +559,12 @@ impl StateSync {
                 )
             };
             if let Some(best) = offers.into_values().max_by_key(|o| rank(o)) {
-                return Some(best);
-            }
-            if Instant::now() > deadline {
+                // one server only, right after start: connections to the other peers may
+                // still be coming up; a moment more lets the pick (and the fetch) use them
+                if best.peers.len() >= 2 || started.elapsed() >= SECOND_SERVER_GRACE {
+                    return Some(best);
+                }
+            } else if Instant::now() > deadline {
                 warn!(
                     "state sync: no peer serves a snapshot newer than block {}; syncing blocks instead",
                     anchor.anchor().height
@@ -743,10 +785,103 @@ impl StateSync {
     }
 }
 
+/// Why finality evidence was not found: the message, and the peers asked that did not
+/// deliver evidence that verifies (silent, late, "not here", refused or wrong).
+#[derive(Debug)]
+struct Unproven {
+    /// The block whose evidence was asked for.
+    height: u64,
+    why: String,
+    peers: HashSet<PeerId>,
+}
+
+/// A random starting place for [`next_round`] (0 if the OS has no randomness to give).
+fn random_index() -> usize {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        return 0;
+    }
+    u64::from_le_bytes(b) as usize
+}
+
+/// The next up to `n` peers of `candidates` to ask, none of them in `asked` (which they
+/// join): first those of `preferred` that are candidates, then the others in list order
+/// from position `start` (mod the list's length), wrapping around. Once every candidate
+/// was asked, `asked` is emptied and the rotation begins again; so over rounds every
+/// candidate is asked, whatever the list's order and however many never answer.
+fn next_round(
+    candidates: &[PeerId],
+    preferred: &[PeerId],
+    asked: &mut HashSet<PeerId>,
+    start: usize,
+    n: usize,
+) -> Vec<PeerId> {
+    if candidates.iter().all(|p| asked.contains(p)) {
+        asked.clear();
+    }
+    let len = candidates.len().max(1);
+    let rotated = (0..candidates.len()).map(|k| candidates[(start % len + k) % len]);
+    let mut round: Vec<PeerId> = Vec::with_capacity(n);
+    for p in preferred
+        .iter()
+        .copied()
+        .filter(|p| candidates.contains(p))
+        .chain(rotated)
+    {
+        if round.len() == n {
+            break;
+        }
+        if asked.insert(p) {
+            round.push(p);
+        }
+    }
+    round
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::budget::Class;
+
+    #[test]
+    fn silent_peers_with_the_lowest_ids_never_keep_the_others_from_being_asked() {
+        // 8 peers that sort first (an attacker can grind keys for low IDs) never answer;
+        // 12 others do. Whatever the start, every peer is asked within ⌈20/8⌉ rounds, the
+        // offerers in the first, and nobody twice before everyone was asked once.
+        let mut peers: Vec<PeerId> = (0..20).map(|_| PeerId::random()).collect();
+        peers.sort_unstable();
+        let offerers = [peers[15], peers[3]];
+        for start in [0, 1, 7, 19, 20, 12_345] {
+            let mut asked = HashSet::new();
+            let mut seen: Vec<PeerId> = Vec::new();
+            for round in 0..3 {
+                let r = next_round(&peers, &offerers, &mut asked, start, PARALLEL_ASKS);
+                if round == 0 {
+                    assert_eq!(r[..2], offerers, "offerers first");
+                }
+                assert!(r.len() <= PARALLEL_ASKS);
+                assert!(r.iter().all(|p| !seen.contains(p)), "asked twice");
+                seen.extend(r);
+            }
+            assert_eq!(seen.len(), 20, "start {start}");
+            // everyone asked: the rotation begins again, offerers first
+            let again = next_round(&peers, &offerers, &mut asked, start, PARALLEL_ASKS);
+            assert_eq!(again.len(), PARALLEL_ASKS);
+            assert_eq!(again[..2], offerers);
+        }
+        // the old behaviour this replaces: the first eight by ID, every round
+        let mut asked = HashSet::new();
+        let first = next_round(&peers, &[], &mut asked, 0, PARALLEL_ASKS);
+        let second = next_round(&peers, &[], &mut asked, 0, PARALLEL_ASKS);
+        assert_eq!(first, peers[..8]);
+        assert_eq!(second, peers[8..16]);
+        // offerers that are not connected (or banned, so not candidates) are skipped
+        let gone = PeerId::random();
+        let mut asked = HashSet::new();
+        let r = next_round(&peers[..3], &[gone, peers[2]], &mut asked, 0, 8);
+        assert_eq!(r, vec![peers[2], peers[0], peers[1]]);
+        assert!(next_round(&[], &[gone], &mut HashSet::new(), 5, 8).is_empty());
+    }
 
     #[test]
     fn the_pacer_keeps_each_peer_within_an_observers_state_sync_budget() {
