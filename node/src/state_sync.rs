@@ -50,8 +50,11 @@ const FIND_TIMEOUT: Duration = Duration::from_secs(60);
 const LIE_PENALTY: i64 = 50;
 /// How long finality evidence or a manifest may take (small answers).
 const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Peers asked at once for finality evidence (each within its pace, see [`Pacer`]).
+/// Peers asked at once for finality evidence besides the preferred ones (each within its
+/// pace, see [`Pacer`]).
 const PARALLEL_ASKS: usize = 8;
+/// Preferred peers (the last step's, offerers, validators) asked in every round.
+const PREFERRED_ASKS: usize = 16;
 /// Share of a serving peer's per-peer budget (`budget::Class::StateSync`, as for an
 /// observer) this node uses: it stays under the limit with room for timing jitter, so an
 /// honest joining node is never penalized for asking too fast.
@@ -181,6 +184,33 @@ impl StateSync {
         peers
     }
 
+    /// Connected peers this node takes for validators: those the network layer knows as
+    /// validators of the current or next epoch, and those of `client`'s epoch (the
+    /// validator set the walk has verified so far). Keys cannot be faked, so observers
+    /// never crowd these out.
+    fn validators(&self, client: Option<&LightClient>) -> Vec<PeerId> {
+        let list = match self.net_info.list.lock() {
+            Ok(l) => l.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let walked: HashSet<PeerId> = client
+            .map(|c| {
+                c.validators()
+                    .iter()
+                    .filter_map(|v| crate::peer::peer_id_of(&v.key))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut out: Vec<PeerId> = list
+            .into_iter()
+            .filter(|p| p.validator || walked.contains(&p.peer))
+            .map(|p| p.peer)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     fn penalize(&self, peer: PeerId, why: String) {
         warn!(%peer, "state sync: {why}");
         let _ = self.net.try_send(Command::Penalize {
@@ -216,13 +246,14 @@ impl StateSync {
     }
 
     /// The finality evidence of block `height`, checked by `check`, from the first peer
-    /// whose answer passes. Each round asks up to [`PARALLEL_ASKS`] peers that this call
-    /// has not asked yet: `preferred` first (the peers offering the snapshot being walked
-    /// to, which can prove their own claim), then the others from a random place in the
-    /// list (see [`next_round`]); once every peer was asked, the rotation starts again. So
-    /// peers that stay silent or answer "not here" (any number of them, with whatever IDs)
-    /// cost rounds, never the honest peers' turn. A peer whose answer fails `check` is
-    /// penalized (unless `blame` is false: then the trusted input may be what is wrong).
+    /// whose answer passes, and that peer. Every round asks the `preferred` peers (the
+    /// peer that delivered the last step, the offerers of the snapshot walked to, the
+    /// validators; up to [`PREFERRED_ASKS`], in that order, rotating if there are more)
+    /// and up to [`PARALLEL_ASKS`] others this call has not asked yet, from a random place
+    /// in the list (see [`rotate`]). So peers that stay silent or answer "not here" (any
+    /// number of them, with whatever IDs, however often they change keys) cost rounds,
+    /// never the validators' turn. A peer whose answer fails `check` is penalized (unless
+    /// `blame` is false: then the trusted input may be what is wrong).
     async fn evidence<T>(
         &self,
         height: u64,
@@ -230,11 +261,12 @@ impl StateSync {
         blame: bool,
         preferred: &[PeerId],
         mut check: impl FnMut(&FinalityEvidence) -> Result<T, String>,
-    ) -> Result<(FinalityEvidence, T), Unproven> {
+    ) -> Result<(FinalityEvidence, T, PeerId), Unproven> {
         let deadline = Instant::now() + FIND_TIMEOUT;
         let mut last_error = String::from("no peer has it");
+        let mut asked_preferred: HashSet<PeerId> = HashSet::new();
         let mut asked: HashSet<PeerId> = HashSet::new();
-        let mut unproven: HashSet<PeerId> = HashSet::new();
+        let mut denied: HashSet<PeerId> = HashSet::new();
         let start = random_index();
         loop {
             let candidates: Vec<PeerId> = self
@@ -242,7 +274,12 @@ impl StateSync {
                 .into_iter()
                 .filter(|p| !banned.contains(p))
                 .collect();
-            let round = next_round(&candidates, preferred, &mut asked, start, PARALLEL_ASKS);
+            let round = plan_round(
+                &candidates,
+                preferred,
+                (&mut asked_preferred, &mut asked),
+                start,
+            );
             let mut asks: FuturesUnordered<_> = round
                 .into_iter()
                 .map(|peer| async move {
@@ -255,19 +292,24 @@ impl StateSync {
                 })
                 .collect();
             while let Some((peer, answer)) = asks.next().await {
-                let Ok(Ok(Some(bytes))) = answer else {
-                    unproven.insert(peer);
-                    continue;
+                let bytes = match answer {
+                    Ok(Ok(Some(bytes))) => bytes,
+                    // "not here": an answer, unlike silence or a refusal (busy peers refuse)
+                    Ok(Ok(None)) => {
+                        denied.insert(peer);
+                        continue;
+                    }
+                    _ => continue,
                 };
                 match FinalityEvidence::decode(&bytes).and_then(|ev| check(&ev).map(|t| (ev, t))) {
-                    Ok(found) => return Ok(found),
+                    Ok((ev, t)) => return Ok((ev, t, peer)),
                     Err(e) if blame => {
                         self.penalize(peer, format!("finality evidence of block {height}: {e}"));
                         banned.insert(peer);
-                        unproven.insert(peer);
+                        denied.insert(peer);
                     }
                     Err(e) => {
-                        unproven.insert(peer);
+                        denied.insert(peer);
                         last_error = e;
                     }
                 }
@@ -278,7 +320,7 @@ impl StateSync {
                     why: format!(
                         "no peer gave verifiable finality evidence of block {height} ({last_error})"
                     ),
-                    peers: unproven,
+                    denied,
                 });
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -305,10 +347,15 @@ impl StateSync {
         } else {
             let trusted = Hash::from_hex(&self.cfg.trust_hash)
                 .map_err(|e| format!("state_sync.trust_hash: {e}"))?;
-            let (_, client) = self
-                .evidence(self.cfg.trust_height, &mut banned, false, &[], |ev| {
-                    LightClient::anchored(trusted, e, ev).map_err(|e| e.to_string())
-                })
+            let validators = self.validators(None);
+            let (_, client, _) = self
+                .evidence(
+                    self.cfg.trust_height,
+                    &mut banned,
+                    false,
+                    &validators,
+                    |ev| LightClient::anchored(trusted, e, ev).map_err(|e| e.to_string()),
+                )
                 .await
                 .map_err(|e| {
                     format!(
@@ -325,7 +372,14 @@ impl StateSync {
         let started = Instant::now();
         loop {
             // 2. the best snapshot offered above the anchor
-            let Some(offer) = self.find(&anchor, &mut banned, &rejected, unprovable).await else {
+            // the validators of the furthest epoch verified so far
+            let validators = self.validators(Some(
+                walked.values().next_back().map_or(&anchor, |(_, c)| c),
+            ));
+            let Some(offer) = self
+                .find(&anchor, &mut banned, &rejected, unprovable, &validators)
+                .await
+            else {
                 return Ok(Outcome::NoSnapshot);
             };
             let height = offer.manifest.height;
@@ -347,20 +401,30 @@ impl StateSync {
                 .await
             {
                 // nobody proves that block final: a snapshot of a block that does not exist.
-                // Its offerers were asked first: those that could not prove their own claim
-                // lied; the others are not blamed for the silence of strangers
+                // Its offerers were asked first: those that answered "not here" or with
+                // evidence that fails lied about their own snapshot; silent ones (perhaps
+                // flooded) and other peers are not blamed
                 warn!(height, "state sync: {}; dropping this snapshot", e.why);
                 rejected.insert(offer.id);
-                // and no offer at or above that block is walked to again in this sync (the
-                // chain may not be there yet): fresh keys offering fresh lies above the
-                // chain's head cost one walk, not one each
-                unprovable = unprovable.min(e.height);
-                for p in offer.peers.iter().filter(|p| e.peers.contains(p)) {
+                for p in offer.peers.iter().filter(|p| e.denied.contains(p)) {
                     self.penalize(
                         *p,
                         "offered a snapshot of a block it cannot prove final".into(),
                     );
                     banned.insert(*p);
+                }
+                // when validators (two, or the only one connected) said that block is not
+                // final, no offer at or above it is walked to again in this sync: fresh
+                // keys offering fresh lies above the chain's head cost one walk, not one
+                // each. Silence alone never cuts honest snapshots off.
+                let client = walked
+                    .range(..e.height)
+                    .next_back()
+                    .map_or(&anchor, |(_, (_, c))| c);
+                let validators = self.validators(Some(client));
+                let denied = validators.iter().filter(|v| e.denied.contains(v)).count();
+                if denied >= validators.len().min(2) && denied > 0 {
+                    unprovable = unprovable.min(e.height);
                 }
                 continue;
             }
@@ -420,7 +484,9 @@ impl StateSync {
     }
 
     /// Walk epoch by epoch from the anchor (or the furthest epoch end walked below
-    /// `height`) to the epoch end `height`, keeping every step.
+    /// `height`) to the epoch end `height`, keeping every step. Each step asks first the
+    /// peer that delivered the last one, then `offerers`, then the validators of the
+    /// epoch reached.
     async fn walk(
         &self,
         anchor: &LightClient,
@@ -433,16 +499,23 @@ impl StateSync {
             .range(..=height)
             .next_back()
             .map_or_else(|| anchor.clone(), |(_, (_, c))| c.clone());
+        let mut last: Option<PeerId> = None;
         while client.anchor().height < height {
             let end = client.epoch_end();
-            let (ev, next) = self
-                .evidence(end, banned, true, offerers, |ev| {
+            let preferred: Vec<PeerId> = last
+                .into_iter()
+                .chain(offerers.iter().copied())
+                .chain(self.validators(Some(&client)))
+                .collect();
+            let (ev, next, from) = self
+                .evidence(end, banned, true, &preferred, |ev| {
                     let mut c = client.clone();
                     c.advance(ev).map(|()| c).map_err(|e| e.to_string())
                 })
                 .await?;
             walked.insert(end, (ev, next.clone()));
             client = next;
+            last = Some(from);
             let n = walked.len() as u64;
             self.set(|p| p.epochs_verified = n);
         }
@@ -450,8 +523,9 @@ impl StateSync {
     }
 
     /// Ask every peer for its newest manifest (and for the one a crashed run saved). The
-    /// pick: a crashed run's (its chunks are saved), then one that two or more peers serve,
-    /// then the highest. Manifests over [`MAX_MANIFEST_BYTES`], rejected before, or at or
+    /// pick: a crashed run's (its chunks are saved), then one that two or more of
+    /// `validators` serve (then one), then one that two or more peers serve, then the
+    /// highest. Manifests over [`MAX_MANIFEST_BYTES`], rejected before, or at or
     /// below the anchor, or at or above `unprovable` (a block this sync found nobody proves
     /// final) are not considered; at most [`MAX_OFFERS`] are held.
     async fn find(
@@ -460,6 +534,7 @@ impl StateSync {
         banned: &mut HashSet<PeerId>,
         rejected: &HashSet<Hash>,
         unprovable: u64,
+        validators: &[PeerId],
     ) -> Option<Offer> {
         let started = Instant::now();
         let deadline = started + FIND_TIMEOUT;
@@ -551,9 +626,16 @@ impl StateSync {
                     },
                 );
             }
+            // validators cannot be faked by fresh keys: an offer two of them serve beats
+            // any number of observers' (the byzantine validator alone serves one)
             let rank = |o: &Offer| {
                 (
                     Some(o.id) == saved_id,
+                    o.peers
+                        .iter()
+                        .filter(|p| validators.contains(p))
+                        .count()
+                        .min(2),
                     o.peers.len().min(2),
                     o.manifest.height,
                 )
@@ -785,17 +867,18 @@ impl StateSync {
     }
 }
 
-/// Why finality evidence was not found: the message, and the peers asked that did not
-/// deliver evidence that verifies (silent, late, "not here", refused or wrong).
+/// Why finality evidence was not found.
 #[derive(Debug)]
 struct Unproven {
     /// The block whose evidence was asked for.
     height: u64,
     why: String,
-    peers: HashSet<PeerId>,
+    /// Peers that answered "not here" or with evidence that does not verify (silence and
+    /// refusals are not counted: a busy or flooded peer is not a liar).
+    denied: HashSet<PeerId>,
 }
 
-/// A random starting place for [`next_round`] (0 if the OS has no randomness to give).
+/// A random starting place for [`rotate`] (0 if the OS has no randomness to give).
 fn random_index() -> usize {
     let mut b = [0u8; 8];
     if getrandom::fill(&mut b).is_err() {
@@ -804,33 +887,47 @@ fn random_index() -> usize {
     u64::from_le_bytes(b) as usize
 }
 
-/// The next up to `n` peers of `candidates` to ask, none of them in `asked` (which they
-/// join): first those of `preferred` that are candidates, then the others in list order
-/// from position `start` (mod the list's length), wrapping around. Once every candidate
-/// was asked, `asked` is emptied and the rotation begins again; so over rounds every
-/// candidate is asked, whatever the list's order and however many never answer.
-fn next_round(
+/// One round of asks for finality evidence: the `preferred` peers that are `candidates`
+/// (up to [`PREFERRED_ASKS`], rotating through them with the first `asked` set), then up
+/// to [`PARALLEL_ASKS`] other candidates rotating from `start` (the second set). Preferred
+/// peers are asked every round however many strangers come and go.
+fn plan_round(
     candidates: &[PeerId],
     preferred: &[PeerId],
-    asked: &mut HashSet<PeerId>,
+    (asked_preferred, asked): (&mut HashSet<PeerId>, &mut HashSet<PeerId>),
     start: usize,
-    n: usize,
 ) -> Vec<PeerId> {
-    if candidates.iter().all(|p| asked.contains(p)) {
+    let mut first: Vec<PeerId> = Vec::new();
+    for p in preferred {
+        if candidates.contains(p) && !first.contains(p) {
+            first.push(*p);
+        }
+    }
+    let others: Vec<PeerId> = candidates
+        .iter()
+        .filter(|p| !first.contains(p))
+        .copied()
+        .collect();
+    let mut round = rotate(&first, asked_preferred, 0, PREFERRED_ASKS);
+    round.extend(rotate(&others, asked, start, PARALLEL_ASKS));
+    round
+}
+
+/// The next up to `n` peers of `list` not in `asked` (which they join), in list order from
+/// position `start` (mod the list's length), wrapping around. Once every peer of `list` was
+/// asked, `asked` is emptied and the rotation begins again; so over rounds every peer of
+/// the list is asked, whatever its order.
+fn rotate(list: &[PeerId], asked: &mut HashSet<PeerId>, start: usize, n: usize) -> Vec<PeerId> {
+    if list.iter().all(|p| asked.contains(p)) {
         asked.clear();
     }
-    let len = candidates.len().max(1);
-    let rotated = (0..candidates.len()).map(|k| candidates[(start % len + k) % len]);
-    let mut round: Vec<PeerId> = Vec::with_capacity(n);
-    for p in preferred
-        .iter()
-        .copied()
-        .filter(|p| candidates.contains(p))
-        .chain(rotated)
-    {
+    let len = list.len().max(1);
+    let mut round: Vec<PeerId> = Vec::with_capacity(n.min(list.len()));
+    for k in 0..list.len() {
         if round.len() == n {
             break;
         }
+        let p = list[(start % len + k) % len];
         if asked.insert(p) {
             round.push(p);
         }
@@ -846,41 +943,63 @@ mod tests {
     #[test]
     fn silent_peers_with_the_lowest_ids_never_keep_the_others_from_being_asked() {
         // 8 peers that sort first (an attacker can grind keys for low IDs) never answer;
-        // 12 others do. Whatever the start, every peer is asked within ⌈20/8⌉ rounds, the
-        // offerers in the first, and nobody twice before everyone was asked once.
+        // 12 others do. Whatever the start, every peer is asked within ⌈20/8⌉ rounds, and
+        // nobody twice before everyone was asked once; then the rotation begins again.
         let mut peers: Vec<PeerId> = (0..20).map(|_| PeerId::random()).collect();
         peers.sort_unstable();
-        let offerers = [peers[15], peers[3]];
         for start in [0, 1, 7, 19, 20, 12_345] {
             let mut asked = HashSet::new();
             let mut seen: Vec<PeerId> = Vec::new();
-            for round in 0..3 {
-                let r = next_round(&peers, &offerers, &mut asked, start, PARALLEL_ASKS);
-                if round == 0 {
-                    assert_eq!(r[..2], offerers, "offerers first");
-                }
+            for _ in 0..3 {
+                let r = rotate(&peers, &mut asked, start, PARALLEL_ASKS);
                 assert!(r.len() <= PARALLEL_ASKS);
                 assert!(r.iter().all(|p| !seen.contains(p)), "asked twice");
                 seen.extend(r);
             }
             assert_eq!(seen.len(), 20, "start {start}");
-            // everyone asked: the rotation begins again, offerers first
-            let again = next_round(&peers, &offerers, &mut asked, start, PARALLEL_ASKS);
+            let again = rotate(&peers, &mut asked, start, PARALLEL_ASKS);
             assert_eq!(again.len(), PARALLEL_ASKS);
-            assert_eq!(again[..2], offerers);
         }
-        // the old behaviour this replaces: the first eight by ID, every round
+        // the behaviour this replaces asked the first eight by ID every round
         let mut asked = HashSet::new();
-        let first = next_round(&peers, &[], &mut asked, 0, PARALLEL_ASKS);
-        let second = next_round(&peers, &[], &mut asked, 0, PARALLEL_ASKS);
-        assert_eq!(first, peers[..8]);
-        assert_eq!(second, peers[8..16]);
-        // offerers that are not connected (or banned, so not candidates) are skipped
-        let gone = PeerId::random();
-        let mut asked = HashSet::new();
-        let r = next_round(&peers[..3], &[gone, peers[2]], &mut asked, 0, 8);
-        assert_eq!(r, vec![peers[2], peers[0], peers[1]]);
-        assert!(next_round(&[], &[gone], &mut HashSet::new(), 5, 8).is_empty());
+        assert_eq!(rotate(&peers, &mut asked, 0, 8), peers[..8]);
+        assert_eq!(rotate(&peers, &mut asked, 0, 8), peers[8..16]);
+        assert!(rotate(&[], &mut HashSet::new(), 5, 8).is_empty());
+    }
+
+    #[test]
+    fn validators_are_asked_every_round_while_strangers_change_keys() {
+        // 3 validators (preferred) and 30 observers whose keys are replaced after each
+        // round, so the strangers' rotation never completes: the validators are still in
+        // every round, and first.
+        let validators: Vec<PeerId> = (0..3).map(|_| PeerId::random()).collect();
+        let gone = PeerId::random(); // preferred but not connected: skipped
+        let preferred: Vec<PeerId> = std::iter::once(gone)
+            .chain(validators.iter().copied())
+            .collect();
+        let (mut asked_preferred, mut asked) = (HashSet::new(), HashSet::new());
+        for round in 0..10 {
+            let mut candidates: Vec<PeerId> = (0..30).map(|_| PeerId::random()).collect();
+            candidates.extend(&validators);
+            candidates.sort_unstable();
+            let r = plan_round(
+                &candidates,
+                &preferred,
+                (&mut asked_preferred, &mut asked),
+                round,
+            );
+            assert_eq!(r[..3], validators, "round {round}");
+            assert_eq!(r.len(), 3 + PARALLEL_ASKS);
+            assert!(!r.contains(&gone));
+        }
+        // more preferred peers than PREFERRED_ASKS: they take turns
+        let many: Vec<PeerId> = (0..PREFERRED_ASKS + 4).map(|_| PeerId::random()).collect();
+        let (mut asked_preferred, mut asked) = (HashSet::new(), HashSet::new());
+        let a = plan_round(&many, &many, (&mut asked_preferred, &mut asked), 0);
+        let b = plan_round(&many, &many, (&mut asked_preferred, &mut asked), 0);
+        assert_eq!(a.len(), PREFERRED_ASKS);
+        assert_eq!(b.len(), 4);
+        assert!(a.iter().chain(&b).collect::<HashSet<_>>().len() == many.len());
     }
 
     #[test]
