@@ -184,28 +184,33 @@ impl StateSync {
         peers
     }
 
-    /// Connected peers this node takes for validators: those the network layer knows as
-    /// validators of the current or next epoch, and those of `client`'s epoch (the
-    /// validator set the walk has verified so far). Keys cannot be faked, so observers
-    /// never crowd these out.
+    /// Connected peers this node takes for validators: with a `client`, exactly the
+    /// validator set of its epoch (verified by the walk, or the trusted anchor's); without
+    /// one (before any anchor is trusted), those the network layer flags as validators.
+    /// Keys cannot be faked, so observers never crowd these out.
     fn validators(&self, client: Option<&LightClient>) -> Vec<PeerId> {
         let list = match self.net_info.list.lock() {
             Ok(l) => l.clone(),
             Err(p) => p.into_inner().clone(),
         };
-        let walked: HashSet<PeerId> = client
-            .map(|c| {
-                c.validators()
+        let mut out: Vec<PeerId> = match client {
+            Some(c) => {
+                let set: HashSet<PeerId> = c
+                    .validators()
                     .iter()
                     .filter_map(|v| crate::peer::peer_id_of(&v.key))
+                    .collect();
+                list.into_iter()
+                    .map(|p| p.peer)
+                    .filter(|p| set.contains(p))
                     .collect()
-            })
-            .unwrap_or_default();
-        let mut out: Vec<PeerId> = list
-            .into_iter()
-            .filter(|p| p.validator || walked.contains(&p.peer))
-            .map(|p| p.peer)
-            .collect();
+            }
+            None => list
+                .into_iter()
+                .filter(|p| p.validator)
+                .map(|p| p.peer)
+                .collect(),
+        };
         out.sort_unstable();
         out.dedup();
         out
@@ -247,8 +252,8 @@ impl StateSync {
 
     /// The finality evidence of block `height`, checked by `check`, from the first peer
     /// whose answer passes, and that peer. Every round asks the `preferred` peers (the
-    /// peer that delivered the last step, the offerers of the snapshot walked to, the
-    /// validators; up to [`PREFERRED_ASKS`], in that order, rotating if there are more)
+    /// validators, the peer that delivered the last step, the offerers of the snapshot
+    /// walked to; up to [`PREFERRED_ASKS`], in that order, rotating if there are more)
     /// and up to [`PARALLEL_ASKS`] others this call has not asked yet, from a random place
     /// in the list (see [`rotate`]). So peers that stay silent or answer "not here" (any
     /// number of them, with whatever IDs, however often they change keys) cost rounds,
@@ -380,6 +385,11 @@ impl StateSync {
                 .find(&anchor, &mut banned, &rejected, unprovable, &validators)
                 .await
             else {
+                if unprovable != u64::MAX {
+                    // the cut-off may have hidden every snapshot: one more search without it
+                    unprovable = u64::MAX;
+                    continue;
+                }
                 return Ok(Outcome::NoSnapshot);
             };
             let height = offer.manifest.height;
@@ -401,29 +411,31 @@ impl StateSync {
                 .await
             {
                 // nobody proves that block final: a snapshot of a block that does not exist.
-                // Its offerers were asked first: those that answered "not here" or with
-                // evidence that fails lied about their own snapshot; silent ones (perhaps
-                // flooded) and other peers are not blamed
+                // Offerers that answered "not here" or with bad evidence for the snapshot's
+                // own block lied about it; silent ones (perhaps flooded), those that lack
+                // an older epoch end (they may have joined from a checkpoint) and other
+                // peers are not blamed
                 warn!(height, "state sync: {}; dropping this snapshot", e.why);
                 rejected.insert(offer.id);
-                for p in offer.peers.iter().filter(|p| e.denied.contains(p)) {
-                    self.penalize(
-                        *p,
-                        "offered a snapshot of a block it cannot prove final".into(),
-                    );
-                    banned.insert(*p);
+                if e.height == height {
+                    for p in offer.peers.iter().filter(|p| e.denied.contains(p)) {
+                        self.penalize(
+                            *p,
+                            "offered a snapshot of a block it cannot prove final".into(),
+                        );
+                        banned.insert(*p);
+                    }
                 }
-                // when validators (two, or the only one connected) said that block is not
-                // final, no offer at or above it is walked to again in this sync: fresh
-                // keys offering fresh lies above the chain's head cost one walk, not one
-                // each. Silence alone never cuts honest snapshots off.
+                // when validators holding more than a third of the power that certifies
+                // that block (so at least one honest one) said it is not final, no offer
+                // at or above it is walked to again in this search: fresh keys offering
+                // fresh lies above the chain's head cost one walk, not one each. Silence
+                // never cuts honest snapshots off, nor does one byzantine validator
                 let client = walked
                     .range(..e.height)
                     .next_back()
                     .map_or(&anchor, |(_, (_, c))| c);
-                let validators = self.validators(Some(client));
-                let denied = validators.iter().filter(|v| e.denied.contains(v)).count();
-                if denied >= validators.len().min(2) && denied > 0 {
+                if denied_by_a_third(client.validators(), &e.denied) {
                     unprovable = unprovable.min(e.height);
                 }
                 continue;
@@ -485,8 +497,8 @@ impl StateSync {
 
     /// Walk epoch by epoch from the anchor (or the furthest epoch end walked below
     /// `height`) to the epoch end `height`, keeping every step. Each step asks first the
-    /// peer that delivered the last one, then `offerers`, then the validators of the
-    /// epoch reached.
+    /// validators of the epoch reached, then the peer that delivered the last step, then
+    /// `offerers`.
     async fn walk(
         &self,
         anchor: &LightClient,
@@ -502,10 +514,13 @@ impl StateSync {
         let mut last: Option<PeerId> = None;
         while client.anchor().height < height {
             let end = client.epoch_end();
-            let preferred: Vec<PeerId> = last
+            // validators first (keys nobody can fake), then the peer that delivered the
+            // last step, then the offerers
+            let preferred: Vec<PeerId> = self
+                .validators(Some(&client))
                 .into_iter()
+                .chain(last)
                 .chain(offerers.iter().copied())
-                .chain(self.validators(Some(&client)))
                 .collect();
             let (ev, next, from) = self
                 .evidence(end, banned, true, &preferred, |ev| {
@@ -527,7 +542,8 @@ impl StateSync {
     /// `validators` serve (then one), then one that two or more peers serve, then the
     /// highest. Manifests over [`MAX_MANIFEST_BYTES`], rejected before, or at or
     /// below the anchor, or at or above `unprovable` (a block this sync found nobody proves
-    /// final) are not considered; at most [`MAX_OFFERS`] are held.
+    /// final) are not considered; at most [`MAX_OFFERS`] are held, the lowest-ranked making
+    /// room for a higher-ranked one.
     async fn find(
         &self,
         anchor: &LightClient,
@@ -544,6 +560,20 @@ impl StateSync {
             .as_deref()
             .and_then(|b| ledger::codec::decode_exact::<Manifest>(b, self.limits).ok())
             .map(|m| m.height);
+        // validators cannot be faked by fresh keys: an offer two of them serve beats any
+        // number of observers' (the byzantine validator alone serves one)
+        let rank = |o: &Offer| {
+            (
+                Some(o.id) == saved_id,
+                o.peers
+                    .iter()
+                    .filter(|p| validators.contains(p))
+                    .count()
+                    .min(2),
+                o.peers.len().min(2),
+                o.manifest.height,
+            )
+        };
         let mut last_log = Instant::now();
         loop {
             let mut offers: HashMap<Hash, Offer> = HashMap::new();
@@ -601,45 +631,30 @@ impl StateSync {
                 {
                     continue;
                 }
+                let offer = Offer {
+                    id,
+                    manifest,
+                    bytes,
+                    peers: vec![peer],
+                };
                 if offers.len() >= MAX_OFFERS {
-                    // keep memory bounded: make room only for a higher one
+                    // keep memory bounded: make room only for one that ranks higher, so
+                    // observers' many fakes never push out what validators serve
                     let Some((low_id, low)) = offers
                         .iter()
                         .filter(|(i, _)| Some(**i) != saved_id)
-                        .min_by_key(|(_, o)| o.manifest.height)
-                        .map(|(i, o)| (*i, o.manifest.height))
+                        .min_by_key(|(_, o)| rank(o))
+                        .map(|(i, o)| (*i, rank(o)))
                     else {
                         continue;
                     };
-                    if manifest.height <= low {
+                    if rank(&offer) <= low {
                         continue;
                     }
                     offers.remove(&low_id);
                 }
-                offers.insert(
-                    id,
-                    Offer {
-                        id,
-                        manifest,
-                        bytes,
-                        peers: vec![peer],
-                    },
-                );
+                offers.insert(id, offer);
             }
-            // validators cannot be faked by fresh keys: an offer two of them serve beats
-            // any number of observers' (the byzantine validator alone serves one)
-            let rank = |o: &Offer| {
-                (
-                    Some(o.id) == saved_id,
-                    o.peers
-                        .iter()
-                        .filter(|p| validators.contains(p))
-                        .count()
-                        .min(2),
-                    o.peers.len().min(2),
-                    o.manifest.height,
-                )
-            };
             if let Some(best) = offers.into_values().max_by_key(|o| rank(o)) {
                 // one server only, right after start: connections to the other peers may
                 // still be coming up; a moment more lets the pick (and the fetch) use them
@@ -878,6 +893,18 @@ struct Unproven {
     denied: HashSet<PeerId>,
 }
 
+/// Whether the validators of `set` among `denied` hold more than a third of its voting
+/// power (with fewer than a third byzantine, at least one honest validator among them).
+fn denied_by_a_third(set: &[Validator], denied: &HashSet<PeerId>) -> bool {
+    let total: u128 = set.iter().map(|v| u128::from(v.power)).sum();
+    let against: u128 = set
+        .iter()
+        .filter(|v| crate::peer::peer_id_of(&v.key).is_some_and(|p| denied.contains(&p)))
+        .map(|v| u128::from(v.power))
+        .sum();
+    total > 0 && against * 3 > total
+}
+
 /// A random starting place for [`rotate`] (0 if the OS has no randomness to give).
 fn random_index() -> usize {
     let mut b = [0u8; 8];
@@ -1000,6 +1027,37 @@ mod tests {
         assert_eq!(a.len(), PREFERRED_ASKS);
         assert_eq!(b.len(), 4);
         assert!(a.iter().chain(&b).collect::<HashSet<_>>().len() == many.len());
+    }
+
+    #[test]
+    fn only_more_than_a_third_of_the_power_saying_not_final_cuts_offers_off() {
+        let keys: Vec<ledger::Keypair> = (1..=4u8)
+            .map(|i| ledger::Keypair::from_secret([i; 32]))
+            .collect();
+        let set: Vec<Validator> = keys
+            .iter()
+            .map(|k| Validator {
+                key: k.public(),
+                power: 1,
+                address: String::new(),
+            })
+            .collect();
+        let peer = |i: usize| crate::peer::peer_id_of(&keys[i].public()).expect("a key");
+        let observers: HashSet<PeerId> = (0..40).map(|_| PeerId::random()).collect();
+        // one validator (perhaps the byzantine one) and any number of observers: no
+        let mut denied = observers.clone();
+        denied.insert(peer(3));
+        assert!(!denied_by_a_third(&set, &denied));
+        // two of four: at least one honest validator says it
+        denied.insert(peer(1));
+        assert!(denied_by_a_third(&set, &denied));
+        // by power, not by count
+        let mut weighted = set.clone();
+        weighted[0].power = 10;
+        assert!(!denied_by_a_third(&weighted, &denied));
+        denied.insert(peer(0));
+        assert!(denied_by_a_third(&weighted, &denied));
+        assert!(!denied_by_a_third(&[], &denied));
     }
 
     #[test]
