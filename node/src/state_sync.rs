@@ -53,7 +53,7 @@ const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Peers asked at once for finality evidence besides the preferred ones (each within its
 /// pace, see [`Pacer`]).
 const PARALLEL_ASKS: usize = 8;
-/// Preferred peers (the last step's, offerers, validators) asked in every round.
+/// Validators (and the last step's peer) asked in every round; more take turns.
 const PREFERRED_ASKS: usize = 16;
 /// Share of a serving peer's per-peer budget (`budget::Class::StateSync`, as for an
 /// observer) this node uses: it stays under the limit with room for timing jitter, so an
@@ -67,6 +67,10 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_MANIFEST_BYTES: usize = 8 << 20;
 /// How long the search for snapshots waits for a second peer serving the best one.
 const SECOND_SERVER_GRACE: Duration = Duration::from_secs(3);
+/// Snapshots dropped (false, unprovable or not delivered) before state sync gives up and
+/// the node syncs blocks instead: fresh keys offering fresh lies cannot keep it searching
+/// for ever.
+const MAX_REJECTED_OFFERS: usize = 32;
 /// Distinct manifests held while choosing.
 const MAX_OFFERS: usize = 16;
 
@@ -251,11 +255,11 @@ impl StateSync {
     }
 
     /// The finality evidence of block `height`, checked by `check`, from the first peer
-    /// whose answer passes, and that peer. Every round asks the `preferred` peers (the
-    /// validators, the peer that delivered the last step, the offerers of the snapshot
-    /// walked to; up to [`PREFERRED_ASKS`], in that order, rotating if there are more)
-    /// and up to [`PARALLEL_ASKS`] others this call has not asked yet, from a random place
-    /// in the list (see [`rotate`]). So peers that stay silent or answer "not here" (any
+    /// whose answer passes, and that peer. Every round asks the first of `preferred` (the
+    /// validators and the peer that delivered the last step; up to [`PREFERRED_ASKS`],
+    /// taking turns if there are more), up to [`PARALLEL_ASKS`] of its second (the
+    /// offerers of the snapshot walked to, in turn) and up to [`PARALLEL_ASKS`] others this
+    /// call has not asked yet, from a random place in the list (see [`plan_round`]). So peers that stay silent or answer "not here" (any
     /// number of them, with whatever IDs, however often they change keys) cost rounds,
     /// never the validators' turn. A peer whose answer fails `check` is penalized (unless
     /// `blame` is false: then the trusted input may be what is wrong).
@@ -264,13 +268,12 @@ impl StateSync {
         height: u64,
         banned: &mut HashSet<PeerId>,
         blame: bool,
-        preferred: &[PeerId],
+        preferred: (&[PeerId], &[PeerId]),
         mut check: impl FnMut(&FinalityEvidence) -> Result<T, String>,
     ) -> Result<(FinalityEvidence, T, PeerId), Unproven> {
         let deadline = Instant::now() + FIND_TIMEOUT;
         let mut last_error = String::from("no peer has it");
-        let mut asked_preferred: HashSet<PeerId> = HashSet::new();
-        let mut asked: HashSet<PeerId> = HashSet::new();
+        let mut asked: [HashSet<PeerId>; 3] = Default::default();
         let mut denied: HashSet<PeerId> = HashSet::new();
         let start = random_index();
         loop {
@@ -279,12 +282,7 @@ impl StateSync {
                 .into_iter()
                 .filter(|p| !banned.contains(p))
                 .collect();
-            let round = plan_round(
-                &candidates,
-                preferred,
-                (&mut asked_preferred, &mut asked),
-                start,
-            );
+            let round = plan_round(&candidates, preferred, &mut asked, start);
             let mut asks: FuturesUnordered<_> = round
                 .into_iter()
                 .map(|peer| async move {
@@ -358,7 +356,7 @@ impl StateSync {
                     self.cfg.trust_height,
                     &mut banned,
                     false,
-                    &validators,
+                    (&validators, &[]),
                     |ev| LightClient::anchored(trusted, e, ev).map_err(|e| e.to_string()),
                 )
                 .await
@@ -374,8 +372,16 @@ impl StateSync {
         let mut walked: BTreeMap<u64, (FinalityEvidence, LightClient)> = BTreeMap::new();
         let mut rejected: HashSet<Hash> = HashSet::new();
         let mut unprovable = u64::MAX;
+        let mut relaxed = false;
         let started = Instant::now();
         loop {
+            if rejected.len() >= MAX_REJECTED_OFFERS {
+                warn!(
+                    rejected = rejected.len(),
+                    "state sync: every snapshot tried was false or not delivered; syncing blocks instead"
+                );
+                return Ok(Outcome::NoSnapshot);
+            }
             // 2. the best snapshot offered above the anchor
             // the validators of the furthest epoch verified so far
             let validators = self.validators(Some(
@@ -385,9 +391,10 @@ impl StateSync {
                 .find(&anchor, &mut banned, &rejected, unprovable, &validators)
                 .await
             else {
-                if unprovable != u64::MAX {
+                if unprovable != u64::MAX && !relaxed {
                     // the cut-off may have hidden every snapshot: one more search without it
                     unprovable = u64::MAX;
+                    relaxed = true;
                     continue;
                 }
                 return Ok(Outcome::NoSnapshot);
@@ -514,16 +521,15 @@ impl StateSync {
         let mut last: Option<PeerId> = None;
         while client.anchor().height < height {
             let end = client.epoch_end();
-            // validators first (keys nobody can fake), then the peer that delivered the
-            // last step, then the offerers
-            let preferred: Vec<PeerId> = self
+            // validators (keys nobody can fake) and the peer that delivered the last step
+            // in every round, the offerers in turn
+            let always: Vec<PeerId> = self
                 .validators(Some(&client))
                 .into_iter()
                 .chain(last)
-                .chain(offerers.iter().copied())
                 .collect();
             let (ev, next, from) = self
-                .evidence(end, banned, true, &preferred, |ev| {
+                .evidence(end, banned, true, (&always, offerers), |ev| {
                     let mut c = client.clone();
                     c.advance(ev).map(|()| c).map_err(|e| e.to_string())
                 })
@@ -914,29 +920,38 @@ fn random_index() -> usize {
     u64::from_le_bytes(b) as usize
 }
 
-/// One round of asks for finality evidence: the `preferred` peers that are `candidates`
-/// (up to [`PREFERRED_ASKS`], rotating through them with the first `asked` set), then up
-/// to [`PARALLEL_ASKS`] other candidates rotating from `start` (the second set). Preferred
-/// peers are asked every round however many strangers come and go.
+/// One round of asks for finality evidence, from `candidates` only: the first list of
+/// `preferred` (up to [`PREFERRED_ASKS`]: all of them every round if there are no more),
+/// then up to [`PARALLEL_ASKS`] of its second list in turn, then up to [`PARALLEL_ASKS`]
+/// other candidates in turn from `start`; each group rotates with its own `asked` set (see
+/// [`rotate`]). The first list is asked every round however many strangers come and go,
+/// or copy a snapshot's manifest to join its offerers.
 fn plan_round(
     candidates: &[PeerId],
-    preferred: &[PeerId],
-    (asked_preferred, asked): (&mut HashSet<PeerId>, &mut HashSet<PeerId>),
+    (always, offerers): (&[PeerId], &[PeerId]),
+    asked: &mut [HashSet<PeerId>; 3],
     start: usize,
 ) -> Vec<PeerId> {
-    let mut first: Vec<PeerId> = Vec::new();
-    for p in preferred {
-        if candidates.contains(p) && !first.contains(p) {
-            first.push(*p);
+    let mut groups: [Vec<PeerId>; 3] = Default::default();
+    for p in always {
+        if candidates.contains(p) && !groups[0].contains(p) {
+            groups[0].push(*p);
         }
     }
-    let others: Vec<PeerId> = candidates
+    for p in offerers {
+        if candidates.contains(p) && !groups[0].contains(p) && !groups[1].contains(p) {
+            groups[1].push(*p);
+        }
+    }
+    groups[2] = candidates
         .iter()
-        .filter(|p| !first.contains(p))
+        .filter(|p| !groups[0].contains(p) && !groups[1].contains(p))
         .copied()
         .collect();
-    let mut round = rotate(&first, asked_preferred, 0, PREFERRED_ASKS);
-    round.extend(rotate(&others, asked, start, PARALLEL_ASKS));
+    let [a0, a1, a2] = asked;
+    let mut round = rotate(&groups[0], a0, 0, PREFERRED_ASKS);
+    round.extend(rotate(&groups[1], a1, 0, PARALLEL_ASKS));
+    round.extend(rotate(&groups[2], a2, start, PARALLEL_ASKS));
     round
 }
 
@@ -996,34 +1011,36 @@ mod tests {
 
     #[test]
     fn validators_are_asked_every_round_while_strangers_change_keys() {
-        // 3 validators (preferred) and 30 observers whose keys are replaced after each
-        // round, so the strangers' rotation never completes: the validators are still in
-        // every round, and first.
+        // 3 validators and 30 observers whose keys are replaced after each round, so the
+        // strangers' rotation never completes, and 32 observers that copied the snapshot's
+        // manifest (offerers): the validators are still in every round, and first.
         let validators: Vec<PeerId> = (0..3).map(|_| PeerId::random()).collect();
         let gone = PeerId::random(); // preferred but not connected: skipped
-        let preferred: Vec<PeerId> = std::iter::once(gone)
+        let always: Vec<PeerId> = std::iter::once(gone)
             .chain(validators.iter().copied())
             .collect();
-        let (mut asked_preferred, mut asked) = (HashSet::new(), HashSet::new());
+        // 32 observers copy the snapshot's manifest and so are offerers too
+        let copiers: Vec<PeerId> = (0..32).map(|_| PeerId::random()).collect();
+        let mut asked = Default::default();
+        let mut offerers_asked = HashSet::new();
         for round in 0..10 {
             let mut candidates: Vec<PeerId> = (0..30).map(|_| PeerId::random()).collect();
             candidates.extend(&validators);
+            candidates.extend(&copiers);
             candidates.sort_unstable();
-            let r = plan_round(
-                &candidates,
-                &preferred,
-                (&mut asked_preferred, &mut asked),
-                round,
-            );
+            let r = plan_round(&candidates, (&always, &copiers), &mut asked, round);
             assert_eq!(r[..3], validators, "round {round}");
-            assert_eq!(r.len(), 3 + PARALLEL_ASKS);
+            assert_eq!(r.len(), 3 + 2 * PARALLEL_ASKS);
             assert!(!r.contains(&gone));
+            offerers_asked.extend(r[3..3 + PARALLEL_ASKS].iter().copied());
         }
-        // more preferred peers than PREFERRED_ASKS: they take turns
+        // the offerers took turns: all asked within ⌈32/8⌉ rounds
+        assert_eq!(offerers_asked.len(), copiers.len());
+        // more always-asked peers than PREFERRED_ASKS: they take turns
         let many: Vec<PeerId> = (0..PREFERRED_ASKS + 4).map(|_| PeerId::random()).collect();
-        let (mut asked_preferred, mut asked) = (HashSet::new(), HashSet::new());
-        let a = plan_round(&many, &many, (&mut asked_preferred, &mut asked), 0);
-        let b = plan_round(&many, &many, (&mut asked_preferred, &mut asked), 0);
+        let mut asked = Default::default();
+        let a = plan_round(&many, (&many, &[]), &mut asked, 0);
+        let b = plan_round(&many, (&many, &[]), &mut asked, 0);
         assert_eq!(a.len(), PREFERRED_ASKS);
         assert_eq!(b.len(), 4);
         assert!(a.iter().chain(&b).collect::<HashSet<_>>().len() == many.len());
