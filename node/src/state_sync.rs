@@ -177,11 +177,16 @@ impl StateSync {
         f(g.get_or_insert_with(StateSyncProgress::default));
     }
 
-    fn peers(&self) -> Vec<PeerId> {
-        let list = match self.net_info.list.lock() {
+    /// The connected peers as the network layer lists them.
+    fn connected(&self) -> Vec<crate::p2p::PeerEntry> {
+        match self.net_info.list.lock() {
             Ok(l) => l.clone(),
             Err(p) => p.into_inner().clone(),
-        };
+        }
+    }
+
+    fn peers(&self) -> Vec<PeerId> {
+        let list = self.connected();
         let mut peers: Vec<PeerId> = list.into_iter().map(|p| p.peer).collect();
         peers.sort_unstable();
         peers.dedup();
@@ -193,10 +198,7 @@ impl StateSync {
     /// one (before any anchor is trusted), those the network layer flags as validators.
     /// Keys cannot be faked, so observers never crowd these out.
     fn validators(&self, client: Option<&LightClient>) -> Vec<PeerId> {
-        let list = match self.net_info.list.lock() {
-            Ok(l) => l.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
+        let list = self.connected();
         let mut out: Vec<PeerId> = match client {
             Some(c) => {
                 let set: HashSet<PeerId> = c
