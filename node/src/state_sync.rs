@@ -67,12 +67,54 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_MANIFEST_BYTES: usize = 8 << 20;
 /// How long the search for snapshots waits for a second peer serving the best one.
 const SECOND_SERVER_GRACE: Duration = Duration::from_secs(3);
-/// Snapshots dropped (false, unprovable or not delivered) before state sync gives up and
-/// the node syncs blocks instead: fresh keys offering fresh lies cannot keep it searching
-/// for ever.
-const MAX_REJECTED_OFFERS: usize = 32;
+/// Failed snapshot tries (false, unprovable, or chunks not delivered) before state sync
+/// gives up and the node syncs blocks instead: fresh keys offering fresh lies cannot keep
+/// it searching for ever.
+const MAX_FAILED_TRIES: usize = 32;
+/// Tries of one snapshot whose chunks did not arrive (a stall, or no source left for a
+/// moment) before it is dropped: one hiccup must not cost the only honest snapshot.
+const FETCH_TRIES: u32 = 3;
 /// Distinct manifests held while choosing.
 const MAX_OFFERS: usize = 16;
+
+/// The snapshots one state sync has given up on. A snapshot shown false (or whose block
+/// nobody proves final) is dropped at once; one whose chunks did not arrive is dropped after
+/// [`FETCH_TRIES`] tries. Every failed try spends one of [`MAX_FAILED_TRIES`], so the
+/// search ends even when fresh offers keep coming.
+#[derive(Debug, Default)]
+struct Dropped {
+    ids: HashSet<Hash>,
+    undelivered: HashMap<Hash, u32>,
+    failures: usize,
+}
+
+impl Dropped {
+    /// Drop `id` for good.
+    fn reject(&mut self, id: Hash) {
+        self.failures += 1;
+        self.undelivered.remove(&id);
+        self.ids.insert(id);
+    }
+
+    /// `id`'s chunks did not arrive; `true` if that was its last try (it is dropped).
+    fn undelivered(&mut self, id: Hash) -> bool {
+        self.failures += 1;
+        let tries = self.undelivered.entry(id).or_default();
+        *tries += 1;
+        if *tries >= FETCH_TRIES {
+            self.undelivered.remove(&id);
+            self.ids.insert(id);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// No try left: sync blocks instead.
+    fn exhausted(&self) -> bool {
+        self.failures >= MAX_FAILED_TRIES
+    }
+}
 
 /// How a state sync ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -372,14 +414,15 @@ impl StateSync {
         };
         // every epoch end walked: its evidence and the client trusting the next epoch
         let mut walked: BTreeMap<u64, (FinalityEvidence, LightClient)> = BTreeMap::new();
-        let mut rejected: HashSet<Hash> = HashSet::new();
+        let mut dropped = Dropped::default();
         let mut unprovable = u64::MAX;
         let mut relaxed = false;
         let started = Instant::now();
         loop {
-            if rejected.len() >= MAX_REJECTED_OFFERS {
+            if dropped.exhausted() {
                 warn!(
-                    rejected = rejected.len(),
+                    tries = dropped.failures,
+                    dropped = dropped.ids.len(),
                     "state sync: every snapshot tried was false or not delivered; syncing blocks instead"
                 );
                 return Ok(Outcome::NoSnapshot);
@@ -390,7 +433,7 @@ impl StateSync {
                 walked.values().next_back().map_or(&anchor, |(_, c)| c),
             ));
             let Some(offer) = self
-                .find(&anchor, &mut banned, &rejected, unprovable, &validators)
+                .find(&anchor, &mut banned, &dropped, unprovable, &validators)
                 .await
             else {
                 if unprovable != u64::MAX && !relaxed {
@@ -425,7 +468,7 @@ impl StateSync {
                 // an older epoch end (they may have joined from a checkpoint) and other
                 // peers are not blamed
                 warn!(height, "state sync: {}; dropping this snapshot", e.why);
-                rejected.insert(offer.id);
+                dropped.reject(offer.id);
                 if e.height == height {
                     for p in offer.peers.iter().filter(|p| e.denied.contains(p)) {
                         self.penalize(
@@ -457,7 +500,7 @@ impl StateSync {
                 self.reject(
                     &offer,
                     &mut banned,
-                    &mut rejected,
+                    &mut dropped,
                     &format!("a snapshot manifest that does not verify: {why}"),
                 );
                 continue;
@@ -466,7 +509,18 @@ impl StateSync {
                 .map_err(|e| format!("saving the manifest: {e}"))?;
             // 4. the chunks
             if !self.fetch(&offer, &mut banned).await? {
-                rejected.insert(offer.id);
+                // the chunks saved so far stay: a next try of this snapshot resumes them
+                if dropped.undelivered(offer.id) {
+                    warn!(
+                        height,
+                        "state sync: this snapshot was not delivered {FETCH_TRIES} times; dropping it"
+                    );
+                } else {
+                    info!(
+                        height,
+                        "state sync: this snapshot was not delivered; trying again"
+                    );
+                }
                 continue;
             }
             // 5. into the store, with every epoch end walked (this node can then serve
@@ -494,10 +548,10 @@ impl StateSync {
         &self,
         offer: &Offer,
         banned: &mut HashSet<PeerId>,
-        rejected: &mut HashSet<Hash>,
+        dropped: &mut Dropped,
         why: &str,
     ) {
-        rejected.insert(offer.id);
+        dropped.reject(offer.id);
         for p in &offer.peers {
             self.penalize(*p, why.to_string());
             banned.insert(*p);
@@ -548,7 +602,7 @@ impl StateSync {
     /// Ask every peer for its newest manifest (and for the one a crashed run saved). The
     /// pick: a crashed run's (its chunks are saved), then one that two or more of
     /// `validators` serve (then one), then one that two or more peers serve, then the
-    /// highest. Manifests over [`MAX_MANIFEST_BYTES`], rejected before, or at or
+    /// highest. Manifests over [`MAX_MANIFEST_BYTES`], dropped before, or at or
     /// below the anchor, or at or above `unprovable` (a block this sync found nobody proves
     /// final) are not considered; at most [`MAX_OFFERS`] are held, the lowest-ranked making
     /// room for a higher-ranked one.
@@ -556,14 +610,19 @@ impl StateSync {
         &self,
         anchor: &LightClient,
         banned: &mut HashSet<PeerId>,
-        rejected: &HashSet<Hash>,
+        dropped: &Dropped,
         unprovable: u64,
         validators: &[PeerId],
     ) -> Option<Offer> {
         let started = Instant::now();
         let deadline = started + FIND_TIMEOUT;
         let saved = std::fs::read(self.dir.join("manifest")).ok();
-        let saved_id = saved.as_deref().map(|b| Hash(*blake3::hash(b).as_bytes()));
+        // a crashed run's manifest comes first (its chunks are saved); one this run already
+        // failed to fetch competes like any other
+        let saved_id = saved
+            .as_deref()
+            .map(|b| Hash(*blake3::hash(b).as_bytes()))
+            .filter(|id| !dropped.undelivered.contains_key(id));
         let saved_height = saved
             .as_deref()
             .and_then(|b| ledger::codec::decode_exact::<Manifest>(b, self.limits).ok())
@@ -616,7 +675,7 @@ impl StateSync {
                     continue;
                 }
                 let id = Hash(*blake3::hash(&bytes).as_bytes());
-                if rejected.contains(&id) {
+                if dropped.ids.contains(&id) {
                     continue;
                 }
                 if let Some(o) = offers.get_mut(&id) {
@@ -983,6 +1042,34 @@ fn rotate(list: &[PeerId], asked: &mut HashSet<PeerId>, start: usize, n: usize) 
 mod tests {
     use super::*;
     use crate::budget::Class;
+
+    #[test]
+    fn an_undelivered_snapshot_is_tried_again_and_fresh_failures_still_end_the_search() {
+        let honest = Hash([1; 32]);
+        let mut d = Dropped::default();
+        // a stall (or no source left for a moment) does not drop the snapshot at once
+        for _ in 1..FETCH_TRIES {
+            assert!(!d.undelivered(honest));
+            assert!(!d.ids.contains(&honest), "dropped after one hiccup");
+        }
+        assert!(d.undelivered(honest), "never dropped");
+        assert!(d.ids.contains(&honest));
+        // a snapshot shown false is dropped at once
+        let fake = Hash([2; 32]);
+        d.reject(fake);
+        assert!(d.ids.contains(&fake));
+        // fresh snapshots that never deliver are never dropped one by one before their
+        // last try, yet every try counts: the search ends after MAX_FAILED_TRIES
+        let mut tries = usize::try_from(FETCH_TRIES).unwrap() + 1;
+        let mut k = 3u8;
+        while !d.exhausted() {
+            assert!(!d.undelivered(Hash([k; 32])));
+            k += 1;
+            tries += 1;
+        }
+        assert_eq!(tries, MAX_FAILED_TRIES);
+        assert!(d.undelivered.len() < MAX_FAILED_TRIES);
+    }
 
     #[test]
     fn silent_peers_with_the_lowest_ids_never_keep_the_others_from_being_asked() {
