@@ -466,7 +466,21 @@ impl StateSync {
                 // Offerers that answered "not here" or with bad evidence for the snapshot's
                 // own block lied about it; silent ones (perhaps flooded), those that lack
                 // an older epoch end (they may have joined from a checkpoint) and other
-                // peers are not blamed
+                // peers are not blamed. When nobody said "not here" either (silence: a
+                // flood, or a moment without connections), the snapshot is tried again like
+                // one whose chunks did not arrive; the epochs walked so far are kept
+                if e.denied.is_empty() {
+                    if dropped.undelivered(offer.id) {
+                        warn!(
+                            height,
+                            "state sync: {}; dropping this snapshot after {FETCH_TRIES} tries",
+                            e.why
+                        );
+                    } else {
+                        info!(height, "state sync: {}; trying again", e.why);
+                    }
+                    continue;
+                }
                 warn!(height, "state sync: {}; dropping this snapshot", e.why);
                 dropped.reject(offer.id);
                 if e.height == height {
@@ -1068,7 +1082,8 @@ mod tests {
             tries += 1;
         }
         assert_eq!(tries, MAX_FAILED_TRIES);
-        assert!(d.undelivered.len() < MAX_FAILED_TRIES);
+        // the fresh ones were never dropped one by one: each had tries left
+        assert_eq!(d.ids.len(), 2);
     }
 
     #[test]
