@@ -21,7 +21,7 @@
 //! again. This module runs before the consensus core exists and touches nothing of it.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -76,6 +76,8 @@ const MAX_FAILED_TRIES: usize = 32;
 const FETCH_TRIES: u32 = 3;
 /// Distinct manifests held while choosing.
 const MAX_OFFERS: usize = 16;
+/// Peers the [`Pacer`] remembers before it forgets those whose slot has passed.
+const PACER_KEPT: usize = 256;
 
 /// The snapshots one state sync has given up on. A snapshot shown false (or whose block
 /// nobody proves final) is dropped at once; one whose chunks did not arrive is dropped after
@@ -185,10 +187,20 @@ impl Pacer {
         let (spacing, _) = Self::rates();
         let now = Instant::now();
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        Self::forget_past(&mut next, now);
         let slot = next.entry(peer).or_insert(now);
         let at = (*slot).max(now);
         *slot = at + spacing;
         at
+    }
+
+    /// Above [`PACER_KEPT`] peers, drop those whose slot has passed: a past slot and no
+    /// entry mean the same (the next request may go now), so a stream of fresh keys
+    /// cannot grow the map and nothing a peer owes is forgotten.
+    fn forget_past(next: &mut HashMap<PeerId, Instant>, now: Instant) {
+        if next.len() > PACER_KEPT {
+            next.retain(|_, at| *at > now);
+        }
     }
 
     /// An answer of `bytes` came from `peer`: its next request waits that much longer.
@@ -196,6 +208,7 @@ impl Pacer {
         let (_, per_s) = Self::rates();
         let now = Instant::now();
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        Self::forget_past(&mut next, now);
         let slot = next.entry(peer).or_insert(now);
         *slot = (*slot).max(now) + Duration::from_secs_f64(bytes as f64 / per_s);
     }
@@ -273,8 +286,15 @@ impl StateSync {
         });
     }
 
-    /// One request: the data asked for, `None` if the peer does not hold it.
-    async fn ask(&self, peer: PeerId, req: &Request) -> Result<Option<Vec<u8>>, String> {
+    /// One request: the data asked for, `None` if the peer does not hold it. `timeout`
+    /// runs from when the request goes out: the wait for the peer's slot (see [`Pacer`])
+    /// is this node's own pacing, and a peer is never judged silent for it.
+    async fn ask(
+        &self,
+        peer: PeerId,
+        req: &Request,
+        timeout: Duration,
+    ) -> Result<Option<Vec<u8>>, String> {
         tokio::time::sleep_until(self.pacer.reserve(peer).into()).await;
         let (reply, rx) = oneshot::channel();
         self.net
@@ -285,7 +305,7 @@ impl StateSync {
             })
             .await
             .map_err(|_| "the network stopped".to_string())?;
-        let bytes = tokio::time::timeout(REQUEST_TIMEOUT, rx)
+        let bytes = tokio::time::timeout(timeout, rx)
             .await
             .map_err(|_| "no answer in time".to_string())?
             .map_err(|_| "the network dropped the request".to_string())??;
@@ -330,19 +350,17 @@ impl StateSync {
             let mut asks: FuturesUnordered<_> = round
                 .into_iter()
                 .map(|peer| async move {
-                    let r = tokio::time::timeout(
-                        EVIDENCE_TIMEOUT,
-                        self.ask(peer, &Request::GetFinality { height }),
-                    )
-                    .await;
+                    let r = self
+                        .ask(peer, &Request::GetFinality { height }, EVIDENCE_TIMEOUT)
+                        .await;
                     (peer, r)
                 })
                 .collect();
             while let Some((peer, answer)) = asks.next().await {
                 let bytes = match answer {
-                    Ok(Ok(Some(bytes))) => bytes,
+                    Ok(Some(bytes)) => bytes,
                     // "not here": an answer, unlike silence or a refusal (busy peers refuse)
-                    Ok(Ok(None)) => {
+                    Ok(None) => {
                         denied.insert(peer);
                         continue;
                     }
@@ -506,10 +524,12 @@ impl StateSync {
                 }
                 continue;
             }
-            let Some((ev, _)) = walked.get(&height) else {
+            let Some((ev, client)) = walked.get(&height) else {
                 return Err(format!("the walk did not reach block {height}"));
             };
             let header = ev.header.clone();
+            // the validators after the snapshot's block: those that take snapshots of it
+            let serving = self.validators(Some(client));
             if let Err(why) = offer.manifest.verify(&header) {
                 self.reject(
                     &offer,
@@ -521,8 +541,13 @@ impl StateSync {
             }
             std::fs::write(self.dir.join("manifest"), &offer.bytes)
                 .map_err(|e| format!("saving the manifest: {e}"))?;
-            // 4. the chunks
-            if !self.fetch(&offer, &mut banned).await? {
+            // 4. the chunks. Saved chunks of snapshots that may be tried again stay; those
+            // of dropped ones go (the disk holds at most FETCH_TRIES-bounded leftovers)
+            clear_chunk_dirs(&self.dir, |id| {
+                *id == offer.id || dropped.undelivered.contains_key(id)
+            })
+            .map_err(|e| format!("{}: {e}", self.dir.display()))?;
+            if !self.fetch(&offer, &mut banned, &serving).await? {
                 // the chunks saved so far stay: a next try of this snapshot resumes them
                 if dropped.undelivered(offer.id) {
                     warn!(
@@ -540,7 +565,7 @@ impl StateSync {
             // 5. into the store, with every epoch end walked (this node can then serve
             // walks itself) and the validator sets they trust
             self.set(|p| p.step = "restoring".into());
-            self.restore(&offer.manifest, &anchor, &walked, height)?;
+            self.restore(&offer, &anchor, &walked, height)?;
             let _ = std::fs::remove_dir_all(&self.dir);
             info!(
                 height,
@@ -671,16 +696,14 @@ impl StateSync {
                         .map(move |h| (*peer, h))
                 })
                 .map(|(peer, h)| async move {
-                    let r = tokio::time::timeout(
-                        EVIDENCE_TIMEOUT,
-                        self.ask(peer, &Request::GetSnapshot { height: h }),
-                    )
-                    .await;
+                    let r = self
+                        .ask(peer, &Request::GetSnapshot { height: h }, EVIDENCE_TIMEOUT)
+                        .await;
                     (peer, r)
                 })
                 .collect();
             while let Some((peer, answer)) = asks.next().await {
-                let Ok(Ok(Some(bytes))) = answer else {
+                let Ok(Some(bytes)) = answer else {
                     continue;
                 };
                 if bytes.len() > MAX_MANIFEST_BYTES {
@@ -760,15 +783,31 @@ impl StateSync {
         }
     }
 
+    /// Where `id`'s chunks are saved: a folder per snapshot, so chunks of another
+    /// snapshot fetched between two tries of this one never overwrite them.
+    fn chunk_dir(&self, id: &Hash) -> PathBuf {
+        self.dir.join(format!("chunks-{}", id.to_hex()))
+    }
+
     /// Fetch every chunk not saved yet; `false` if no peer serves the snapshot any more,
-    /// or no chunk arrived for [`STALL_TIMEOUT`].
-    async fn fetch(&self, offer: &Offer, banned: &mut HashSet<PeerId>) -> Result<bool, String> {
+    /// or no chunk arrived for [`STALL_TIMEOUT`]. Chunks are asked of `validators` first
+    /// (keys nobody can fake); other servers get what the validators have no room for, so
+    /// any number of silent strangers among the offerers cannot stall a fetch that one
+    /// honest validator serves.
+    async fn fetch(
+        &self,
+        offer: &Offer,
+        banned: &mut HashSet<PeerId>,
+        validators: &[PeerId],
+    ) -> Result<bool, String> {
         let m = &offer.manifest;
         let height = m.height;
+        let dir = self.chunk_dir(&offer.id);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut todo: VecDeque<usize> = VecDeque::new();
         let mut done = 0u64;
         for i in 0..m.chunks.len() {
-            let saved = std::fs::read(self.dir.join(format!("chunk-{i}"))).ok();
+            let saved = std::fs::read(dir.join(format!("chunk-{i}"))).ok();
             if saved.is_some_and(|b| m.verify_chunk(i, &b).is_ok()) {
                 done += 1;
             } else {
@@ -789,28 +828,31 @@ impl StateSync {
         // peers that did not deliver (no data, refused, late) are not asked again for
         // this snapshot; those that lied are banned
         let mut failed: HashSet<PeerId> = HashSet::new();
-        let mut sources: Vec<PeerId> = offer
-            .peers
-            .iter()
-            .filter(|p| !banned.contains(p))
-            .copied()
-            .collect();
+        let mut sources: Vec<PeerId> = validators_first(
+            &offer
+                .peers
+                .iter()
+                .filter(|p| !banned.contains(p))
+                .copied()
+                .collect::<Vec<_>>(),
+            validators,
+        );
         let mut busy: HashMap<PeerId, usize> = HashMap::new();
-        let mut next_source = 0usize;
         let mut in_flight = FuturesUnordered::new();
         let mut last_log = Instant::now();
         let mut last_progress = Instant::now();
         let total = m.chunks.len();
         while !todo.is_empty() || !in_flight.is_empty() {
             while in_flight.len() < IN_FLIGHT && !todo.is_empty() {
-                // the next source with room (at most PER_PEER requests each)
-                let Some(peer) = (0..sources.len())
-                    .map(|k| sources[(next_source + k) % sources.len()])
+                // the first source with room (at most PER_PEER requests each): validators
+                // first, then the others in the order they offered
+                let Some(peer) = sources
+                    .iter()
+                    .copied()
                     .find(|p| busy.get(p).copied().unwrap_or(0) < PER_PEER)
                 else {
                     break;
                 };
-                next_source += 1;
                 let Some(i) = todo.pop_front() else { break };
                 *busy.entry(peer).or_default() += 1;
                 let req = Request::GetSnapshotChunk {
@@ -818,7 +860,7 @@ impl StateSync {
                     index: i as u32,
                 };
                 in_flight.push(async move {
-                    let r = tokio::time::timeout(REQUEST_TIMEOUT, self.ask(peer, &req)).await;
+                    let r = self.ask(peer, &req, REQUEST_TIMEOUT).await;
                     (i, peer, r)
                 });
             }
@@ -831,7 +873,10 @@ impl StateSync {
             }
             let Some((i, peer, result)) = in_flight.next().await else {
                 // no source left: peers that still serve this very manifest
-                if !self.refresh(offer, banned, &failed, &mut sources).await {
+                if !self
+                    .refresh(offer, banned, &failed, validators, &mut sources)
+                    .await
+                {
                     return Ok(false);
                 }
                 continue;
@@ -840,13 +885,11 @@ impl StateSync {
                 *n = n.saturating_sub(1);
             }
             match result {
-                Ok(Ok(Some(bytes))) => match m.verify_chunk(i, &bytes) {
+                Ok(Some(bytes)) => match m.verify_chunk(i, &bytes) {
                     Ok(_) => {
-                        let tmp = self.dir.join(format!(".chunk-{i}"));
+                        let tmp = dir.join(format!(".chunk-{i}"));
                         std::fs::write(&tmp, &bytes)
-                            .and_then(|()| {
-                                std::fs::rename(&tmp, self.dir.join(format!("chunk-{i}")))
-                            })
+                            .and_then(|()| std::fs::rename(&tmp, dir.join(format!("chunk-{i}"))))
                             .map_err(|e| format!("saving chunk {i}: {e}"))?;
                         done += 1;
                         last_progress = Instant::now();
@@ -885,6 +928,7 @@ impl StateSync {
         offer: &Offer,
         banned: &HashSet<PeerId>,
         failed: &HashSet<PeerId>,
+        validators: &[PeerId],
         sources: &mut Vec<PeerId>,
     ) -> bool {
         let deadline = Instant::now() + FIND_TIMEOUT;
@@ -896,14 +940,14 @@ impl StateSync {
                 let req = Request::GetSnapshot {
                     height: offer.manifest.height,
                 };
-                if let Ok(Ok(Some(bytes))) =
-                    tokio::time::timeout(EVIDENCE_TIMEOUT, self.ask(peer, &req)).await
+                if let Ok(Some(bytes)) = self.ask(peer, &req, EVIDENCE_TIMEOUT).await
                     && bytes == offer.bytes
                 {
                     sources.push(peer);
                 }
             }
             if !sources.is_empty() {
+                *sources = validators_first(sources, validators);
                 return true;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -919,15 +963,17 @@ impl StateSync {
     /// end walked (with the validator sets the walk trusted) into the store.
     fn restore(
         &self,
-        m: &Manifest,
+        offer: &Offer,
         anchor: &LightClient,
         walked: &BTreeMap<u64, (FinalityEvidence, LightClient)>,
         height: u64,
     ) -> Result<(), String> {
+        let m = &offer.manifest;
+        let dir = self.chunk_dir(&offer.id);
         let store = &self.store;
         store.begin_restore(m.height).map_err(|e| e.to_string())?;
         for i in 0..m.chunks.len() {
-            let bytes = std::fs::read(self.dir.join(format!("chunk-{i}")))
+            let bytes = std::fs::read(dir.join(format!("chunk-{i}")))
                 .map_err(|e| format!("reading saved chunk {i}: {e}"))?;
             // checked again: the disk is not the peer, but it is not trusted either
             let accounts = m
@@ -961,6 +1007,34 @@ impl StateSync {
             .map_err(|e| e.to_string())?;
         Ok(())
     }
+}
+
+/// `peers` with those in `validators` first, each part in its own order.
+fn validators_first(peers: &[PeerId], validators: &[PeerId]) -> Vec<PeerId> {
+    let (mut out, others): (Vec<PeerId>, Vec<PeerId>) =
+        peers.iter().partition(|p| validators.contains(p));
+    out.extend(others);
+    out
+}
+
+/// Remove from the state-sync folder the chunk folders of snapshots `keep` rejects (and
+/// the loose `chunk-N` files of releases before folders per snapshot); the manifest and
+/// anything else stay.
+fn clear_chunk_dirs(dir: &Path, keep: impl Fn(&Hash) -> bool) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(hex) = name.strip_prefix("chunks-") {
+            if Hash::from_hex(hex).is_ok_and(|id| keep(&id)) {
+                continue;
+            }
+            std::fs::remove_dir_all(entry.path())?;
+        } else if name.starts_with("chunk-") || name.starts_with(".chunk-") {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Why finality evidence was not found.
@@ -1207,5 +1281,79 @@ mod tests {
         let owed = Duration::from_secs_f64((8 << 20) as f64 / answer_rate);
         assert!(after >= before + spacing + owed);
         assert!(owed > Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_pacer_forgets_fresh_keys_but_never_what_a_peer_still_owes() {
+        let pacer = Pacer::default();
+        let slow = PeerId::random();
+        // 8 MiB of answers: the peer's next slot is seconds away
+        pacer.reserve(slow);
+        pacer.charge(slow, 8 << 20);
+        let owed = pacer.next.lock().unwrap()[&slow];
+        assert!(owed > Instant::now() + Duration::from_secs(1));
+        // two thousand fresh keys asked once each, a hundred per slot's spacing
+        let (spacing, _) = Pacer::rates();
+        for i in 0..2_000 {
+            pacer.reserve(PeerId::random());
+            if i % 100 == 99 {
+                std::thread::sleep(spacing);
+            }
+        }
+        let next = pacer.next.lock().unwrap();
+        assert!(
+            next.len() <= PACER_KEPT + 100 + 1,
+            "the map grew to {} peers",
+            next.len()
+        );
+        assert_eq!(next.get(&slow), Some(&owed), "a peer's debt was forgotten");
+    }
+
+    #[test]
+    fn validators_come_first_in_the_order_they_offered() {
+        let p: Vec<PeerId> = (0..6).map(|_| PeerId::random()).collect();
+        let validators = [p[4], p[1], PeerId::random()];
+        let order = validators_first(&p, &validators);
+        assert_eq!(order, vec![p[1], p[4], p[0], p[2], p[3], p[5]]);
+        assert_eq!(validators_first(&p, &[]), p);
+    }
+
+    #[test]
+    fn each_snapshot_keeps_its_own_chunks_and_dropped_ones_are_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (Hash([1; 32]), Hash([2; 32]), Hash([3; 32]));
+        for id in [a, b, c] {
+            let d = dir.path().join(format!("chunks-{}", id.to_hex()));
+            std::fs::create_dir_all(&d).unwrap();
+            // the same index in each snapshot: separate files
+            std::fs::write(d.join("chunk-0"), id.0).unwrap();
+        }
+        // what a release before folders per snapshot left, and the manifest
+        std::fs::write(dir.path().join("chunk-0"), b"old").unwrap();
+        std::fs::write(dir.path().join(".chunk-1"), b"old").unwrap();
+        std::fs::write(dir.path().join("manifest"), b"m").unwrap();
+        std::fs::create_dir_all(dir.path().join("chunks-not-hex")).unwrap();
+        clear_chunk_dirs(dir.path(), |id| *id == a || *id == c).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want = vec![
+            format!("chunks-{}", a.to_hex()),
+            format!("chunks-{}", c.to_hex()),
+            "manifest".to_string(),
+        ];
+        want.sort();
+        assert_eq!(left, want);
+        for id in [a, c] {
+            let saved = std::fs::read(
+                dir.path()
+                    .join(format!("chunks-{}", id.to_hex()))
+                    .join("chunk-0"),
+            )
+            .unwrap();
+            assert_eq!(saved, id.0);
+        }
     }
 }
