@@ -182,16 +182,21 @@ impl Pacer {
         )
     }
 
-    /// The time a request to `peer` may go out, reserving one message's share.
-    fn reserve(&self, peer: PeerId) -> Instant {
+    /// The time a request to `peer` may go out, reserving one message's share; `None`
+    /// (nothing reserved) if that is more than `within` away: a peer that sent that many
+    /// bytes of answers lately is not asked now.
+    fn reserve(&self, peer: PeerId, within: Duration) -> Option<Instant> {
         let (spacing, _) = Self::rates();
         let now = Instant::now();
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
         Self::forget_past(&mut next, now);
         let slot = next.entry(peer).or_insert(now);
         let at = (*slot).max(now);
+        if at > now + within {
+            return None;
+        }
         *slot = at + spacing;
-        at
+        Some(at)
     }
 
     /// Above [`PACER_KEPT`] peers, drop those whose slot has passed: a past slot and no
@@ -288,14 +293,20 @@ impl StateSync {
 
     /// One request: the data asked for, `None` if the peer does not hold it. `timeout`
     /// runs from when the request goes out: the wait for the peer's slot (see [`Pacer`])
-    /// is this node's own pacing, and a peer is never judged silent for it.
+    /// is this node's own pacing, and a peer is never judged silent for it; a peer whose
+    /// slot is further away than `timeout` (its answers were that large) is not asked. An
+    /// answer that does not decode, or of the wrong kind, costs the peer [`LIE_PENALTY`].
     async fn ask(
         &self,
         peer: PeerId,
         req: &Request,
         timeout: Duration,
     ) -> Result<Option<Vec<u8>>, String> {
-        tokio::time::sleep_until(self.pacer.reserve(peer).into()).await;
+        let at = self
+            .pacer
+            .reserve(peer, timeout)
+            .ok_or_else(|| "its answers were too large lately; not asked now".to_string())?;
+        tokio::time::sleep_until(at.into()).await;
         let (reply, rx) = oneshot::channel();
         self.net
             .send(Command::Request {
@@ -313,8 +324,16 @@ impl StateSync {
         match Response::decode(&bytes, self.limits) {
             Ok(Response::Data(d)) => Ok(d),
             Ok(Response::Refused(why)) => Err(format!("refused: {why}")),
-            Ok(_) => Err("an answer of the wrong kind".into()),
-            Err(e) => Err(format!("a malformed answer: {e}")),
+            Ok(_) => {
+                let why = "an answer of the wrong kind".to_string();
+                self.penalize(peer, why.clone());
+                Err(why)
+            }
+            Err(e) => {
+                let why = format!("a malformed answer: {e}");
+                self.penalize(peer, why.clone());
+                Err(why)
+            }
         }
     }
 
@@ -402,6 +421,7 @@ impl StateSync {
             );
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        adopt_loose_chunks(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
         self.set(|p| p.step = "finding-snapshot".into());
         let mut banned: HashSet<PeerId> = HashSet::new();
         // 1. the trust anchor (a checkpoint that does not match is the operator's input,
@@ -433,6 +453,7 @@ impl StateSync {
         // every epoch end walked: its evidence and the client trusting the next epoch
         let mut walked: BTreeMap<u64, (FinalityEvidence, LightClient)> = BTreeMap::new();
         let mut dropped = Dropped::default();
+        let mut last_tried: Option<Hash> = None;
         let mut unprovable = u64::MAX;
         let mut relaxed = false;
         let started = Instant::now();
@@ -443,6 +464,7 @@ impl StateSync {
                     dropped = dropped.ids.len(),
                     "state sync: every snapshot tried was false or not delivered; syncing blocks instead"
                 );
+                let _ = std::fs::remove_dir_all(&self.dir);
                 return Ok(Outcome::NoSnapshot);
             }
             // 2. the best snapshot offered above the anchor
@@ -460,6 +482,7 @@ impl StateSync {
                     relaxed = true;
                     continue;
                 }
+                let _ = std::fs::remove_dir_all(&self.dir);
                 return Ok(Outcome::NoSnapshot);
             };
             let height = offer.manifest.height;
@@ -528,8 +551,16 @@ impl StateSync {
                 return Err(format!("the walk did not reach block {height}"));
             };
             let header = ev.header.clone();
-            // the validators after the snapshot's block: those that take snapshots of it
-            let serving = self.validators(Some(client));
+            // the validators of the snapshot's epoch and of the next (a set that changed at
+            // that block took the snapshot as it left)
+            let before = walked
+                .range(..height)
+                .next_back()
+                .map_or(&anchor, |(_, (_, c))| c);
+            let mut serving = self.validators(Some(client));
+            serving.extend(self.validators(Some(before)));
+            serving.sort_unstable();
+            serving.dedup();
             if let Err(why) = offer.manifest.verify(&header) {
                 self.reject(
                     &offer,
@@ -541,12 +572,14 @@ impl StateSync {
             }
             std::fs::write(self.dir.join("manifest"), &offer.bytes)
                 .map_err(|e| format!("saving the manifest: {e}"))?;
-            // 4. the chunks. Saved chunks of snapshots that may be tried again stay; those
-            // of dropped ones go (the disk holds at most FETCH_TRIES-bounded leftovers)
+            // 4. the chunks. This snapshot's saved chunks stay, and those of the one tried
+            // last if it may be tried again; every other folder goes, so the disk holds at
+            // most two snapshots' chunks whatever peers offer
             clear_chunk_dirs(&self.dir, |id| {
-                *id == offer.id || dropped.undelivered.contains_key(id)
+                *id == offer.id || (Some(*id) == last_tried && dropped.undelivered.contains_key(id))
             })
             .map_err(|e| format!("{}: {e}", self.dir.display()))?;
+            last_tried = Some(offer.id);
             if !self.fetch(&offer, &mut banned, &serving).await? {
                 // the chunks saved so far stay: a next try of this snapshot resumes them
                 if dropped.undelivered(offer.id) {
@@ -844,13 +877,7 @@ impl StateSync {
         let total = m.chunks.len();
         while !todo.is_empty() || !in_flight.is_empty() {
             while in_flight.len() < IN_FLIGHT && !todo.is_empty() {
-                // the first source with room (at most PER_PEER requests each): validators
-                // first, then the others in the order they offered
-                let Some(peer) = sources
-                    .iter()
-                    .copied()
-                    .find(|p| busy.get(p).copied().unwrap_or(0) < PER_PEER)
-                else {
+                let Some(peer) = pick_source(&sources, &busy, validators) else {
                     break;
                 };
                 let Some(i) = todo.pop_front() else { break };
@@ -1009,12 +1036,51 @@ impl StateSync {
     }
 }
 
+/// The source the next chunk request goes to: the least busy with room (at most
+/// [`PER_PEER`] requests each), validators before the others, then the order of
+/// `sources`. Requests spread over every validator serving the snapshot, so a slow one
+/// holds at most its share of the slots, and strangers get only what no validator has
+/// room for.
+fn pick_source(
+    sources: &[PeerId],
+    busy: &HashMap<PeerId, usize>,
+    validators: &[PeerId],
+) -> Option<PeerId> {
+    sources
+        .iter()
+        .map(|p| (*p, busy.get(p).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n < PER_PEER)
+        .min_by_key(|(p, n)| (!validators.contains(p), *n))
+        .map(|(p, _)| p)
+}
+
 /// `peers` with those in `validators` first, each part in its own order.
 fn validators_first(peers: &[PeerId], validators: &[PeerId]) -> Vec<PeerId> {
     let (mut out, others): (Vec<PeerId>, Vec<PeerId>) =
         peers.iter().partition(|p| validators.contains(p));
     out.extend(others);
     out
+}
+
+/// Chunks a release before folders per snapshot saved loose in `dir` (`chunk-N`, beside the
+/// `manifest` they belong to) move into that manifest's folder, so an upgrade in the middle
+/// of a state sync resumes them (each is checked against the manifest again before use).
+fn adopt_loose_chunks(dir: &Path) -> std::io::Result<()> {
+    let Ok(manifest) = std::fs::read(dir.join("manifest")) else {
+        return Ok(());
+    };
+    let id = Hash(*blake3::hash(&manifest).as_bytes());
+    let into = dir.join(format!("chunks-{}", id.to_hex()));
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("chunk-") {
+            std::fs::create_dir_all(&into)?;
+            std::fs::rename(entry.path(), into.join(name))?;
+        }
+    }
+    Ok(())
 }
 
 /// Remove from the state-sync folder the chunk folders of snapshots `keep` rejects (and
@@ -1269,17 +1335,24 @@ mod tests {
         let (a, b) = (PeerId::random(), PeerId::random());
         let t0 = Instant::now();
         // a hundred requests to one peer are spread over a hundred slots
-        let slots: Vec<Instant> = (0..100).map(|_| pacer.reserve(a)).collect();
+        let long = Duration::from_secs(3600);
+        let slots: Vec<Instant> = (0..100).map(|_| pacer.reserve(a, long).unwrap()).collect();
         assert!(slots.windows(2).all(|w| w[1] - w[0] >= spacing));
         assert!(slots[99] >= t0 + spacing * 99);
         // another peer is not held up by them
-        assert!(pacer.reserve(b) < t0 + spacing);
+        assert!(pacer.reserve(b, long).unwrap() < t0 + spacing);
         // 8 MiB of answers from b delay its next request by their share of the rate
-        let before = pacer.reserve(b);
+        let before = pacer.reserve(b, long).unwrap();
         pacer.charge(b, 8 << 20);
-        let after = pacer.reserve(b);
+        // a request whose time limit ends before b's slot is not sent (nor reserved)
+        assert_eq!(pacer.reserve(b, Duration::from_millis(100)), None);
+        let after = pacer.reserve(b, long).unwrap();
         let owed = Duration::from_secs_f64((8 << 20) as f64 / answer_rate);
         assert!(after >= before + spacing + owed);
+        assert!(
+            after < before + spacing * 2 + owed,
+            "the refused request was reserved"
+        );
         assert!(owed > Duration::from_secs(1));
     }
 
@@ -1288,14 +1361,15 @@ mod tests {
         let pacer = Pacer::default();
         let slow = PeerId::random();
         // 8 MiB of answers: the peer's next slot is seconds away
-        pacer.reserve(slow);
+        let long = Duration::from_secs(3600);
+        pacer.reserve(slow, long);
         pacer.charge(slow, 8 << 20);
         let owed = pacer.next.lock().unwrap()[&slow];
         assert!(owed > Instant::now() + Duration::from_secs(1));
         // two thousand fresh keys asked once each, a hundred per slot's spacing
         let (spacing, _) = Pacer::rates();
         for i in 0..2_000 {
-            pacer.reserve(PeerId::random());
+            pacer.reserve(PeerId::random(), long);
             if i % 100 == 99 {
                 std::thread::sleep(spacing);
             }
@@ -1310,12 +1384,66 @@ mod tests {
     }
 
     #[test]
+    fn chunk_requests_spread_over_the_validators_before_any_stranger() {
+        let v: Vec<PeerId> = (0..3).map(|_| PeerId::random()).collect();
+        let strangers: Vec<PeerId> = (0..32).map(|_| PeerId::random()).collect();
+        let sources = validators_first(&[strangers.clone(), v.clone()].concat(), &v);
+        let mut busy: HashMap<PeerId, usize> = HashMap::new();
+        // the first (perhaps slow, byzantine) validator never holds more than its share
+        let mut first = Vec::new();
+        for _ in 0..IN_FLIGHT {
+            let p = pick_source(&sources, &busy, &v).unwrap();
+            *busy.entry(p).or_default() += 1;
+            first.push(p);
+        }
+        assert!(first.iter().all(|p| v.contains(p)), "a stranger was asked");
+        let mut spread = first[..3].to_vec();
+        spread.sort_unstable();
+        let mut all = v.clone();
+        all.sort_unstable();
+        assert_eq!(
+            spread, all,
+            "one validator took a second slot before all had one"
+        );
+        // strangers get only what no validator has room for
+        for p in &v {
+            busy.insert(*p, PER_PEER);
+        }
+        assert_eq!(pick_source(&sources, &busy, &v), Some(strangers[0]));
+        for p in &strangers {
+            busy.insert(*p, PER_PEER);
+        }
+        assert_eq!(pick_source(&sources, &busy, &v), None);
+    }
+
+    #[test]
     fn validators_come_first_in_the_order_they_offered() {
         let p: Vec<PeerId> = (0..6).map(|_| PeerId::random()).collect();
         let validators = [p[4], p[1], PeerId::random()];
         let order = validators_first(&p, &validators);
         assert_eq!(order, vec![p[1], p[4], p[0], p[2], p[3], p[5]]);
         assert_eq!(validators_first(&p, &[]), p);
+    }
+
+    #[test]
+    fn chunks_saved_before_folders_per_snapshot_are_kept_for_their_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("manifest"), b"the manifest").unwrap();
+        std::fs::write(dir.path().join("chunk-0"), b"zero").unwrap();
+        std::fs::write(dir.path().join("chunk-7"), b"seven").unwrap();
+        adopt_loose_chunks(dir.path()).unwrap();
+        let id = Hash(*blake3::hash(b"the manifest").as_bytes());
+        // a first fetch of that manifest keeps them
+        clear_chunk_dirs(dir.path(), |i| *i == id).unwrap();
+        let into = dir.path().join(format!("chunks-{}", id.to_hex()));
+        assert_eq!(std::fs::read(into.join("chunk-0")).unwrap(), b"zero");
+        assert_eq!(std::fs::read(into.join("chunk-7")).unwrap(), b"seven");
+        assert!(!dir.path().join("chunk-0").exists());
+        // without a manifest there is nothing to adopt them for
+        let bare = tempfile::tempdir().unwrap();
+        std::fs::write(bare.path().join("chunk-0"), b"zero").unwrap();
+        adopt_loose_chunks(bare.path()).unwrap();
+        assert!(bare.path().join("chunk-0").exists());
     }
 
     #[test]
