@@ -324,6 +324,8 @@ impl StateSync {
         match Response::decode(&bytes, self.limits) {
             Ok(Response::Data(d)) => Ok(d),
             Ok(Response::Refused(why)) => Err(format!("refused: {why}")),
+            // a release before state sync acknowledges requests it does not know
+            Ok(Response::Ack) => Err("it does not serve state sync".into()),
             Ok(_) => {
                 let why = "an answer of the wrong kind".to_string();
                 self.penalize(peer, why.clone());
@@ -464,7 +466,10 @@ impl StateSync {
                     dropped = dropped.ids.len(),
                     "state sync: every snapshot tried was false or not delivered; syncing blocks instead"
                 );
-                let _ = std::fs::remove_dir_all(&self.dir);
+                // what those snapshots left is of no use (unless a restore must be redone)
+                if self.store.restoring().ok().flatten().is_none() {
+                    let _ = std::fs::remove_dir_all(&self.dir);
+                }
                 return Ok(Outcome::NoSnapshot);
             }
             // 2. the best snapshot offered above the anchor
@@ -482,7 +487,7 @@ impl StateSync {
                     relaxed = true;
                     continue;
                 }
-                let _ = std::fs::remove_dir_all(&self.dir);
+                // the saved chunks stay: a later start may find their snapshot again
                 return Ok(Outcome::NoSnapshot);
             };
             let height = offer.manifest.height;
@@ -576,7 +581,7 @@ impl StateSync {
             // last if it may be tried again; every other folder goes, so the disk holds at
             // most two snapshots' chunks whatever peers offer
             clear_chunk_dirs(&self.dir, |id| {
-                *id == offer.id || (Some(*id) == last_tried && dropped.undelivered.contains_key(id))
+                keeps_chunks(id, offer.id, last_tried, &dropped)
             })
             .map_err(|e| format!("{}: {e}", self.dir.display()))?;
             last_tried = Some(offer.id);
@@ -1054,6 +1059,13 @@ fn pick_source(
         .map(|(p, _)| p)
 }
 
+/// Whether the chunks saved for snapshot `id` stay when `current` is fetched: its own, and
+/// those of the snapshot tried just before (`last`) if it may be tried again. At most two
+/// snapshots' chunks are on disk, however many variants of a manifest peers offer.
+fn keeps_chunks(id: &Hash, current: Hash, last: Option<Hash>, dropped: &Dropped) -> bool {
+    *id == current || (Some(*id) == last && dropped.undelivered.contains_key(id))
+}
+
 /// `peers` with those in `validators` first, each part in its own order.
 fn validators_first(peers: &[PeerId], validators: &[PeerId]) -> Vec<PeerId> {
     let (mut out, others): (Vec<PeerId>, Vec<PeerId>) =
@@ -1423,6 +1435,29 @@ mod tests {
         let order = validators_first(&p, &validators);
         assert_eq!(order, vec![p[1], p[4], p[0], p[2], p[3], p[5]]);
         assert_eq!(validators_first(&p, &[]), p);
+    }
+
+    #[test]
+    fn at_most_two_snapshots_keep_their_chunks() {
+        let ids: Vec<Hash> = (1..=5u8).map(|i| Hash([i; 32])).collect();
+        let mut d = Dropped::default();
+        // snapshots 0..4 each failed once (so each may be tried again); 4 is fetched now,
+        // 3 was tried last
+        for id in &ids[..4] {
+            d.undelivered(*id);
+        }
+        let kept: Vec<&Hash> = ids
+            .iter()
+            .filter(|id| keeps_chunks(id, ids[4], Some(ids[3]), &d))
+            .collect();
+        assert_eq!(kept, vec![&ids[3], &ids[4]]);
+        // the one tried last is dropped for good: only the current one keeps its chunks
+        d.reject(ids[3]);
+        let kept: Vec<&Hash> = ids
+            .iter()
+            .filter(|id| keeps_chunks(id, ids[4], Some(ids[3]), &d))
+            .collect();
+        assert_eq!(kept, vec![&ids[4]]);
     }
 
     #[test]
