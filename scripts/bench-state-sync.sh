@@ -216,7 +216,7 @@ READY_RS=$(wait_ready 26510 300)
 echo "restarted and ready in $READY_RS s"
 
 echo "== validator 0 restarts (SIGTERM, down 10 s, started again) while the others run =="
-V0=$(pgrep -f -- "palisade run --home $DIR/net/node-0\$" | head -1)
+V0=$(pgrep -f -- " run --home $DIR/net/node-0\$" | head -1)
 kill -TERM "$V0"
 while kill -0 "$V0" 2>/dev/null; do sleep 0.1; done
 sleep 10

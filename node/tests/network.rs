@@ -370,6 +370,17 @@ async fn an_observer_joining_after_1000_blocks_syncs_to_the_head_slow() {
     let health = client(&net, obs).health().await.unwrap();
     assert!(!health.validator);
     assert_agree(&net, &[0, obs]).await;
+    // it asked for blocks within the budget validators grant an observer (2 a second
+    // each): none of them had to penalize it (before, each throttled and demoted it in
+    // turn; an observer over budget is logged as misbehaving, a validator only at debug)
+    for v in 0..4 {
+        let log = std::fs::read_to_string(&net.nodes[v].log).unwrap_or_default();
+        let over: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("over its budget"))
+            .collect();
+        assert!(over.is_empty(), "validator {v} penalized a peer: {over:?}");
+    }
 }
 
 /// GET a URL path on 127.0.0.1 and return the body (enough HTTP for /metrics).

@@ -454,6 +454,9 @@ pub struct NodeCore {
     next_epoch_heard: Option<u64>,
     /// The sync request out: when it was sent (mono ms) and its id.
     sync_inflight: Option<(u64, u64)>,
+    /// When (mono ms) each peer was last asked for blocks: a peer is asked again only
+    /// within the `get_blocks` budget it grants this node (see [`NodeCore::sync_spacing_ms`]).
+    sync_sent: HashMap<PeerId, u64>,
     head_height: u64,
     /// The highest block announced to subscribers.
     announced_head: u64,
@@ -533,6 +536,7 @@ impl NodeCore {
             heard_status: false,
             next_epoch_heard: None,
             sync_inflight: None,
+            sync_sent: HashMap::new(),
         })
     }
 

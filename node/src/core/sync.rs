@@ -37,6 +37,9 @@ impl NodeCore {
         self.peer_heights
             .retain(|_, (_, at)| now.saturating_sub(*at) < stale);
         self.demoted.retain(|_, until| *until > now);
+        let spacing = self.sync_spacing_ms();
+        self.sync_sent
+            .retain(|_, at| now.saturating_sub(*at) < spacing);
         self.maybe_sync();
         let alone = self.epoch.validators.len() == 1 && self.is_validator();
         let ready = alone
@@ -126,8 +129,19 @@ impl NodeCore {
         }
     }
 
+    /// How long (ms) to leave between two requests for blocks to one peer: three quarters
+    /// of the `get_blocks` message rate a peer grants this node (an observer's is 2 a
+    /// second). Asking faster got an observer that block-synced a long chain throttled and
+    /// demoted by every validator in turn, ~33 blocks a second (BENCHMARKS.md, 2026-12-04).
+    pub(super) fn sync_spacing_ms(&self) -> u64 {
+        crate::budget::Class::GetBlocks
+            .limit(self.is_validator())
+            .map_or(0, |l| (1000.0 / (l.msgs_per_s * 0.75)).ceil() as u64)
+    }
+
     /// Ask a peer for the next finalized blocks if a claim is more than `gap` blocks
-    /// ahead and no request is out.
+    /// ahead and no request is out. A peer asked within [`NodeCore::sync_spacing_ms`] is
+    /// not asked again yet (a later status or tick asks another, or it, then).
     fn sync_if_behind(&mut self, gap: u64) {
         if self
             .sync_inflight
@@ -140,12 +154,19 @@ impl NodeCore {
         // over a third of the power vouch for (a liar's huge claim does not make it the one
         // always asked); without such a claim, the highest claim of any peer.
         let vouched = self.vouched_height();
+        let now = self.now.mono_ms;
+        let spacing = self.sync_spacing_ms();
         let mut claims: Vec<(PeerId, u64)> = self
             .peer_heights
             .iter()
             .filter(|(p, (h, _))| !self.demoted.contains_key(*p) && *h > me + gap)
             .map(|(p, (h, _))| (*p, *h))
             .collect();
+        let unpaced = |p: &PeerId| {
+            self.sync_sent
+                .get(p)
+                .is_none_or(|at| now.saturating_sub(*at) >= spacing)
+        };
         claims.sort_unstable();
         let trusted: Vec<(PeerId, u64)> = claims
             .iter()
@@ -153,10 +174,20 @@ impl NodeCore {
             .copied()
             .collect();
         let pick = if trusted.is_empty() {
-            claims.iter().max_by_key(|(p, h)| (*h, *p)).copied()
+            claims
+                .iter()
+                .filter(|(p, _)| unpaced(p))
+                .max_by_key(|(p, h)| (*h, *p))
+                .copied()
         } else {
-            let i = self.draw(trusted.len());
-            Some(trusted[i])
+            let ready: Vec<(PeerId, u64)> =
+                trusted.into_iter().filter(|(p, _)| unpaced(p)).collect();
+            if ready.is_empty() {
+                // all asked just now: a later status or tick asks one within its budget
+                return;
+            }
+            let i = self.draw(ready.len());
+            Some(ready[i])
         };
         let Some((peer, best)) = pick else {
             return;
@@ -168,7 +199,8 @@ impl NodeCore {
         }
         .encode();
         let id = self.ask(peer, bytes, Asked::Sync { peer, from: me + 1 });
-        self.sync_inflight = Some((self.now.mono_ms, id));
+        self.sync_inflight = Some((now, id));
+        self.sync_sent.insert(peer, now);
     }
 
     /// A peer's answer to `GetBlocks` request `id` for blocks from height `from`.
