@@ -457,6 +457,8 @@ pub struct NodeCore {
     /// When (mono ms) each peer was last asked for blocks: a peer is asked again only
     /// within the `get_blocks` budget it grants this node (see [`NodeCore::sync_spacing_ms`]).
     sync_sent: HashMap<PeerId, u64>,
+    /// The peer drawn for the next request for blocks, waiting for its pace slot.
+    sync_next: Option<PeerId>,
     head_height: u64,
     /// The highest block announced to subscribers.
     announced_head: u64,
@@ -537,6 +539,7 @@ impl NodeCore {
             next_epoch_heard: None,
             sync_inflight: None,
             sync_sent: HashMap::new(),
+            sync_next: None,
         })
     }
 
@@ -561,6 +564,9 @@ impl NodeCore {
             Event::Committed(c) => self.on_committed(*c)?,
             Event::Tick => {
                 self.fire_timers()?;
+                if self.sync_next.is_some() {
+                    self.maybe_sync();
+                }
                 let size = self.h.pool.lock().len();
                 self.h.metrics.mempool_size.set(size as i64);
             }

@@ -140,8 +140,8 @@ impl NodeCore {
     }
 
     /// Ask a peer for the next finalized blocks if a claim is more than `gap` blocks
-    /// ahead and no request is out. A peer asked within [`NodeCore::sync_spacing_ms`] is
-    /// not asked again yet (a later status or tick asks another, or it, then).
+    /// ahead and no request is out. A peer drawn that was asked within
+    /// [`NodeCore::sync_spacing_ms`] is asked at the first tick after (`sync_next`).
     fn sync_if_behind(&mut self, gap: u64) {
         if self
             .sync_inflight
@@ -162,11 +162,6 @@ impl NodeCore {
             .filter(|(p, (h, _))| !self.demoted.contains_key(*p) && *h > me + gap)
             .map(|(p, (h, _))| (*p, *h))
             .collect();
-        let unpaced = |p: &PeerId| {
-            self.sync_sent
-                .get(p)
-                .is_none_or(|at| now.saturating_sub(*at) >= spacing)
-        };
         claims.sort_unstable();
         let trusted: Vec<(PeerId, u64)> = claims
             .iter()
@@ -174,24 +169,33 @@ impl NodeCore {
             .copied()
             .collect();
         let pick = if trusted.is_empty() {
-            claims
-                .iter()
-                .filter(|(p, _)| unpaced(p))
-                .max_by_key(|(p, h)| (*h, *p))
-                .copied()
+            claims.iter().max_by_key(|(p, h)| (*h, *p)).copied()
+        } else if let Some(next) = self
+            .sync_next
+            .and_then(|n| trusted.iter().find(|(p, _)| *p == n).copied())
+        {
+            // drawn before and waiting for its slot: every trusted peer keeps its equal
+            // chance (skipping paced ones would leave a slow byzantine one drawn whenever
+            // the honest ones answered fast)
+            Some(next)
         } else {
-            let ready: Vec<(PeerId, u64)> =
-                trusted.into_iter().filter(|(p, _)| unpaced(p)).collect();
-            if ready.is_empty() {
-                // all asked just now: a later status or tick asks one within its budget
-                return;
-            }
-            let i = self.draw(ready.len());
-            Some(ready[i])
+            let i = self.draw(trusted.len());
+            Some(trusted[i])
         };
         let Some((peer, best)) = pick else {
+            self.sync_next = None;
             return;
         };
+        if self
+            .sync_sent
+            .get(&peer)
+            .is_some_and(|at| now.saturating_sub(*at) < spacing)
+        {
+            // asked just now: asked again at the first tick its budget allows
+            self.sync_next = Some(peer);
+            return;
+        }
+        self.sync_next = None;
         debug!(%peer, from = me + 1, claimed = best, "syncing");
         let bytes = Request::GetBlocks {
             from: me + 1,
