@@ -221,6 +221,16 @@ const TX_INDEX_L0_STOP: i32 = 72;
 /// (the node keeps them in memory), so nothing is lost by flushing sooner.
 const BULK_MEMTABLE_BYTES: usize = 16 << 20;
 
+/// The write-ahead log RocksDB may keep before it flushes the column families whose
+/// memtables hold its oldest entries. A family written a few bytes a block (`meta`,
+/// `certificates`, `block_hashes`) takes hours to fill a memtable, and every log file
+/// written since its oldest unflushed entry is kept: under a 30-minute load at 15,000 tx/s
+/// a validator's logs grew to 7.6 GB, more than half its disk and past anything pruning
+/// bounds, and a restart replays them all (BENCHMARKS.md, 2026-12-04, thirteenth
+/// session). RocksDB's own bound (`0`: four times every memtable's size, ~4 GB here) did
+/// not hold.
+const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
+
 fn height_key(h: u64) -> [u8; 8] {
     h.to_be_bytes()
 }
@@ -228,7 +238,14 @@ fn height_key(h: u64) -> [u8; 8] {
 impl Store {
     /// Open (creating if needed) the store at `path`.
     pub fn open(path: &Path, limits: Limits) -> Result<Store, StoreError> {
+        Self::open_with_wal(path, limits, MAX_TOTAL_WAL_BYTES)
+    }
+
+    /// [`Store::open`] with `max_wal` bytes of write-ahead log at most (`0`: RocksDB's
+    /// default).
+    fn open_with_wal(path: &Path, limits: Limits, max_wal: u64) -> Result<Store, StoreError> {
         let mut opts = tuned_options();
+        opts.set_max_total_wal_size(max_wal);
         // Compactions are background work: at the lowest CPU priority they use what the
         // validator's own threads leave idle instead of taking the cores from them in
         // bursts. Flushes (the high-priority pool) keep the normal priority: a memtable
@@ -941,4 +958,56 @@ impl Store {
 
 fn collect_accounts(tree: &AccountTree, out: &mut Vec<Change>) {
     tree.for_each(|k, a| out.push((*k, Some(*a))));
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a panic is a failed test
+
+    use super::*;
+
+    /// Bytes of write-ahead log files in the store's directory.
+    fn wal_bytes(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    }
+
+    /// 48 MB into the tx index (whose memtable flushes every 16 MiB) after one small write
+    /// to `meta` (whose memtable then holds the oldest log entry for ever).
+    fn fill(store: &Store) {
+        let meta = store.db.cf_handle(CF_META).unwrap();
+        store.db.put_cf(meta, b"pinned", b"1").unwrap();
+        let index = store.db.cf_handle(CF_TX_INDEX).unwrap();
+        let value = vec![7u8; 1024];
+        for i in 0u64..48_000 {
+            let key = blake3::hash(&i.to_le_bytes());
+            store.db.put_cf(index, key.as_bytes(), &value).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_write_ahead_log_is_bounded_when_a_family_is_rarely_written() {
+        let bounded = tempfile::tempdir().unwrap();
+        let store = Store::open_with_wal(bounded.path(), Limits::default(), 4 << 20).unwrap();
+        fill(&store);
+        let with_limit = wal_bytes(bounded.path());
+        drop(store);
+        // RocksDB's default keeps every log since `meta`'s write
+        let unbounded = tempfile::tempdir().unwrap();
+        let store = Store::open_with_wal(unbounded.path(), Limits::default(), 0).unwrap();
+        fill(&store);
+        let without = wal_bytes(unbounded.path());
+        assert!(
+            without > 40 << 20,
+            "without a limit: {without} bytes of log"
+        );
+        assert!(
+            with_limit < 16 << 20,
+            "with a 4 MiB limit: {with_limit} bytes of log"
+        );
+    }
 }
