@@ -149,8 +149,11 @@ impl Server {
                 if budget.is_validator() { 2 } else { 10 },
                 format!("over its budget of {} answers", class.name()),
             );
-            self.respond(&req, Response::Refused("over budget: slow down".into()))
-                .await;
+            self.respond(
+                &req,
+                Response::Refused(crate::wire::OVER_ANSWER_BUDGET.into()),
+            )
+            .await;
             return;
         }
         let response = match request {

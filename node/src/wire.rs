@@ -115,6 +115,14 @@ pub struct FinalizedBlock {
     pub proof: Vec<u8>,
 }
 
+/// What a `Refused` answer says when the asker is over its budget for that request: the
+/// asker should ask that peer more slowly (it may count the asker as an observer).
+pub const OVER_BUDGET: &str = "over budget: slow down";
+
+/// What a `Refused` answer says when the asker owes the server for the size of its last
+/// answers (it counts as asking too fast, whoever the asker is).
+pub const OVER_ANSWER_BUDGET: &str = "over its answer budget: slow down";
+
 /// The answer to a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]

@@ -601,6 +601,71 @@ async fn admins_add_and_remove_validators_across_epochs_slow() {
     light_client_walks_the_set_changes(&net, fifth).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_validator_behind_its_removal_catches_up_unpunished_slow() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // validator 3 is removed at the first boundary; once the others are past it, it starts
+    // again from an empty data directory: at genesis, in an epoch in which it counts
+    // itself a validator, thousands of blocks behind peers that count it as an observer
+    const EPOCH: u64 = 3000;
+    let (_dir, mut net) = start_with(
+        25500,
+        4,
+        &[
+            "consensus.min_block_interval_ms=1",
+            "p2p.allow_observers=true",
+        ],
+        &[&format!("consensus.epoch_length={EPOCH}")],
+    )
+    .await;
+    let removed = PublicKey::from_hex(&net.nodes[3].public_key).unwrap();
+    let removed_peer = node::p2p::peer_id_of(&removed).unwrap().to_string();
+    submit_admin(&net, 0, TxKind::RemoveValidator { key: removed })
+        .await
+        .unwrap();
+    let h = finalized(&net, 0).await.unwrap();
+    assert!(h < EPOCH, "the removal came late: height {h}");
+    wait_height(
+        &mut net,
+        &[0, 1, 2, 3],
+        EPOCH + 200,
+        Duration::from_secs(240),
+    )
+    .await;
+    assert!(!validators_of(&net, 0).await.contains(&removed.to_hex()));
+    net.kill(3).unwrap();
+    std::fs::remove_dir_all(net.nodes[3].home.join("data")).unwrap();
+    // what the others logged against it
+    let about_it = |net: &Testnet, v: usize| -> Vec<String> {
+        std::fs::read_to_string(&net.nodes[v].log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&removed_peer) && l.contains("misbehaved"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let before: Vec<usize> = (0..3).map(|v| about_it(&net, v).len()).collect();
+    net.start(3).unwrap();
+    let head = finalized(&net, 0).await.unwrap();
+    wait_height(&mut net, &[3], head, Duration::from_secs(120)).await;
+    assert!(!client(&net, 3).health().await.unwrap().validator);
+    assert_agree(&net, &[0, 1, 2, 3]).await;
+    // It kept its votes and proposals to itself while far behind (before, each was
+    // refused as an observer's, and it was banned), and was throttled by each peer once at
+    // most: asked at a validator's pace until that peer refused it, then at an observer's
+    // (before, each refusal demoted the peer for 30 s, and the next round was refused too).
+    for v in 0..3 {
+        let lines = about_it(&net, v);
+        let new = &lines[before[v]..];
+        assert!(
+            new.iter()
+                .all(|l| l.contains("over its budget of get_blocks"))
+                && new.len() <= 1,
+            "validator {v} penalized the removed one: {new:?}"
+        );
+    }
+}
+
 /// A client trusting only the genesis hash and the epoch length walks the validator sets
 /// (4, then 5, then 4 validators) with `chain_getFinalityProof` and checks a balance: in
 /// Rust (`node::light`) from the joined validator, and with the outside Python client

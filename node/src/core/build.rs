@@ -24,6 +24,14 @@ impl NodeCore {
         if epoch != self.epoch.number || v != view || self.epoch.engine.view() != view {
             return None;
         }
+        if self.silent() {
+            // far behind (or just started): asked again until it may speak or the view ends
+            self.timers.push(Reverse((
+                self.now.mono_ms + PARENT_RETRY_MS,
+                Timer::Propose { epoch, view },
+            )));
+            return None;
+        }
         let parent_hash = hash(&parent.payload);
         let Some((prev, parent_header)) = self.ensure_executed(parent_hash) else {
             debug!(view, parent = %parent_hash, "proposal waits for its parent block");

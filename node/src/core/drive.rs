@@ -46,9 +46,10 @@ impl NodeCore {
         if matches!(
             action,
             Action::Broadcast(_) | Action::Send { .. } | Action::Fetch { .. }
-        ) && !self.is_validator()
+        ) && (!self.is_validator() || self.silent())
         {
-            // an observer's engine has nothing to say: validators refuse its messages
+            // an observer's engine has nothing to say: validators refuse its messages (nor
+            // has a validator's far behind: see `silent`)
             return Ok(());
         }
         match action {

@@ -71,6 +71,15 @@ const ADMISSION_WAIT_MS: u64 = 50;
 /// How long (ms) the height claims of a peer that did not deliver what it claimed are
 /// ignored.
 const DEMOTION_MS: u64 = 30_000;
+/// How long a peer that took this node for an observer is asked for blocks at an
+/// observer's pace.
+const PACED_AS_OBSERVER_MS: u64 = 600_000;
+/// A validator this many blocks behind the height its epoch's validators vouch for keeps
+/// its consensus messages to itself while it syncs ([`NodeCore::silent`]).
+const FAR_BEHIND: u64 = SYNC_BATCH as u64;
+/// Status ticks after its start during which a validator that has heard no height claims
+/// from validators with more than a third of the power stays silent ([`NodeCore::silent`]).
+const QUIET_TICKS: u32 = 3;
 
 /// How an [`Event::Answer`] error starts when the request never left this node (its
 /// network queue was full): nobody else's fault.
@@ -459,6 +468,13 @@ pub struct NodeCore {
     sync_sent: HashMap<PeerId, u64>,
     /// The peer drawn for the next request for blocks, waiting for its pace slot.
     sync_next: Option<PeerId>,
+    /// Peers that refused a request for blocks as over budget although this node asked
+    /// at a validator's pace, and until when (mono ms) they are asked at an observer's:
+    /// they count this node as an observer (it was removed at an epoch boundary it has
+    /// not reached yet).
+    sync_paced_as_observer: HashMap<PeerId, u64>,
+    /// Status ticks since this node started.
+    status_ticks: u32,
     head_height: u64,
     /// The highest block announced to subscribers.
     announced_head: u64,
@@ -540,6 +556,8 @@ impl NodeCore {
             sync_inflight: None,
             sync_sent: HashMap::new(),
             sync_next: None,
+            sync_paced_as_observer: HashMap::new(),
+            status_ticks: 0,
         })
     }
 
@@ -661,6 +679,31 @@ impl NodeCore {
             .filter(|p| **p != self.my_peer)
             .copied()
             .collect()
+    }
+
+    /// Whether this validator keeps its votes and proposals to itself. It does while the
+    /// other validators of its epoch with more than a third of the power vouch for a
+    /// height more than [`FAR_BEHIND`] blocks above its own, or more than two above and
+    /// at or past its epoch's last block; and, for the first [`QUIET_TICKS`] status ticks
+    /// after it starts, until they have said anything (it may have been down across a
+    /// boundary that removed it). Its messages there help nobody, and peers that have gone
+    /// on to an epoch without it refuse them as an observer's and ban it. It syncs
+    /// instead, and speaks again once close to the head in an epoch the others are still
+    /// in. At least one of those claims is honest (more than a third of the power), so
+    /// the most advanced honest validator is never silent.
+    pub(super) fn silent(&self) -> bool {
+        if self.epoch.validators.len() == 1 {
+            return false;
+        }
+        let me = self.header.height;
+        let epoch_last =
+            (self.epoch.number + 1).saturating_mul(self.genesis.consensus.epoch_length.max(1));
+        match self.vouched(false) {
+            None => self.status_ticks < QUIET_TICKS,
+            Some(v) => {
+                v > me.saturating_add(FAR_BEHIND) || (v > me.saturating_add(2) && v >= epoch_last)
+            }
+        }
     }
 
     fn is_validator(&self) -> bool {

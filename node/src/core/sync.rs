@@ -9,7 +9,10 @@ use ledger::Block;
 use libp2p::PeerId;
 use tracing::{debug, info};
 
-use super::{Asked, CoreError, DEMOTION_MS, Effect, Executed, NodeCore, SYNC_BATCH, digest};
+use super::{
+    Asked, CoreError, DEMOTION_MS, Effect, Executed, NodeCore, PACED_AS_OBSERVER_MS, SYNC_BATCH,
+    digest,
+};
 use crate::wire::{FinalityProof, FinalizedBlock, Request, Response};
 
 /// Why synced blocks were not taken.
@@ -26,6 +29,7 @@ enum SyncError {
 impl NodeCore {
     /// Tell peers this node's height, forget stale claims, maybe sync, recompute readiness.
     pub(super) fn status_tick(&mut self) -> Result<(), CoreError> {
+        self.status_ticks = self.status_ticks.saturating_add(1);
         let bytes = Request::Status {
             finalized_height: self.durable_header.height,
         }
@@ -37,9 +41,11 @@ impl NodeCore {
         self.peer_heights
             .retain(|_, (_, at)| now.saturating_sub(*at) < stale);
         self.demoted.retain(|_, until| *until > now);
-        let spacing = self.sync_spacing_ms();
+        // the longest spacing any peer may need
+        let spacing = Self::sync_spacing_ms(false);
         self.sync_sent
             .retain(|_, at| now.saturating_sub(*at) < spacing);
+        self.sync_paced_as_observer.retain(|_, until| *until > now);
         self.maybe_sync();
         let alone = self.epoch.validators.len() == 1 && self.is_validator();
         let ready = alone
@@ -69,6 +75,12 @@ impl NodeCore {
     /// of its voting power claim (this node's own counting, if it is one): at least one of
     /// them is honest, so the chain really is that far. `None` while too few have spoken.
     pub(super) fn vouched_height(&self) -> Option<u64> {
+        self.vouched(true)
+    }
+
+    /// [`NodeCore::vouched_height`], counting this node's own height (`count_self`) or
+    /// only what the other validators claim.
+    pub(super) fn vouched(&self, count_self: bool) -> Option<u64> {
         let mut claims: Vec<(u64, u64)> = self
             .epoch
             .peers
@@ -85,6 +97,7 @@ impl NodeCore {
             .epoch
             .set
             .index_of(&consensus::PublicKey(self.key.public().0))
+            .filter(|_| count_self)
         {
             claims.push((self.header.height, self.epoch.set.power(me)));
         }
@@ -133,10 +146,19 @@ impl NodeCore {
     /// of the `get_blocks` message rate a peer grants this node (an observer's is 2 a
     /// second). Asking faster got an observer that block-synced a long chain throttled and
     /// demoted by every validator in turn, ~33 blocks a second (BENCHMARKS.md, 2026-12-04).
-    pub(super) fn sync_spacing_ms(&self) -> u64 {
+    pub(super) fn sync_spacing_ms(as_validator: bool) -> u64 {
         crate::budget::Class::GetBlocks
-            .limit(self.is_validator())
+            .limit(as_validator)
             .map_or(0, |l| (1000.0 / (l.msgs_per_s * 0.75)).ceil() as u64)
+    }
+
+    /// The spacing for requests for blocks to `peer`: a validator's, unless this node is
+    /// none in its epoch or `peer` refused it as over budget at that pace (it counts this
+    /// node as an observer: removed at a boundary this node has not reached).
+    fn sync_spacing_to(&self, peer: &PeerId) -> u64 {
+        Self::sync_spacing_ms(
+            self.is_validator() && !self.sync_paced_as_observer.contains_key(peer),
+        )
     }
 
     /// Ask a peer for the next finalized blocks if a claim is more than `gap` blocks
@@ -155,7 +177,6 @@ impl NodeCore {
         // always asked); without such a claim, the highest claim of any peer.
         let vouched = self.vouched_height();
         let now = self.now.mono_ms;
-        let spacing = self.sync_spacing_ms();
         let mut claims: Vec<(PeerId, u64)> = self
             .peer_heights
             .iter()
@@ -186,6 +207,7 @@ impl NodeCore {
             self.sync_next = None;
             return;
         };
+        let spacing = self.sync_spacing_to(&peer);
         if self
             .sync_sent
             .get(&peer)
@@ -262,7 +284,29 @@ impl NodeCore {
                     self.maybe_sync();
                 }
             }
-            Ok(Response::Refused(why)) => self.demote(peer, &format!("refused: {why}")),
+            Ok(Response::Refused(why)) => {
+                let now = self.now.mono_ms;
+                if why == crate::wire::OVER_BUDGET
+                    && self.is_validator()
+                    && self.epoch.peers.contains(&peer)
+                    && !self.sync_paced_as_observer.contains_key(&peer)
+                    && self.sync_paced_as_observer.len() < 1024
+                {
+                    // asked at a validator's pace by a peer that counts this node as an
+                    // observer: asked at an observer's pace from now on, not demoted
+                    // (refused again at that pace, it is)
+                    info!(%peer, "a peer counts this node as an observer: asked for blocks at an observer's pace");
+                    self.sync_paced_as_observer
+                        .insert(peer, now + PACED_AS_OBSERVER_MS);
+                    // its budget refills from the refusal on
+                    self.sync_sent.insert(peer, now);
+                } else {
+                    self.demote(peer, &format!("refused: {why}"));
+                }
+                if current {
+                    self.maybe_sync();
+                }
+            }
             Ok(_) => {
                 self.penalize(peer, 20, "unexpected sync response");
                 self.demote(peer, "unexpected sync response");

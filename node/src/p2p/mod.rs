@@ -629,7 +629,7 @@ impl Net {
                 return;
             }
             Err(Over::Wait(_)) => {
-                refuse(self, channel, "over budget: slow down");
+                refuse(self, channel, crate::wire::OVER_BUDGET);
                 self.over_budget(peer, class);
                 return;
             }
