@@ -303,6 +303,69 @@ impl PeerBudget {
     }
 }
 
+/// This node's copy of the answer budget a peer keeps for it, so that it asks only when
+/// the peer will answer: the peer charges each answer's bytes as it sends it and refuses
+/// while the budget is in debt (see [`PeerBudget::has_room`]). The copy is charged a
+/// request's likely answer when the request goes out (an answer still on its way is
+/// counted), corrected to the answer's real size when it arrives, and refills at
+/// [`MIRROR_SHARE`] of the peer's rate, so it runs behind the peer's own. On a millisecond
+/// clock, for the node core.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnswerMirror {
+    /// Bytes left (negative: debt), as of `at_ms`.
+    bytes: f64,
+    at_ms: u64,
+}
+
+/// The share of a peer's answer rate this node counts on.
+pub const MIRROR_SHARE: f64 = 0.9;
+
+impl AnswerMirror {
+    /// A full budget at `now_ms`: a peer not asked before (or idle long enough) starts so.
+    pub fn full(limit: &Limit, now_ms: u64) -> AnswerMirror {
+        AnswerMirror {
+            bytes: limit.bytes_burst,
+            at_ms: now_ms,
+        }
+    }
+
+    /// The budget's bytes at `now_ms`, refilled at [`MIRROR_SHARE`] of `limit`'s rate (a
+    /// limit without a finite rate is always full).
+    fn level(&self, limit: &Limit, now_ms: u64) -> f64 {
+        if !limit.bytes_per_s.is_finite() || !self.bytes.is_finite() {
+            return limit.bytes_burst;
+        }
+        let dt = now_ms.saturating_sub(self.at_ms) as f64 / 1000.0;
+        (self.bytes + dt * limit.bytes_per_s * MIRROR_SHARE).min(limit.bytes_burst)
+    }
+
+    /// Charge `bytes` at `now_ms` (negative: give back what a request was charged beyond
+    /// its answer; the budget never holds more than its burst).
+    pub fn charge(&mut self, limit: &Limit, bytes: f64, now_ms: u64) {
+        self.bytes = (self.level(limit, now_ms) - bytes).min(limit.bytes_burst);
+        self.at_ms = now_ms;
+    }
+
+    /// The peer refused for answer debt although this copy had room: it is behind (the
+    /// peer counts this node in another class, remembers answers from before this node
+    /// restarted, or answered a request this node had given up on). It owes at least
+    /// `bytes` from `now_ms`.
+    pub fn owe(&mut self, limit: &Limit, bytes: f64, now_ms: u64) {
+        self.bytes = self.level(limit, now_ms).min(-bytes);
+        self.at_ms = now_ms;
+    }
+
+    /// Whether the peer would answer now (its budget is not in debt).
+    pub fn has_room(&self, limit: &Limit, now_ms: u64) -> bool {
+        self.level(limit, now_ms) > 0.0
+    }
+
+    /// Whether the budget is full again: the copy says no more than none would.
+    pub fn is_full(&self, limit: &Limit, now_ms: u64) -> bool {
+        self.level(limit, now_ms) >= limit.bytes_burst
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,5 +497,90 @@ mod tests {
             Err(Over::Wait(_))
         ));
         assert_eq!(a.take(Class::GetTxs, 10, t), Err(Over::Refused));
+    }
+
+    #[test]
+    fn a_node_that_asks_within_its_copy_of_the_answer_budget_is_never_refused() {
+        for validator in [false, true] {
+            let limit = Class::GetBlocks.answer_limit(validator).unwrap();
+            let t0 = Instant::now();
+            let at = |ms: u64| t0 + Duration::from_millis(ms);
+            let mut server = PeerBudget::answers(validator);
+            let mut mirror: Option<AnswerMirror> = None;
+            // the node asks every 10 ms when its copy has room, charging the likely answer
+            // (16 MiB); answers of 0.1–48 MiB (a sync batch stops past 16 MiB, or up to 48
+            // to finish a run) arrive 1–40 ms after the peer charged them
+            let likely = wire::SYNC_RESPONSE_SOFT_BYTES as f64;
+            let mut seed = 7u64;
+            let mut next = || {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                seed >> 33
+            };
+            let (mut now, mut served, mut asked) = (0u64, 0u64, 0u32);
+            while now < 600_000 {
+                if mirror.is_none_or(|m| m.has_room(&limit, now)) {
+                    asked += 1;
+                    mirror
+                        .get_or_insert_with(|| AnswerMirror::full(&limit, now))
+                        .charge(&limit, likely, now);
+                    now += next() % 5;
+                    assert_eq!(
+                        server.has_room(Class::GetBlocks, at(now)),
+                        Ok(()),
+                        "refused at {now} ms after {asked} requests"
+                    );
+                    let len = match next() % 8 {
+                        0 => wire::SYNC_RESPONSE_HARD_BYTES,
+                        1 => 100_000,
+                        _ => (8 << 20) + (next() as usize % (10 << 20)),
+                    };
+                    server.charge(Class::GetBlocks, len, at(now));
+                    now += 1 + next() % 40;
+                    if let Some(m) = mirror.as_mut() {
+                        m.charge(&limit, len as f64 - likely, now);
+                    }
+                    served += len as u64;
+                }
+                now += 10;
+            }
+            // and it is not held back much below the rate: over 10 minutes, at least 80%
+            // of it
+            let floor = 0.8 * limit.bytes_per_s * 600.0;
+            assert!(
+                served as f64 >= floor,
+                "validator {validator}: {served} bytes in 10 min, under {floor}"
+            );
+            // idle long enough, the copy is full again (and may be forgotten)
+            let m = mirror.unwrap();
+            assert!(!m.is_full(&limit, now));
+            assert!(m.is_full(&limit, now + 120_000));
+        }
+    }
+
+    #[test]
+    fn a_copy_behind_the_peer_waits_out_the_debt_it_is_told_of() {
+        let limit = Class::GetBlocks.answer_limit(false).unwrap();
+        // the copy thinks the budget full; the peer refused: it owes a whole largest answer
+        let mut m = AnswerMirror::full(&limit, 1_000);
+        m.owe(&limit, wire::SYNC_RESPONSE_HARD_BYTES as f64, 1_000);
+        let wait_ms = (wire::SYNC_RESPONSE_HARD_BYTES as f64 / (limit.bytes_per_s * MIRROR_SHARE)
+            * 1000.0) as u64;
+        assert!(wait_ms > 10_000, "{wait_ms}");
+        assert!(!m.has_room(&limit, 1_000 + wait_ms - 1));
+        assert!(m.has_room(&limit, 1_000 + wait_ms + 1));
+        // a deeper debt the copy already knew is kept
+        let mut deep = AnswerMirror::full(&limit, 0);
+        deep.charge(&limit, limit.bytes_burst + 100.0 * 1024.0 * 1024.0, 0);
+        let before = deep;
+        deep.owe(&limit, 1.0, 0);
+        assert_eq!(deep, before);
+        // a refund never lifts the budget above its burst
+        let mut r = AnswerMirror::full(&limit, 0);
+        r.charge(&limit, -1e12, 0);
+        assert!(r.is_full(&limit, 0));
+        r.charge(&limit, 1.0, 0);
+        assert!(!r.is_full(&limit, 0));
     }
 }

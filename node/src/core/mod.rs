@@ -466,12 +466,17 @@ pub struct NodeCore {
     /// When (mono ms) each peer was last asked for blocks: a peer is asked again only
     /// within the `get_blocks` budget it grants this node (see [`NodeCore::sync_spacing_ms`]).
     sync_sent: HashMap<PeerId, u64>,
-    /// The peer drawn for the next request for blocks, waiting for its pace slot.
-    sync_next: Option<PeerId>,
-    /// Peers that refused a request for blocks as over budget although this node asked
-    /// at a validator's pace, and until when (mono ms) they are asked at an observer's:
-    /// they count this node as an observer (it was removed at an epoch boundary it has
-    /// not reached yet).
+    /// The peer drawn for the next request for blocks, waiting until its budget lets it
+    /// be asked, and the gap (blocks behind) that request was for.
+    sync_next: Option<(PeerId, u64)>,
+    /// This node's copy of the budget each peer asked for blocks keeps for its answers
+    /// (bytes): a peer is asked again only when it would answer (see
+    /// [`crate::budget::AnswerMirror`]); copies that are full again are forgotten.
+    sync_answers: HashMap<PeerId, crate::budget::AnswerMirror>,
+    /// Peers that refused a request for blocks as over budget, and until when (mono ms)
+    /// they are asked at an observer's pace: this node's copies of their budgets were
+    /// behind (they may count it as an observer: it was removed at an epoch boundary it
+    /// has not reached yet). Refused again meanwhile, this node demotes them.
     sync_paced_as_observer: HashMap<PeerId, u64>,
     /// Status ticks since this node started.
     status_ticks: u32,
@@ -556,6 +561,7 @@ impl NodeCore {
             sync_inflight: None,
             sync_sent: HashMap::new(),
             sync_next: None,
+            sync_answers: HashMap::new(),
             sync_paced_as_observer: HashMap::new(),
             status_ticks: 0,
         })
@@ -582,8 +588,8 @@ impl NodeCore {
             Event::Committed(c) => self.on_committed(*c)?,
             Event::Tick => {
                 self.fire_timers()?;
-                if self.sync_next.is_some() {
-                    self.maybe_sync();
+                if let Some((_, gap)) = self.sync_next {
+                    self.sync_if_behind(gap);
                 }
                 let size = self.h.pool.lock().len();
                 self.h.metrics.mempool_size.set(size as i64);

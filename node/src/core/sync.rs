@@ -13,6 +13,13 @@ use super::{
     Asked, CoreError, DEMOTION_MS, Effect, Executed, NodeCore, PACED_AS_OBSERVER_MS, SYNC_BATCH,
     digest,
 };
+
+/// What a request for blocks is charged to the asked peer's answer budget (this node's
+/// copy) when it goes out; corrected to the answer's size when that arrives.
+const LIKELY_ANSWER_BYTES: f64 = crate::wire::SYNC_RESPONSE_SOFT_BYTES as f64;
+/// Peers remembered as having refused a request for blocks as over budget.
+const MAX_PACED_AS_OBSERVER: usize = 1024;
+use crate::budget::{AnswerMirror, Class};
 use crate::wire::{FinalityProof, FinalizedBlock, Request, Response};
 
 /// Why synced blocks were not taken.
@@ -46,6 +53,14 @@ impl NodeCore {
         self.sync_sent
             .retain(|_, at| now.saturating_sub(*at) < spacing);
         self.sync_paced_as_observer.retain(|_, until| *until > now);
+        // a copy of a peer's answer budget that is full again says what no copy says
+        let is_validator = self.is_validator();
+        let paced = &self.sync_paced_as_observer;
+        self.sync_answers.retain(|p, m| {
+            Class::GetBlocks
+                .answer_limit(is_validator && !paced.contains_key(p))
+                .is_some_and(|l| !m.is_full(&l, now))
+        });
         self.maybe_sync();
         let alone = self.epoch.validators.len() == 1 && self.is_validator();
         let ready = alone
@@ -147,24 +162,64 @@ impl NodeCore {
     /// second). Asking faster got an observer that block-synced a long chain throttled and
     /// demoted by every validator in turn, ~33 blocks a second (BENCHMARKS.md, 2026-12-04).
     pub(super) fn sync_spacing_ms(as_validator: bool) -> u64 {
-        crate::budget::Class::GetBlocks
+        Class::GetBlocks
             .limit(as_validator)
             .map_or(0, |l| (1000.0 / (l.msgs_per_s * 0.75)).ceil() as u64)
     }
 
-    /// The spacing for requests for blocks to `peer`: a validator's, unless this node is
-    /// none in its epoch or `peer` refused it as over budget at that pace (it counts this
-    /// node as an observer: removed at a boundary this node has not reached).
-    fn sync_spacing_to(&self, peer: &PeerId) -> u64 {
-        Self::sync_spacing_ms(
-            self.is_validator() && !self.sync_paced_as_observer.contains_key(peer),
-        )
+    /// Whether `peer` budgets this node's requests for blocks (and their answers) as a
+    /// validator's: yes, unless this node is none in its epoch or `peer` refused it as
+    /// over budget lately (it may count this node as an observer: removed at a boundary
+    /// this node has not reached).
+    fn sync_as_validator(&self, peer: &PeerId) -> bool {
+        self.is_validator() && !self.sync_paced_as_observer.contains_key(peer)
+    }
+
+    /// Whether `peer` was asked for blocks too recently for the `get_blocks` message
+    /// budget it grants this node.
+    fn sync_too_soon(&self, peer: &PeerId, now: u64) -> bool {
+        let spacing = Self::sync_spacing_ms(self.sync_as_validator(peer));
+        self.sync_sent
+            .get(peer)
+            .is_some_and(|at| now.saturating_sub(*at) < spacing)
+    }
+
+    /// Whether `peer`'s budget for answers to this node is in debt, by this node's copy
+    /// (see [`AnswerMirror`]). Paced by request count only, an observer asking for ~16 MB
+    /// answers twice a second (eight times an observer's 4 MiB/s) was refused by each
+    /// archive validator 5–6 times in a 19-minute block sync, and demoted each for 30 s
+    /// every time (BENCHMARKS.md, 2026-12-04, thirteenth session).
+    fn sync_in_debt(&self, peer: &PeerId, now: u64) -> bool {
+        match (
+            self.sync_answers.get(peer),
+            Class::GetBlocks.answer_limit(self.sync_as_validator(peer)),
+        ) {
+            (Some(m), Some(limit)) => !m.has_room(&limit, now),
+            _ => false,
+        }
+    }
+
+    /// Charge `bytes` (negative: give back) to this node's copy of `peer`'s answer
+    /// budget.
+    fn sync_charge(&mut self, peer: PeerId, bytes: f64) {
+        let now = self.now.mono_ms;
+        if let Some(limit) = Class::GetBlocks.answer_limit(self.sync_as_validator(&peer)) {
+            self.sync_answers
+                .entry(peer)
+                .or_insert_with(|| AnswerMirror::full(&limit, now))
+                .charge(&limit, bytes, now);
+        }
     }
 
     /// Ask a peer for the next finalized blocks if a claim is more than `gap` blocks
-    /// ahead and no request is out. A peer drawn that was asked within
-    /// [`NodeCore::sync_spacing_ms`] is asked at the first tick after (`sync_next`).
-    fn sync_if_behind(&mut self, gap: u64) {
+    /// ahead and no request is out. The peer is drawn at random among the trusted ones
+    /// whose answer budget (by this node's copy) is out of debt: debt comes from bytes
+    /// delivered, so skipping those never favours a peer that delivers little. One drawn
+    /// that was asked within [`NodeCore::sync_spacing_ms`] is waited for (skipping it would
+    /// leave a slow byzantine one drawn whenever the honest ones answered fast), and so is
+    /// the first of them while all are in debt: asked at the first tick it may be
+    /// (`sync_next`).
+    pub(super) fn sync_if_behind(&mut self, gap: u64) {
         if self
             .sync_inflight
             .is_some_and(|(t, _)| self.now.mono_ms.saturating_sub(t) < self.cfg.sync_timeout_ms)
@@ -189,32 +244,35 @@ impl NodeCore {
             .filter(|(p, h)| self.epoch.peers.contains(p) && vouched.is_some_and(|v| *h >= v))
             .copied()
             .collect();
+        let askable: Vec<(PeerId, u64)> = trusted
+            .iter()
+            .filter(|(p, _)| !self.sync_in_debt(p, now))
+            .copied()
+            .collect();
         let pick = if trusted.is_empty() {
             claims.iter().max_by_key(|(p, h)| (*h, *p)).copied()
         } else if let Some(next) = self
             .sync_next
-            .and_then(|n| trusted.iter().find(|(p, _)| *p == n).copied())
+            .and_then(|(n, _)| askable.iter().find(|(p, _)| *p == n).copied())
         {
-            // drawn before and waiting for its slot: every trusted peer keeps its equal
-            // chance (skipping paced ones would leave a slow byzantine one drawn whenever
-            // the honest ones answered fast)
+            // drawn before and waiting for its slot
             Some(next)
+        } else if askable.is_empty() {
+            // every one in debt: the first to be out of it is drawn then
+            self.sync_next = Some((trusted[0].0, gap));
+            return;
         } else {
-            let i = self.draw(trusted.len());
-            Some(trusted[i])
+            let i = self.draw(askable.len());
+            Some(askable[i])
         };
         let Some((peer, best)) = pick else {
             self.sync_next = None;
             return;
         };
-        let spacing = self.sync_spacing_to(&peer);
-        if self
-            .sync_sent
-            .get(&peer)
-            .is_some_and(|at| now.saturating_sub(*at) < spacing)
-        {
-            // asked just now: asked again at the first tick its budget allows
-            self.sync_next = Some(peer);
+        if self.sync_too_soon(&peer, now) || self.sync_in_debt(&peer, now) {
+            // asked just now (or, not a trusted one, in debt): asked at the first tick it
+            // may be
+            self.sync_next = Some((peer, gap));
             return;
         }
         self.sync_next = None;
@@ -227,6 +285,8 @@ impl NodeCore {
         let id = self.ask(peer, bytes, Asked::Sync { peer, from: me + 1 });
         self.sync_inflight = Some((now, id));
         self.sync_sent.insert(peer, now);
+        // the answer is counted from now (another request may go out before it arrives)
+        self.sync_charge(peer, LIKELY_ANSWER_BYTES);
     }
 
     /// A peer's answer to `GetBlocks` request `id` for blocks from height `from`.
@@ -242,7 +302,11 @@ impl NodeCore {
             self.sync_inflight = None;
         }
         let bytes = match result {
-            Ok(b) => b,
+            Ok(b) => {
+                // what it really cost, for what the request was charged
+                self.sync_charge(peer, b.len() as f64 - LIKELY_ANSWER_BYTES);
+                b
+            }
             // it never left this node: nobody to blame
             Err(e) if e.starts_with(super::LOCAL_FAILURE) => return Ok(()),
             Err(e) => {
@@ -286,20 +350,28 @@ impl NodeCore {
             }
             Ok(Response::Refused(why)) => {
                 let now = self.now.mono_ms;
-                if why == crate::wire::OVER_BUDGET
-                    && self.is_validator()
-                    && self.epoch.peers.contains(&peer)
+                let over =
+                    why == crate::wire::OVER_BUDGET || why == crate::wire::OVER_ANSWER_BUDGET;
+                if over
                     && !self.sync_paced_as_observer.contains_key(&peer)
-                    && self.sync_paced_as_observer.len() < 1024
+                    && self.sync_paced_as_observer.len() < MAX_PACED_AS_OBSERVER
                 {
-                    // asked at a validator's pace by a peer that counts this node as an
-                    // observer: asked at an observer's pace from now on, not demoted
-                    // (refused again at that pace, it is)
-                    info!(%peer, "a peer counts this node as an observer: asked for blocks at an observer's pace");
+                    // this node's copies of the peer's budgets were behind: it counts this
+                    // node as an observer (removed at a boundary this node has not
+                    // reached), remembers answers from before a restart, or answered a
+                    // request given up on. It is asked at an observer's pace, once a
+                    // largest answer's debt is paid, and not demoted (refused again
+                    // within 10 minutes, it is)
+                    info!(%peer, "{why}: asked for blocks at an observer's pace from now on");
                     self.sync_paced_as_observer
                         .insert(peer, now + PACED_AS_OBSERVER_MS);
-                    // its budget refills from the refusal on
                     self.sync_sent.insert(peer, now);
+                    if let Some(limit) = Class::GetBlocks.answer_limit(false) {
+                        self.sync_answers
+                            .entry(peer)
+                            .or_insert_with(|| AnswerMirror::full(&limit, now))
+                            .owe(&limit, crate::wire::SYNC_RESPONSE_HARD_BYTES as f64, now);
+                    }
                 } else {
                     self.demote(peer, &format!("refused: {why}"));
                 }
