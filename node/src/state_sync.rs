@@ -76,12 +76,15 @@ const MAX_FAILED_TRIES: usize = 32;
 const FETCH_TRIES: u32 = 3;
 /// Distinct manifests held while choosing.
 const MAX_OFFERS: usize = 16;
+/// Peers asked for a crashed run's snapshot in one search (each once); more are not.
+const MAX_SAVED_ASKED: usize = 1024;
 /// Peers the [`Pacer`] remembers before it forgets those whose slot has passed.
 const PACER_KEPT: usize = 256;
 
 /// The snapshots one state sync has given up on. A snapshot shown false (or whose block
-/// nobody proves final) is dropped at once; one whose chunks did not arrive is dropped after
-/// [`FETCH_TRIES`] tries. Every failed try spends one of [`MAX_FAILED_TRIES`], so the
+/// validators with more than a third of the power say is not final) is dropped at once;
+/// one whose chunks did not arrive, or whose block nobody proved final in time, is dropped
+/// after [`FETCH_TRIES`] tries. Every failed try spends one of [`MAX_FAILED_TRIES`], so the
 /// search ends even when fresh offers keep coming.
 #[derive(Debug, Default)]
 struct Dropped {
@@ -508,27 +511,11 @@ impl StateSync {
                 .walk(&anchor, height, &mut walked, &mut banned, &offer.peers)
                 .await
             {
-                // nobody proves that block final: a snapshot of a block that does not exist.
-                // Offerers that answered "not here" or with bad evidence for the snapshot's
-                // own block lied about it; silent ones (perhaps flooded), those that lack
-                // an older epoch end (they may have joined from a checkpoint) and other
-                // peers are not blamed. When nobody said "not here" either (silence: a
-                // flood, or a moment without connections), the snapshot is tried again like
-                // one whose chunks did not arrive; the epochs walked so far are kept
-                if e.denied.is_empty() {
-                    if dropped.undelivered(offer.id) {
-                        warn!(
-                            height,
-                            "state sync: {}; dropping this snapshot after {FETCH_TRIES} tries",
-                            e.why
-                        );
-                    } else {
-                        info!(height, "state sync: {}; trying again", e.why);
-                    }
-                    continue;
-                }
-                warn!(height, "state sync: {}; dropping this snapshot", e.why);
-                dropped.reject(offer.id);
+                // nobody proves that block final (within the search's time). Offerers that
+                // answered "not here" or with bad evidence for the snapshot's own block
+                // contradict their offer: penalized and not asked again. Silent ones
+                // (perhaps flooded), those that lack an older epoch end (they may have
+                // joined from a checkpoint) and other peers are not blamed
                 if e.height == height {
                     for p in offer.peers.iter().filter(|p| e.denied.contains(p)) {
                         self.penalize(
@@ -538,17 +525,27 @@ impl StateSync {
                         banned.insert(*p);
                     }
                 }
-                // when validators holding more than a third of the power that certifies
-                // that block (so at least one honest one) said it is not final, no offer
-                // at or above it is walked to again in this search: fresh keys offering
-                // fresh lies above the chain's head cost one walk, not one each. Silence
-                // never cuts honest snapshots off, nor does one byzantine validator
+                // validators holding more than a third of the power that certifies that
+                // block (so at least one honest one) said it is not final: the snapshot is
+                // dropped, and no offer at or above it is walked to again in this search
+                // (fresh keys offering fresh lies above the chain's head cost one walk, not
+                // one each)
                 let client = walked
                     .range(..e.height)
                     .next_back()
                     .map_or(&anchor, |(_, (_, c))| c);
-                if denied_by_a_third(client.validators(), &e.denied) {
+                let disproven = denied_by_a_third(client.validators(), &e.denied);
+                if disproven {
                     unprovable = unprovable.min(e.height);
+                }
+                // otherwise (silence: a flood, or a moment without connections; or "not
+                // here" from too few to mean anything, a byzantine validator or strangers)
+                // it is tried again like a snapshot whose chunks did not arrive; the epochs
+                // walked so far are kept
+                if after_failed_walk(&mut dropped, offer.id, disproven) {
+                    warn!(height, "state sync: {}; dropping this snapshot", e.why);
+                } else {
+                    info!(height, "state sync: {}; trying again", e.why);
                 }
                 continue;
             }
@@ -696,10 +693,8 @@ impl StateSync {
         let saved = std::fs::read(self.dir.join("manifest")).ok();
         // a crashed run's manifest comes first (its chunks are saved); one this run already
         // failed to fetch competes like any other
-        let saved_id = saved
-            .as_deref()
-            .map(|b| Hash(*blake3::hash(b).as_bytes()))
-            .filter(|id| !dropped.undelivered.contains_key(id));
+        let saved_hash = saved.as_deref().map(|b| Hash(*blake3::hash(b).as_bytes()));
+        let saved_id = saved_hash.filter(|id| !dropped.undelivered.contains_key(id));
         let saved_height = saved
             .as_deref()
             .and_then(|b| ledger::codec::decode_exact::<Manifest>(b, self.limits).ok())
@@ -719,6 +714,9 @@ impl StateSync {
             )
         };
         let mut last_log = Instant::now();
+        // whether each peer asked for the crashed run's snapshot serves it: asked once per
+        // search, not every round (the newest snapshot is asked every round)
+        let mut serves_saved: HashMap<PeerId, bool> = HashMap::new();
         loop {
             let mut offers: HashMap<Hash, Offer> = HashMap::new();
             let peers: Vec<PeerId> = self
@@ -726,21 +724,51 @@ impl StateSync {
                 .into_iter()
                 .filter(|p| !banned.contains(p))
                 .collect();
-            let mut asks: FuturesUnordered<_> = peers
+            let asks: FuturesUnordered<_> = peers
                 .iter()
                 .flat_map(|peer| {
-                    std::iter::once(0)
-                        .chain(saved_height)
-                        .map(move |h| (*peer, h))
+                    // fresh keys cannot use up the asks validators get
+                    let saved = saved_height.filter(|_| {
+                        !serves_saved.contains_key(peer)
+                            && (serves_saved.len() < MAX_SAVED_ASKED || validators.contains(peer))
+                    });
+                    std::iter::once((*peer, 0, false)).chain(saved.map(|h| (*peer, h, true)))
                 })
-                .map(|(peer, h)| async move {
+                .map(|(peer, h, for_saved)| async move {
                     let r = self
                         .ask(peer, &Request::GetSnapshot { height: h }, EVIDENCE_TIMEOUT)
                         .await;
-                    (peer, r)
+                    (peer, for_saved, r)
                 })
                 .collect();
-            while let Some((peer, answer)) = asks.next().await {
+            // the crashed run's manifest counts for those that served it in an earlier
+            // round without asking them again: one copy goes through the checks below,
+            // the others join its offer after them
+            let known: Vec<PeerId> = peers
+                .iter()
+                .filter(|p| serves_saved.get(*p) == Some(&true))
+                .copied()
+                .collect();
+            let first = saved
+                .as_ref()
+                .zip(known.first())
+                .map(|(b, p)| (*p, false, Ok(Some(b.clone()))));
+            let mut answers = futures::stream::iter(first).chain(asks);
+            while let Some((peer, for_saved, answer)) = answers.next().await {
+                if for_saved {
+                    // only an answer says what a peer serves (silence or a refusal may be
+                    // a busy moment: asked again next round)
+                    match &answer {
+                        Ok(Some(b)) => {
+                            let id = Hash(*blake3::hash(b).as_bytes());
+                            serves_saved.insert(peer, Some(id) == saved_hash);
+                        }
+                        Ok(None) => {
+                            serves_saved.insert(peer, false);
+                        }
+                        Err(_) => {}
+                    }
+                }
                 let Ok(Some(bytes)) = answer else {
                     continue;
                 };
@@ -797,6 +825,13 @@ impl StateSync {
                 }
                 offers.insert(id, offer);
             }
+            if let Some(o) = saved_hash.and_then(|id| offers.get_mut(&id)) {
+                for p in known {
+                    if !o.peers.contains(&p) {
+                        o.peers.push(p);
+                    }
+                }
+            }
             if let Some(best) = offers.into_values().max_by_key(|o| rank(o)) {
                 // one server only, right after start: connections to the other peers may
                 // still be coming up; a moment more lets the pick (and the fetch) use them
@@ -828,7 +863,8 @@ impl StateSync {
     }
 
     /// Fetch every chunk not saved yet; `false` if no peer serves the snapshot any more,
-    /// or no chunk arrived for [`STALL_TIMEOUT`]. Chunks are asked of `validators` first
+    /// no chunk arrived for [`STALL_TIMEOUT`], or the try took longer than
+    /// [`try_timeout`]. Chunks are asked of `validators` first
     /// (keys nobody can fake); other servers get what the validators have no room for, so
     /// any number of silent strangers among the offerers cannot stall a fetch that one
     /// honest validator serves.
@@ -880,6 +916,7 @@ impl StateSync {
         let mut last_log = Instant::now();
         let mut last_progress = Instant::now();
         let total = m.chunks.len();
+        let give_up = Instant::now() + try_timeout(todo.len());
         while !todo.is_empty() || !in_flight.is_empty() {
             while in_flight.len() < IN_FLIGHT && !todo.is_empty() {
                 let Some(peer) = pick_source(&sources, &busy, validators) else {
@@ -903,10 +940,17 @@ impl StateSync {
                 );
                 return Ok(false);
             }
+            if Instant::now() > give_up {
+                warn!(
+                    height,
+                    "state sync: {done}/{total} chunks when this try's time ran out; trying again or another snapshot"
+                );
+                return Ok(false);
+            }
             let Some((i, peer, result)) = in_flight.next().await else {
                 // no source left: peers that still serve this very manifest
                 if !self
-                    .refresh(offer, banned, &failed, validators, &mut sources)
+                    .refresh(offer, banned, &failed, validators, &mut sources, give_up)
                     .await
                 {
                     return Ok(false);
@@ -954,7 +998,8 @@ impl StateSync {
         Ok(true)
     }
 
-    /// Connected peers (neither banned nor failed) serving exactly `offer`'s manifest.
+    /// Connected peers (neither banned nor failed) serving exactly `offer`'s manifest,
+    /// looked for until [`FIND_TIMEOUT`] from now or `give_up`, whichever comes first.
     async fn refresh(
         &self,
         offer: &Offer,
@@ -962,10 +1007,14 @@ impl StateSync {
         failed: &HashSet<PeerId>,
         validators: &[PeerId],
         sources: &mut Vec<PeerId>,
+        give_up: Instant,
     ) -> bool {
-        let deadline = Instant::now() + FIND_TIMEOUT;
+        let deadline = (Instant::now() + FIND_TIMEOUT).min(give_up);
         while Instant::now() < deadline {
             for peer in self.peers() {
+                if Instant::now() >= deadline {
+                    break;
+                }
                 if banned.contains(&peer) || failed.contains(&peer) {
                     continue;
                 }
@@ -1057,6 +1106,31 @@ fn pick_source(
         .filter(|(_, n)| *n < PER_PEER)
         .min_by_key(|(p, n)| (!validators.contains(p), *n))
         .map(|(p, _)| p)
+}
+
+/// A walk to snapshot `id`'s block failed: the snapshot is dropped at once if that block
+/// is `disproven` (validators holding more than a third of its epoch's power said it is
+/// not final), and after [`FETCH_TRIES`] failed tries otherwise, so one byzantine
+/// validator's "not here" (or a stranger's) costs an honest snapshot one try, not all of
+/// them. `true` if it was dropped.
+fn after_failed_walk(dropped: &mut Dropped, id: Hash, disproven: bool) -> bool {
+    if disproven {
+        dropped.reject(id);
+        true
+    } else {
+        dropped.undelivered(id)
+    }
+}
+
+/// How long one try of fetching a snapshot may take, with `left` chunks still to fetch,
+/// before it is given up (the chunks saved stay for the next try): [`STALL_TIMEOUT`] and a
+/// quarter of a second a chunk. A source answering each chunk just inside
+/// [`REQUEST_TIMEOUT`] keeps the stall limit from running out, and alone would otherwise
+/// hold the sync for `left` × 10 s. An honest peer serves a chunk (at most ~233 KB) within
+/// an observer's budget in well under 100 ms (a million accounts, 257 chunks, were
+/// restored in 21.6 s under load).
+fn try_timeout(left: usize) -> Duration {
+    STALL_TIMEOUT + Duration::from_millis(250 * left as u64)
 }
 
 /// Whether the chunks saved for snapshot `id` stay when `current` is fetched: its own, and
@@ -1236,6 +1310,56 @@ mod tests {
         assert_eq!(tries, MAX_FAILED_TRIES);
         // the fresh ones were never dropped one by one: each had tries left
         assert_eq!(d.ids.len(), 2);
+    }
+
+    #[test]
+    fn a_denial_by_too_few_to_mean_anything_leaves_a_snapshot_its_tries() {
+        // one validator of four (or strangers) saying "not here" while the others are
+        // silent: the snapshot keeps its tries, like one whose chunks did not arrive
+        let set: Vec<Validator> = (1..=4u8)
+            .map(|i| Validator {
+                key: ledger::Keypair::from_secret([i; 32]).public(),
+                power: 1,
+                address: String::new(),
+            })
+            .collect();
+        let peer = |i: usize| crate::peer::peer_id_of(&set[i].key).unwrap();
+        let one: HashSet<PeerId> = [peer(3), PeerId::random()].into_iter().collect();
+        assert!(!denied_by_a_third(&set, &one));
+        let honest = Hash([1; 32]);
+        let mut d = Dropped::default();
+        for _ in 1..FETCH_TRIES {
+            assert!(!after_failed_walk(
+                &mut d,
+                honest,
+                denied_by_a_third(&set, &one)
+            ));
+        }
+        assert!(after_failed_walk(&mut d, honest, false), "never dropped");
+        // two of four (more than a third of the power, so one honest) drop it at once
+        let two: HashSet<PeerId> = [peer(0), peer(3)].into_iter().collect();
+        assert!(denied_by_a_third(&set, &two));
+        let fake = Hash([2; 32]);
+        assert!(after_failed_walk(
+            &mut d,
+            fake,
+            denied_by_a_third(&set, &two)
+        ));
+        assert!(d.ids.contains(&fake));
+    }
+
+    #[test]
+    fn a_trickling_source_cannot_hold_a_try_for_ever() {
+        // a million accounts are 257 chunks: an honest restore took 21.6 s under load
+        let t = try_timeout(257);
+        assert!(t >= Duration::from_secs(150), "{t:?}");
+        // a source answering each chunk just inside the request timeout, two at a time,
+        // would hold the try for 257 × 20 s / 2; the deadline is a fraction of that, and
+        // counts only the chunks left (a try that resumes saved ones is shorter)
+        assert!(t < REQUEST_TIMEOUT * 257 / PER_PEER as u32 / 4, "{t:?}");
+        assert!(try_timeout(10) < try_timeout(257));
+        // the largest manifest (65,536 chunks) still ends a try within 5 hours
+        assert!(try_timeout(65_536) < Duration::from_secs(5 * 3600));
     }
 
     #[test]
