@@ -8,6 +8,7 @@
 #   4. validator 0 after SIGTERM and 10 s down, while the others run.
 # With --fast-interval MS, blocks come at least MS apart until the load, and the testnet
 # then restarts with --min-interval: a long chain built quickly, loaded at a normal pace.
+# With --block-sync-timeout 0, step 2 is skipped.
 # With --prune-blocks N, validators 2 and 3 keep only the last N blocks (receipts and index
 # alike) while 0 and 1 stay archive nodes; the disk of node 0 and node 2 is sampled every
 # 60 s either way. The load is pre-signed before it is sent, --segment seconds at a time,
@@ -84,6 +85,7 @@ wait_ready() { # wait_ready METRICS_PORT TIMEOUT_S -> seconds
   return 1
 }
 db_bytes() { du -sb "$1" 2>/dev/null | cut -f1; }
+log_bytes() { find "$1" -name '*.log' -printf '%s\n' 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
 
 EPOCH=100 # the dev genesis's epoch length
 SNAP_EVERY=$((SNAP_EPOCHS * EPOCH))
@@ -112,11 +114,11 @@ if [ "$PRUNE" != 0 ]; then
   if grep -q "retain_blocks = $PRUNE" "$DIR/net/node-0/config.toml"; then echo "node-0 prunes" >&2; exit 1; fi
 fi
 
-# the disk of an archive validator and of validator 2, every 60 s
+# the disk of an archive validator and of validator 2 (and their write-ahead logs), every 60 s
 (
   t0=$(date +%s)
   while sleep 60; do
-    echo "$(($(date +%s) - t0)) $(height 26400 2>/dev/null || echo 0) $(db_bytes "$DIR/net/node-0/data/db") $(db_bytes "$DIR/net/node-2/data/db")"
+    echo "$(($(date +%s) - t0)) $(height 26400 2>/dev/null || echo 0) $(db_bytes "$DIR/net/node-0/data/db") $(db_bytes "$DIR/net/node-2/data/db") $(log_bytes "$DIR/net/node-0/data/db") $(log_bytes "$DIR/net/node-2/data/db")"
   done
 ) >"$DIR/disk.txt" 2>/dev/null &
 PIDS+=($!)
@@ -177,7 +179,9 @@ SNAP_SECS=$(curl -s http://127.0.0.1:26500/metrics | awk '/^palisade_snapshot_se
 echo "snapshot at $SNAP: $SNAP_BYTES bytes, $CHUNKS chunks, written in $SNAP_SECS s on average"
 DB=$(db_bytes "$DIR/net/node-0/data/db")
 DB2=$(db_bytes "$DIR/net/node-2/data/db")
-echo "disk: node-0 (archive) $DB bytes, node-2 $DB2 bytes"
+WAL=$(log_bytes "$DIR/net/node-0/data/db")
+WAL2=$(log_bytes "$DIR/net/node-2/data/db")
+echo "disk: node-0 (archive) $DB bytes ($WAL of write-ahead log), node-2 $DB2 bytes ($WAL2 of write-ahead log)"
 
 join() { # join NAME INDEX EXTRA... -> a node home on ports 26310+i, 26410+i, 26510+i
   local name=$1 i=$2
@@ -196,16 +200,25 @@ PIDS+=($SS_PID)
 READY_SS=$(wait_ready 26510 600)
 echo "ready by state sync in $READY_SS s"
 
-echo "== a new node joins by block sync from genesis (at most $BS_TIMEOUT s) =="
-join blocksync 1
-"$BIN" run --home "$DIR/blocksync" >"$DIR/blocksync.log" 2>&1 &
-BS_PID=$!
-PIDS+=($BS_PID)
-READY_BS=$(wait_ready 26511 "$BS_TIMEOUT" || true)
-BS_HEIGHT=$(height 26411 2>/dev/null || echo 0)
-echo "ready by block sync in $READY_BS s (its height then: $BS_HEIGHT)"
-kill -TERM "$BS_PID" 2>/dev/null || true
-wait "$BS_PID" 2>/dev/null || true
+READY_BS=skipped
+BS_HEIGHT=0
+BS_REFUSED=0
+if [ "$BS_TIMEOUT" -gt 0 ]; then
+  echo "== a new node joins by block sync from genesis (at most $BS_TIMEOUT s) =="
+  over() { cat "$DIR/testnet.log" "$DIR"/net/node-*/node.log 2>/dev/null | grep -ac "over its budget of get_blocks" || true; }
+  OVER0=$(over)
+  join blocksync 1
+  "$BIN" run --home "$DIR/blocksync" >"$DIR/blocksync.log" 2>&1 &
+  BS_PID=$!
+  PIDS+=($BS_PID)
+  READY_BS=$(wait_ready 26511 "$BS_TIMEOUT" || true)
+  BS_HEIGHT=$(height 26411 2>/dev/null || echo 0)
+  # validators' refusals of its block requests (count or answer bytes over budget)
+  BS_REFUSED=$(($(over) - OVER0))
+  echo "ready by block sync in $READY_BS s (its height then: $BS_HEIGHT); refused $BS_REFUSED times as over budget"
+  kill -TERM "$BS_PID" 2>/dev/null || true
+  wait "$BS_PID" 2>/dev/null || true
+fi
 
 echo "== the state-synced node restarts =="
 kill -TERM "$SS_PID"
@@ -226,8 +239,8 @@ READY_V2=$(wait_ready 26500 300)
 echo "validator 0 ready $READY_V2 s after its start"
 
 ACCOUNTS=$(grep -a "state sync: snapshot restored" "$DIR/statesync.log" | grep -oE 'accounts=[0-9]+' | head -1 | cut -d= -f2)
-echo "disk samples (seconds, height, node-0 archive bytes, node-2 bytes):"
+echo "disk samples (seconds, height, node-0 archive bytes, node-2 bytes, node-0 log bytes, node-2 log bytes):"
 cat "$DIR/disk.txt"
 cat <<EOF
-{"height": $TARGET, "snapshotHeight": $SNAP, "accounts": ${ACCOUNTS:-0}, "finalizedLoad": $FINALIZED, "loadSeconds": $LOAD_SECS, "snapshotBytes": $SNAP_BYTES, "snapshotChunks": $CHUNKS, "snapshotWriteSeconds": ${SNAP_SECS:-0}, "archiveDbBytes": $DB, "node2DbBytes": $DB2, "retainBlocks": $PRUNE, "readyByStateSyncSeconds": "$READY_SS", "readyByBlockSyncSeconds": "$READY_BS", "blockSyncHeight": $BS_HEIGHT, "restartReadySeconds": "$READY_RS", "validatorRestartBeforeLoadSeconds": "$READY_V", "validatorRestartReadySeconds": "$READY_V2"}
+{"height": $TARGET, "snapshotHeight": $SNAP, "accounts": ${ACCOUNTS:-0}, "finalizedLoad": $FINALIZED, "loadSeconds": $LOAD_SECS, "snapshotBytes": $SNAP_BYTES, "snapshotChunks": $CHUNKS, "snapshotWriteSeconds": ${SNAP_SECS:-0}, "archiveDbBytes": $DB, "node2DbBytes": $DB2, "archiveWalBytes": $WAL, "node2WalBytes": $WAL2, "retainBlocks": $PRUNE, "readyByStateSyncSeconds": "$READY_SS", "readyByBlockSyncSeconds": "$READY_BS", "blockSyncHeight": $BS_HEIGHT, "blockSyncRefusals": $BS_REFUSED, "restartReadySeconds": "$READY_RS", "validatorRestartBeforeLoadSeconds": "$READY_V", "validatorRestartReadySeconds": "$READY_V2"}
 EOF
