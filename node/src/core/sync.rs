@@ -13,14 +13,11 @@ use super::{
     Asked, CoreError, DEMOTION_MS, Effect, Executed, NodeCore, PACED_AS_OBSERVER_MS, SYNC_BATCH,
     digest,
 };
-
-/// What a request for blocks is charged to the asked peer's answer budget (this node's
-/// copy) when it goes out; corrected to the answer's size when that arrives.
-const LIKELY_ANSWER_BYTES: f64 = crate::wire::SYNC_RESPONSE_SOFT_BYTES as f64;
-/// Peers remembered as having refused a request for blocks as over budget.
-const MAX_PACED_AS_OBSERVER: usize = 1024;
 use crate::budget::{AnswerMirror, Class};
 use crate::wire::{FinalityProof, FinalizedBlock, Request, Response};
+
+/// Validators remembered as having refused a request for blocks as over budget.
+const MAX_PACED_AS_OBSERVER: usize = 1024;
 
 /// Why synced blocks were not taken.
 #[derive(Debug, thiserror::Error)]
@@ -199,15 +196,21 @@ impl NodeCore {
         }
     }
 
-    /// Charge `bytes` (negative: give back) to this node's copy of `peer`'s answer
-    /// budget.
-    fn sync_charge(&mut self, peer: PeerId, bytes: f64) {
+    /// A request for blocks went out to `peer` (`Some(bytes)`: its answer arrived and
+    /// costs that many bytes of `peer`'s answer budget; `None` with `answered`: it never
+    /// left this node): this node's copy of that budget follows.
+    fn sync_budget(&mut self, peer: PeerId, answered: bool, bytes: Option<f64>) {
         let now = self.now.mono_ms;
         if let Some(limit) = Class::GetBlocks.answer_limit(self.sync_as_validator(&peer)) {
-            self.sync_answers
+            let m = self
+                .sync_answers
                 .entry(peer)
-                .or_insert_with(|| AnswerMirror::full(&limit, now))
-                .charge(&limit, bytes, now);
+                .or_insert_with(|| AnswerMirror::full(&limit, now));
+            if answered {
+                m.answered(&limit, bytes, now);
+            } else {
+                m.asked();
+            }
         }
     }
 
@@ -258,7 +261,8 @@ impl NodeCore {
             // drawn before and waiting for its slot
             Some(next)
         } else if askable.is_empty() {
-            // every one in debt: the first to be out of it is drawn then
+            // every one in debt: tried again at each tick (a mark only: the draw is
+            // redone among those out of debt then)
             self.sync_next = Some((trusted[0].0, gap));
             return;
         } else {
@@ -285,8 +289,8 @@ impl NodeCore {
         let id = self.ask(peer, bytes, Asked::Sync { peer, from: me + 1 });
         self.sync_inflight = Some((now, id));
         self.sync_sent.insert(peer, now);
-        // the answer is counted from now (another request may go out before it arrives)
-        self.sync_charge(peer, LIKELY_ANSWER_BYTES);
+        // until it is answered, the request counts as a largest answer
+        self.sync_budget(peer, false, None);
     }
 
     /// A peer's answer to `GetBlocks` request `id` for blocks from height `from`.
@@ -302,14 +306,22 @@ impl NodeCore {
             self.sync_inflight = None;
         }
         let bytes = match result {
-            Ok(b) => {
-                // what it really cost, for what the request was charged
-                self.sync_charge(peer, b.len() as f64 - LIKELY_ANSWER_BYTES);
-                b
+            Ok(b) => b,
+            // it never left this node: nobody to blame, nothing spent; ask again
+            Err(e) if e.starts_with(super::LOCAL_FAILURE) => {
+                self.sync_budget(peer, true, None);
+                if current {
+                    self.maybe_sync();
+                }
+                return Ok(());
             }
-            // it never left this node: nobody to blame
-            Err(e) if e.starts_with(super::LOCAL_FAILURE) => return Ok(()),
             Err(e) => {
+                // it may still have been answered (and charged) over there
+                self.sync_budget(
+                    peer,
+                    true,
+                    Some(crate::wire::SYNC_RESPONSE_HARD_BYTES as f64),
+                );
                 self.demote(peer, &format!("sync request failed: {e}"));
                 // the request out failed: ask another peer now, not at the next status
                 if current {
@@ -318,7 +330,28 @@ impl NodeCore {
                 return Ok(());
             }
         };
-        match Response::decode(&bytes, self.params.limits) {
+        let response = Response::decode(&bytes, self.params.limits);
+        // what the answer cost the peer's budget for this node: its bytes. A short one
+        // (fewer blocks than asked, under the size a batch stops at, ending below the
+        // peer's own claim) counts as a full batch, so a peer that trickles blocks is in
+        // debt as soon as those that deliver, and is not drawn more often than they are
+        let claim = self.peer_heights.get(&peer).map(|(h, _)| *h);
+        let short = match &response {
+            Ok(Response::Blocks(b)) => {
+                let last = b.iter().map(|fb| fb.block.header.height).max();
+                b.len() < SYNC_BATCH as usize
+                    && bytes.len() < crate::wire::SYNC_RESPONSE_SOFT_BYTES
+                    && claim.is_some_and(|c| last.unwrap_or(from.saturating_sub(1)) < c)
+            }
+            _ => false,
+        };
+        let cost = if short {
+            crate::wire::SYNC_RESPONSE_SOFT_BYTES
+        } else {
+            bytes.len()
+        };
+        self.sync_budget(peer, true, Some(cost as f64));
+        match response {
             Ok(Response::Blocks(blocks)) => {
                 let n = blocks.len();
                 let before = self.header.height;
@@ -353,24 +386,25 @@ impl NodeCore {
                 let over =
                     why == crate::wire::OVER_BUDGET || why == crate::wire::OVER_ANSWER_BUDGET;
                 if over
+                    && self.epoch.peers.contains(&peer)
                     && !self.sync_paced_as_observer.contains_key(&peer)
                     && self.sync_paced_as_observer.len() < MAX_PACED_AS_OBSERVER
                 {
-                    // this node's copies of the peer's budgets were behind: it counts this
-                    // node as an observer (removed at a boundary this node has not
-                    // reached), remembers answers from before a restart, or answered a
-                    // request given up on. It is asked at an observer's pace, once a
-                    // largest answer's debt is paid, and not demoted (refused again
-                    // within 10 minutes, it is)
+                    // a validator of this node's epoch (keys strangers cannot make), and
+                    // this node's copies of its budgets were behind: it counts this node
+                    // as an observer (removed at a boundary this node has not reached), or
+                    // remembers answers from before this node restarted. It is asked at an
+                    // observer's pace, once a largest answer's debt is paid, and not
+                    // demoted (refused again within 10 minutes, it is)
                     info!(%peer, "{why}: asked for blocks at an observer's pace from now on");
                     self.sync_paced_as_observer
                         .insert(peer, now + PACED_AS_OBSERVER_MS);
                     self.sync_sent.insert(peer, now);
-                    if let Some(limit) = Class::GetBlocks.answer_limit(false) {
-                        self.sync_answers
-                            .entry(peer)
-                            .or_insert_with(|| AnswerMirror::full(&limit, now))
-                            .owe(&limit, crate::wire::SYNC_RESPONSE_HARD_BYTES as f64, now);
+                    if let (Some(limit), Some(m)) = (
+                        Class::GetBlocks.answer_limit(false),
+                        self.sync_answers.get_mut(&peer),
+                    ) {
+                        m.owe(&limit, crate::wire::SYNC_RESPONSE_HARD_BYTES as f64, now);
                     }
                 } else {
                     self.demote(peer, &format!("refused: {why}"));
