@@ -76,7 +76,8 @@ const MAX_FAILED_TRIES: usize = 32;
 const FETCH_TRIES: u32 = 3;
 /// Distinct manifests held while choosing.
 const MAX_OFFERS: usize = 16;
-/// Peers asked for a crashed run's snapshot in one search (each once); more are not.
+/// Peers other than validators asked for a crashed run's snapshot in one search (each
+/// once): about this many, the peers of one round more at most.
 const MAX_SAVED_ASKED: usize = 1024;
 /// Peers the [`Pacer`] remembers before it forgets those whose slot has passed.
 const PACER_KEPT: usize = 256;
@@ -1033,10 +1034,17 @@ impl StateSync {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        warn!(
-            height = offer.manifest.height,
-            "state sync: no peer serves this snapshot any more; looking for another"
-        );
+        if Instant::now() >= give_up {
+            warn!(
+                height = offer.manifest.height,
+                "state sync: this try's time ran out while looking for servers"
+            );
+        } else {
+            warn!(
+                height = offer.manifest.height,
+                "state sync: no peer serves this snapshot any more; looking for another"
+            );
+        }
         false
     }
 
