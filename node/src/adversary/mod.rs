@@ -7,8 +7,8 @@
 //! observers with fresh keys (`observer`). Phases: a baseline with the attacker behaving,
 //! the attack, then recovery. Verdicts: no honest process exited; the honest nodes' stores
 //! hold one chain, valid from genesis when re-executed (`checker`); the supply adds up;
-//! the honest load's finalized tx/s during the attack is at least half the baseline's and
-//! back to 90% within 10 s after; every accepted transaction finalized; where the attack is
+//! the honest load's finalized tx/s during the attack is at least half the baseline's (at
+//! most the offered rate) and back to 90% of it within 10 s after; every accepted transaction finalized; where the attack is
 //! detectable, the honest nodes penalized the attacker (a metric rose).
 //!
 //! Owns the orchestration of a campaign; the attacks themselves live in `attack` and
@@ -204,7 +204,8 @@ pub struct Report {
     pub baseline: Phase,
     /// During it.
     pub attack: Phase,
-    /// Seconds after the attack until a 3-second window reached 90% of the baseline.
+    /// Seconds after the attack until a 3-second window reached 90% of the baseline (at
+    /// most the offered rate).
     pub recovered_within_s: Option<usize>,
     /// Finalized transactions per second from the baseline's start.
     pub timeline: Vec<u64>,
@@ -514,10 +515,15 @@ async fn campaign(
     };
     let baseline = phase(baseline_start, attack_start);
     let attack = phase(attack_start, attack_end);
+    // what the attack and the recovery are held to: the baseline, but never more than the
+    // honest load offered. A baseline above it finalized a backlog from before it (a
+    // window that opened on a slow view: 0 then 1,490 transactions in its first two
+    // seconds at 300 offered), which no steady chain repeats
+    let reference = baseline.tps.min(opts.rate as f64);
     let after_s = secs(baseline_start, attack_end).round() as usize;
     let recovered_within_s = (0..=RECOVERY_S).find(|&t| {
         let w: Vec<u64> = timeline.iter().skip(after_s + t).take(3).copied().collect();
-        w.len() == 3 && w.iter().sum::<u64>() as f64 / 3.0 >= 0.9 * baseline.tps
+        w.len() == 3 && w.iter().sum::<u64>() as f64 / 3.0 >= 0.9 * reference
     });
     let lost = seen
         .accepted
@@ -536,12 +542,20 @@ async fn campaign(
         },
         Verdict {
             name: "finalized tx/s under attack ≥ 50% of the baseline".into(),
-            ok: baseline.tps > 0.0 && attack.tps >= 0.5 * baseline.tps,
+            ok: reference > 0.0 && attack.tps >= 0.5 * reference,
             detail: format!(
-                "{:.0} vs {:.0} tx/s ({:.0}%)",
+                "{:.0} vs {:.0} tx/s ({:.0}%){}",
                 attack.tps,
-                baseline.tps,
-                100.0 * attack.tps / baseline.tps.max(1e-9)
+                reference,
+                100.0 * attack.tps / reference.max(1e-9),
+                if reference < baseline.tps {
+                    format!(
+                        " (the offered rate; the baseline finalized {:.0})",
+                        baseline.tps
+                    )
+                } else {
+                    String::new()
+                }
             ),
         },
         Verdict {
