@@ -213,7 +213,8 @@ if [ "$BS_TIMEOUT" -gt 0 ]; then
   PIDS+=($BS_PID)
   READY_BS=$(wait_ready 26511 "$BS_TIMEOUT" || true)
   BS_HEIGHT=$(height 26411 2>/dev/null || echo 0)
-  # validators' refusals of its block requests (count or answer bytes over budget)
+  # validators' refusals of block requests (count or answer bytes over budget) during this
+  # step: the joining node's, and any of the state-synced node still following the chain
   BS_REFUSED=$(($(over) - OVER0))
   echo "ready by block sync in $READY_BS s (its height then: $BS_HEIGHT); refused $BS_REFUSED times as over budget"
   kill -TERM "$BS_PID" 2>/dev/null || true
