@@ -13,7 +13,7 @@ use super::{
     Asked, CoreError, DEMOTION_MS, Effect, Executed, NodeCore, PACED_AS_OBSERVER_MS, SYNC_BATCH,
     digest,
 };
-use crate::budget::{AnswerMirror, Class};
+use crate::budget::{AnswerMirror, Class, Limit};
 use crate::wire::{FinalityProof, FinalizedBlock, Request, Response};
 
 /// Validators remembered as having refused a request for blocks as over budget.
@@ -196,21 +196,24 @@ impl NodeCore {
         }
     }
 
-    /// A request for blocks went out to `peer` (`Some(bytes)`: its answer arrived and
-    /// costs that many bytes of `peer`'s answer budget; `None` with `answered`: it never
-    /// left this node): this node's copy of that budget follows.
-    fn sync_budget(&mut self, peer: PeerId, answered: bool, bytes: Option<f64>) {
+    /// This node's copy of `peer`'s answer budget (made full on first use), with the limit
+    /// it follows now.
+    fn sync_copy(&mut self, peer: PeerId) -> Option<(&mut AnswerMirror, Limit)> {
         let now = self.now.mono_ms;
-        if let Some(limit) = Class::GetBlocks.answer_limit(self.sync_as_validator(&peer)) {
-            let m = self
-                .sync_answers
-                .entry(peer)
-                .or_insert_with(|| AnswerMirror::full(&limit, now));
-            if answered {
-                m.answered(&limit, bytes, now);
-            } else {
-                m.asked();
-            }
+        let limit = Class::GetBlocks.answer_limit(self.sync_as_validator(&peer))?;
+        let m = self
+            .sync_answers
+            .entry(peer)
+            .or_insert_with(|| AnswerMirror::full(&limit, now));
+        Some((m, limit))
+    }
+
+    /// A request for blocks to `peer` was answered, costing `bytes` of its answer budget
+    /// (`None`: it never left this node).
+    fn sync_answered(&mut self, peer: PeerId, bytes: Option<f64>) {
+        let now = self.now.mono_ms;
+        if let Some((m, limit)) = self.sync_copy(peer) {
+            m.answered(&limit, bytes, now);
         }
     }
 
@@ -290,7 +293,9 @@ impl NodeCore {
         self.sync_inflight = Some((now, id));
         self.sync_sent.insert(peer, now);
         // until it is answered, the request counts as a largest answer
-        self.sync_budget(peer, false, None);
+        if let Some((m, _)) = self.sync_copy(peer) {
+            m.asked();
+        }
     }
 
     /// A peer's answer to `GetBlocks` request `id` for blocks from height `from`.
@@ -309,7 +314,7 @@ impl NodeCore {
             Ok(b) => b,
             // it never left this node: nobody to blame, nothing spent; ask again
             Err(e) if e.starts_with(super::LOCAL_FAILURE) => {
-                self.sync_budget(peer, true, None);
+                self.sync_answered(peer, None);
                 if current {
                     self.maybe_sync();
                 }
@@ -317,11 +322,7 @@ impl NodeCore {
             }
             Err(e) => {
                 // it may still have been answered (and charged) over there
-                self.sync_budget(
-                    peer,
-                    true,
-                    Some(crate::wire::SYNC_RESPONSE_HARD_BYTES as f64),
-                );
+                self.sync_answered(peer, Some(crate::wire::SYNC_RESPONSE_HARD_BYTES as f64));
                 self.demote(peer, &format!("sync request failed: {e}"));
                 // the request out failed: ask another peer now, not at the next status
                 if current {
@@ -350,7 +351,7 @@ impl NodeCore {
         } else {
             bytes.len()
         };
-        self.sync_budget(peer, true, Some(cost as f64));
+        self.sync_answered(peer, Some(cost as f64));
         match response {
             Ok(Response::Blocks(blocks)) => {
                 let n = blocks.len();
