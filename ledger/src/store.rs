@@ -16,15 +16,21 @@
 //!
 //! Pruning ([`Store::prune_step`]) deletes old blocks, receipts and tx index entries (never
 //! genesis, the epoch-end records or the validator sets); `meta` records the oldest height
-//! each still holds.
+//! each still holds. Tx index entries below that height are ignored by lookups and dropped
+//! by the index's compaction filter.
 //! A finalized block, its receipts, certificate, tx index entries, account changes, system
 //! state and the new finalized height go in one `WriteBatch` written with sync, so after a
 //! crash the store holds exactly the blocks whose commit returned, and maybe the one being
 //! committed, never part of one. Opening rebuilds the account tree and checks its root
 //! against the last header, so silent corruption is found at start.
 
+use std::ffi::{CStr, CString};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use rocksdb::compaction_filter::{CompactionFilter, Decision};
+use rocksdb::compaction_filter_factory::{CompactionFilterContext, CompactionFilterFactory};
 use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch, WriteOptions};
 
 use crate::account::Account;
@@ -159,6 +165,62 @@ pub struct Store {
     limits: Limits,
     /// Blocks per epoch: the last block of each gets an `epoch_ends` record (0: none).
     epoch_length: u64,
+    /// The oldest height whose tx index entries are held (`meta`'s `oldest_tx_index`, 0 on
+    /// an archive node): entries pointing below it are pruned. Lookups ignore them at once
+    /// and compaction drops them ([`PrunedTxIndex`]).
+    tx_index_floor: Arc<AtomicU64>,
+}
+
+/// The tx index's compaction filter: drops the entries of heights below the store's
+/// `tx_index_floor`. Pruning the index entry by entry read every pruned block back to
+/// learn its transaction ids and looked each one up before deleting it: ~26 µs of the
+/// pruner's CPU per transaction, so under a 30-minute load at 15,000 tx/s a validator
+/// keeping 2,000 blocks fell 4,000 heights behind and held more disk than an archive node
+/// (BENCHMARKS.md, 2026-12-04, fifteenth session). Now pruning the index only moves the
+/// floor; each compaction that rewrites an entry drops it if it is below, at no extra read.
+struct PrunedTxIndex {
+    floor: Arc<AtomicU64>,
+    name: CString,
+}
+
+impl CompactionFilterFactory for PrunedTxIndex {
+    type Filter = PrunedTxIndexFilter;
+
+    fn create(&mut self, _context: CompactionFilterContext) -> PrunedTxIndexFilter {
+        PrunedTxIndexFilter {
+            floor: self.floor.load(Ordering::Acquire),
+            name: self.name.clone(),
+        }
+    }
+
+    fn name(&self) -> &CStr {
+        &self.name
+    }
+}
+
+/// One compaction's copy of [`PrunedTxIndex`]: the floor when the compaction started.
+struct PrunedTxIndexFilter {
+    floor: u64,
+    name: CString,
+}
+
+impl CompactionFilter for PrunedTxIndexFilter {
+    fn filter(&mut self, _level: u32, _key: &[u8], value: &[u8]) -> Decision {
+        match tx_index_height(value) {
+            Some(h) if h < self.floor => Decision::Remove,
+            _ => Decision::Keep,
+        }
+    }
+
+    fn name(&self) -> &CStr {
+        &self.name
+    }
+}
+
+/// The height a tx index entry points at (`None`: not an entry).
+fn tx_index_height(value: &[u8]) -> Option<u64> {
+    let h: [u8; 8] = value.get(..8)?.try_into().ok()?;
+    (value.len() == 12).then_some(u64::from_be_bytes(h))
 }
 
 /// What one [`Store::prune_step`] deleted.
@@ -168,7 +230,7 @@ pub struct Pruned {
     pub blocks: u64,
     /// Receipt lists deleted.
     pub receipts: u64,
-    /// Tx index entries deleted.
+    /// Heights whose tx index entries went (compaction gives their space back).
     pub tx_index: u64,
 }
 
@@ -204,6 +266,11 @@ fn tuned_options() -> Options {
 /// inserts cheap; the price is more frequent flushes and L0→L1 compactions, which run at low
 /// priority in the background (BENCHMARKS.md).
 const TX_INDEX_MEMTABLE_BYTES: usize = 16 << 20;
+
+/// Age after which a tx index file is compacted even if nothing else would (RocksDB's
+/// default with a compaction filter: 30 days), so entries below the pruning floor leave
+/// the disk within a day after writes stop.
+const TX_INDEX_PERIODIC_COMPACTION_S: u64 = 24 * 3600;
 
 /// L0 files of the tx index at which RocksDB slows, and stops, writes (its defaults: 20
 /// and 36). At 20,000 tx/s the index flushes a memtable every ~10 s, and one compaction
@@ -265,10 +332,19 @@ impl Store {
         opts.set_max_background_jobs(4);
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        // 0 until the meta is read below: compactions that start first drop nothing
+        let tx_index_floor = Arc::new(AtomicU64::new(0));
         let cfs = ALL_CFS.iter().map(|name| {
             let mut o = tuned_options();
             match *name {
                 CF_TX_INDEX => {
+                    o.set_compaction_filter_factory(PrunedTxIndex {
+                        floor: tx_index_floor.clone(),
+                        name: c"palisade-pruned-tx-index".to_owned(),
+                    });
+                    // once writes stop, nothing rewrites the files that still hold
+                    // pruned entries: each file is rewritten a day after it was written
+                    o.set_periodic_compaction_seconds(TX_INDEX_PERIODIC_COMPACTION_S);
                     o.set_write_buffer_size(TX_INDEX_MEMTABLE_BYTES);
                     // only RPC lookups read it: more L0 files while a slow compaction
                     // runs cost a lookup a little, throttling the commit costs the chain
@@ -281,11 +357,15 @@ impl Store {
             ColumnFamilyDescriptor::new(*name, o)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Store {
+        let store = Store {
             db,
             limits,
             epoch_length: 0,
-        })
+            tx_index_floor,
+        };
+        let floor = store.oldest()?.tx_index;
+        store.tx_index_floor.store(floor, Ordering::Release);
+        Ok(store)
     }
 
     /// Open the store of the chain `params` describes: as [`Store::open`], and the last
@@ -321,12 +401,13 @@ impl Store {
         })
     }
 
-    /// Delete at most `max_heights` heights' worth of old data: blocks below
-    /// `keep.block`, receipts below `keep.receipts`, tx index entries of blocks below
-    /// `keep.tx_index` (nothing at or above the finalized head, nor genesis, nor an
-    /// epoch-end record; a block's receipts and index entries go no later than the block,
-    /// whose transactions name the index entries). Unsynced small batches: a crash
-    /// leaves at worst some data that the next step deletes again. Returns what went.
+    /// Delete at most `max_heights` heights' worth of old blocks and receipts: blocks below
+    /// `keep.block`, receipts below `keep.receipts` (nothing at or above the finalized
+    /// head, nor genesis, nor an epoch-end record; a block's receipts and index entries go
+    /// no later than the block). Tx index entries of blocks below `keep.tx_index` go at
+    /// once, whatever `max_heights`: the index's floor moves (a synced batch) and
+    /// compaction drops what is below it. Otherwise unsynced small batches: a crash leaves
+    /// at worst some data that the next step deletes again. Returns what went.
     pub fn prune_step(&self, keep: Oldest, max_heights: u64) -> Result<Pruned, StoreError> {
         let head = self.finalized_height()?.ok_or(StoreError::Empty)?;
         let now = self.oldest()?;
@@ -337,26 +418,13 @@ impl Store {
         let mut out = Pruned::default();
         let mut batch = WriteBatch::default();
         let meta = self.cf(CF_META)?;
-        // tx index first: it needs the blocks' transaction ids
+        // the tx index: moving its floor prunes every entry below at once (lookups ignore
+        // them from now on, compaction drops them); nothing is read, however many heights
         let index_from = now.tx_index.max(1);
-        let index_end = index_to.min(index_from.saturating_add(max_heights));
+        let index_end = index_to.max(index_from);
         if index_from < index_end {
-            let cf = self.cf(CF_TX_INDEX)?;
-            for h in index_from..index_end {
-                let Some(block) = self.block_by_height(h)? else {
-                    continue;
-                };
-                let ids: Vec<Hash> = block.txs.iter().map(SignedTransaction::id).collect();
-                let found = self.db.multi_get_cf(ids.iter().map(|id| (cf, id.0)));
-                for (id, entry) in ids.iter().zip(found) {
-                    // only the entries that point here: a later inclusion keeps its own
-                    if entry?.is_some_and(|v| v.len() == 12 && v[..8] == h.to_be_bytes()) {
-                        batch.delete_cf(cf, id.0);
-                        out.tx_index += 1;
-                    }
-                }
-            }
             batch.put_cf(meta, META_OLDEST_TX_INDEX, index_end.to_be_bytes());
+            out.tx_index = index_end - index_from;
         }
         let receipts_from = now.receipts.max(1);
         let receipts_end = receipts_to.min(receipts_from.saturating_add(max_heights));
@@ -406,7 +474,14 @@ impl Store {
             out.blocks = block_end - block_from;
             batch.put_cf(meta, META_OLDEST_BLOCK, block_end.to_be_bytes());
         }
-        if out != Pruned::default() || !batch.is_empty() {
+        if out.tx_index > 0 {
+            // synced before compaction may act on the new floor: after a power loss the
+            // floor read back must not be below entries already dropped
+            let mut wo = WriteOptions::default();
+            wo.set_sync(true);
+            self.db.write_opt(batch, &wo)?;
+            self.tx_index_floor.store(index_end, Ordering::Release);
+        } else if out != Pruned::default() || !batch.is_empty() {
             self.db.write(batch)?;
         }
         Ok(out)
@@ -424,7 +499,8 @@ impl Store {
     /// which would let older copies in deeper files reappear). Nothing is compacted here: L0 files carry the
     /// range deletions and so span every height, and compacting them would rewrite the
     /// kept blocks on the commit's cores. Genesis (height 0) is outside the range; the tx
-    /// index (random keys, deleted entry by entry) is left to ordinary compaction.
+    /// index (random keys) is left to ordinary compaction, which drops what is below its
+    /// floor.
     pub fn reclaim_pruned(&self) -> Result<(), StoreError> {
         self.db.flush_wal(true)?;
         let oldest = self.oldest()?;
@@ -557,6 +633,8 @@ impl Store {
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db.write_opt(batch, &wo)?;
+        self.tx_index_floor
+            .store(header.height + 1, Ordering::Release);
         Ok(())
     }
 
@@ -735,8 +813,10 @@ impl Store {
             .db
             .multi_get_cf(maybe_dup.iter().map(|i| (cf, c.block.txs[*i].id().0)));
         let mut already_indexed = crate::FastSet::default();
+        let floor = self.tx_index_floor.load(Ordering::Acquire);
         for (i, found) in maybe_dup.iter().zip(existing) {
-            if found?.is_some() {
+            // an entry of a pruned height is gone, though compaction has not dropped it yet
+            if found?.is_some_and(|v| tx_index_height(&v).is_none_or(|h| h >= floor)) {
                 already_indexed.insert(*i);
             }
         }
@@ -856,22 +936,23 @@ impl Store {
         }
     }
 
-    /// Where the transaction with id `id` was included.
+    /// Where the transaction with id `id` was included (`None` also when its height's
+    /// index entries are pruned).
     pub fn tx_location(&self, id: &Hash) -> Result<Option<TxLocation>, StoreError> {
-        match self.db.get_cf(self.cf(CF_TX_INDEX)?, id.0)? {
-            None => Ok(None),
-            Some(v) if v.len() == 12 => {
-                let mut h = [0u8; 8];
-                h.copy_from_slice(&v[..8]);
-                let mut i = [0u8; 4];
-                i.copy_from_slice(&v[8..]);
-                Ok(Some(TxLocation {
-                    height: u64::from_be_bytes(h),
-                    index: u32::from_be_bytes(i),
-                }))
-            }
-            Some(_) => Err(StoreError::Corrupt("tx index entry is not 12 bytes".into())),
+        let Some(v) = self.db.get_cf(self.cf(CF_TX_INDEX)?, id.0)? else {
+            return Ok(None);
+        };
+        let height = tx_index_height(&v)
+            .ok_or_else(|| StoreError::Corrupt("tx index entry is not 12 bytes".into()))?;
+        if height < self.tx_index_floor.load(Ordering::Acquire) {
+            return Ok(None);
         }
+        let mut i = [0u8; 4];
+        i.copy_from_slice(&v[8..]);
+        Ok(Some(TxLocation {
+            height,
+            index: u32::from_be_bytes(i),
+        }))
     }
 
     /// The transaction with id `id`, its receipt and location.
@@ -987,6 +1068,81 @@ mod tests {
             let key = blake3::hash(&i.to_le_bytes());
             store.db.put_cf(index, key.as_bytes(), &value).unwrap();
         }
+    }
+
+    /// Index entries of heights below the floor read as absent at once, compaction drops
+    /// them (and only them), and the floor survives a reopen.
+    #[test]
+    fn compaction_drops_the_index_entries_below_the_pruning_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = |h: u64, i: u32| {
+            let mut b = h.to_le_bytes().to_vec();
+            b.extend_from_slice(&i.to_le_bytes());
+            Hash(*blake3::hash(&b).as_bytes())
+        };
+        let entries = |store: &Store| {
+            let index = store.db.cf_handle(CF_TX_INDEX).unwrap();
+            let mut heights = std::collections::BTreeMap::<u64, usize>::new();
+            for item in store.db.iterator_cf(index, IteratorMode::Start) {
+                let (_, v) = item.unwrap();
+                *heights.entry(tx_index_height(&v).unwrap()).or_default() += 1;
+            }
+            heights
+        };
+        {
+            let store = Store::open(dir.path(), Limits::default()).unwrap();
+            let index = store.db.cf_handle(CF_TX_INDEX).unwrap();
+            for h in 1..=40u64 {
+                let mut batch = WriteBatch::default();
+                for i in 0..500u32 {
+                    let mut v = [0u8; 12];
+                    v[..8].copy_from_slice(&h.to_be_bytes());
+                    v[8..].copy_from_slice(&i.to_be_bytes());
+                    batch.put_cf(index, id(h, i).0, v);
+                }
+                store.db.write(batch).unwrap();
+                if h % 10 == 0 {
+                    store.flush().unwrap();
+                }
+            }
+            assert_eq!(entries(&store).len(), 40);
+            // what `prune_step` does to the index: the floor, synced, then in memory
+            let mut batch = WriteBatch::default();
+            batch.put_cf(
+                store.cf(CF_META).unwrap(),
+                META_OLDEST_TX_INDEX,
+                25u64.to_be_bytes(),
+            );
+            let mut wo = WriteOptions::default();
+            wo.set_sync(true);
+            store.db.write_opt(batch, &wo).unwrap();
+            store.tx_index_floor.store(25, Ordering::Release);
+            assert_eq!(store.tx_location(&id(24, 7)).unwrap(), None);
+            assert_eq!(
+                store.tx_location(&id(25, 7)).unwrap(),
+                Some(TxLocation {
+                    height: 25,
+                    index: 7
+                })
+            );
+            assert_eq!(entries(&store).len(), 40, "still in the files");
+        }
+        let store = Store::open(dir.path(), Limits::default()).unwrap();
+        assert_eq!(
+            store.tx_location(&id(3, 0)).unwrap(),
+            None,
+            "floor reloaded"
+        );
+        let index = store.db.cf_handle(CF_TX_INDEX).unwrap();
+        store
+            .db
+            .compact_range_cf(index, None::<&[u8]>, None::<&[u8]>);
+        let left = entries(&store);
+        assert_eq!(
+            left.keys().copied().collect::<Vec<_>>(),
+            (25..=40).collect::<Vec<_>>()
+        );
+        assert!(left.values().all(|n| *n == 500), "{left:?}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The pruning thread: deletes blocks, receipts and tx index entries older than the
 //! `[storage]` retention, a few heights per RocksDB batch, beside the commit thread (its
-//! small unsynced batches never hold a commit's synced write for long). It decides nothing
-//! about the chain and reads only the store's finalized height.
+//! small unsynced batches never hold a commit's synced write for long; the tx index is
+//! pruned by moving its floor, which compaction acts on). It decides nothing about the
+//! chain and reads only the store's finalized height.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
