@@ -607,8 +607,12 @@ impl Runtime {
         let (_never, no_stop) = tokio::sync::watch::channel(false);
         let mut stop = stop.unwrap_or(no_stop);
         self.step(Event::Start)?;
+        // ticks missed while the loop was busy are not made up in a burst (tokio's default):
+        // a burst of status messages is over every peer's budget for them
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut status = tokio::time::interval(status_every);
+        status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| RunError::Os {
                 what: "the SIGTERM handler",

@@ -480,6 +480,8 @@ pub struct NodeCore {
     sync_paced_as_observer: HashMap<PeerId, u64>,
     /// Status ticks since this node started.
     status_ticks: u32,
+    /// When this node last told its peers its height (`None`: not yet).
+    status_sent_ms: Option<u64>,
     head_height: u64,
     /// The highest block announced to subscribers.
     announced_head: u64,
@@ -564,6 +566,7 @@ impl NodeCore {
             sync_answers: HashMap::new(),
             sync_paced_as_observer: HashMap::new(),
             status_ticks: 0,
+            status_sent_ms: None,
         })
     }
 

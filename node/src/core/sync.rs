@@ -34,13 +34,22 @@ impl NodeCore {
     /// Tell peers this node's height, forget stale claims, maybe sync, recompute readiness.
     pub(super) fn status_tick(&mut self) -> Result<(), CoreError> {
         self.status_ticks = self.status_ticks.saturating_add(1);
-        let bytes = Request::Status {
-            finalized_height: self.durable_header.height,
-        }
-        .encode();
-        self.emit(Effect::BroadcastConnected { bytes });
-        // claims not repeated lately are forgotten (the peer left or fell silent)
         let now = self.now.mono_ms;
+        // at most one status per half interval, however the ticks arrive: ticks delayed
+        // behind a long stretch of work (block sync replaying large blocks) came in a burst,
+        // and validators banned the syncing observer for its status rate
+        if self
+            .status_sent_ms
+            .is_none_or(|at| now.saturating_sub(at) >= self.status_spacing_ms())
+        {
+            self.status_sent_ms = Some(now);
+            let bytes = Request::Status {
+                finalized_height: self.durable_header.height,
+            }
+            .encode();
+            self.emit(Effect::BroadcastConnected { bytes });
+        }
+        // claims not repeated lately are forgotten (the peer left or fell silent)
         let stale = self.cfg.status_interval_ms.max(50) * 10;
         self.peer_heights
             .retain(|_, (_, at)| now.saturating_sub(*at) < stale);
@@ -152,6 +161,15 @@ impl NodeCore {
         if self.header.height < last && reached {
             self.sync_if_behind(0);
         }
+    }
+
+    /// The least time between two status broadcasts: half the configured interval, and
+    /// never faster than three quarters of the status rate a peer grants an observer.
+    fn status_spacing_ms(&self) -> u64 {
+        let budget = Class::Status
+            .limit(false)
+            .map_or(0, |l| (1000.0 / (l.msgs_per_s * 0.75)).ceil() as u64);
+        (self.cfg.status_interval_ms.max(50) / 2).max(budget)
     }
 
     /// How long (ms) to leave between two requests for blocks to one peer: three quarters

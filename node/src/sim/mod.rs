@@ -728,3 +728,43 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a panic is a failed test
+
+    use super::*;
+
+    /// Status ticks that come in a burst (the node's loop was busy, say replaying large
+    /// synced blocks) send one status message, not one each: peers budget an observer's at
+    /// 4 a second and banned a block-syncing observer for such a burst.
+    #[test]
+    fn status_ticks_in_a_burst_send_one_status_message() {
+        let mut w = World::new(SimConfig::standard(4, None), 7);
+        let (genesis, consensus) = (w.genesis.clone(), w.consensus.clone());
+        w.nodes[0]
+            .start(&genesis, &consensus, [7; 32], None)
+            .unwrap();
+        let time = |ms: u64| crate::core::Time {
+            mono_ms: ms,
+            wall_ms: node::GENESIS_MS + ms,
+        };
+        let core = &mut w.nodes[0].live.as_mut().unwrap().core;
+        core.handle(time(0), Event::Start).unwrap();
+        let mut sent = |at: u64| {
+            core.handle(time(at), Event::Status)
+                .unwrap()
+                .iter()
+                .filter(|e| matches!(e, Effect::BroadcastConnected { .. }))
+                .count()
+        };
+        assert_eq!(sent(1_000), 1);
+        // ten ticks in the same millisecond, then more within half an interval
+        let burst: usize = (0..10).map(|_| sent(5_000)).sum();
+        assert_eq!(burst, 1, "a burst of ticks");
+        assert_eq!(sent(5_300), 0);
+        // half the 1-s interval on, the next goes out
+        assert_eq!(sent(5_500), 1);
+        assert_eq!(sent(6_500), 1);
+    }
+}
