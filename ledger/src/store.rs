@@ -175,8 +175,8 @@ pub struct Store {
 /// `tx_index_floor`. Pruning the index entry by entry read every pruned block back to
 /// learn its transaction ids and looked each one up before deleting it: ~26 µs of the
 /// pruner's CPU per transaction, so under a 30-minute load at 15,000 tx/s a validator
-/// keeping 2,000 blocks fell 4,000 heights behind and held more disk than an archive node
-/// (BENCHMARKS.md, 2026-12-04, fifteenth session). Now pruning the index only moves the
+/// keeping 2,000 blocks fell up to 6,000 heights behind and held more disk than an archive
+/// node (BENCHMARKS.md, 2026-12-04, fifteenth session). Now pruning the index only moves the
 /// floor; each compaction that rewrites an entry drops it if it is below, at no extra read.
 struct PrunedTxIndex {
     floor: Arc<AtomicU64>,
@@ -186,6 +186,8 @@ struct PrunedTxIndex {
 impl CompactionFilterFactory for PrunedTxIndex {
     type Filter = PrunedTxIndexFilter;
 
+    // RocksDB calls this from several compaction threads at once (the crate hands each a
+    // `&mut self`): it must only read
     fn create(&mut self, _context: CompactionFilterContext) -> PrunedTxIndexFilter {
         PrunedTxIndexFilter {
             floor: self.floor.load(Ordering::Acquire),
@@ -267,11 +269,6 @@ fn tuned_options() -> Options {
 /// priority in the background (BENCHMARKS.md).
 const TX_INDEX_MEMTABLE_BYTES: usize = 16 << 20;
 
-/// Age after which a tx index file is compacted even if nothing else would (RocksDB's
-/// default with a compaction filter: 30 days), so entries below the pruning floor leave
-/// the disk within a day after writes stop.
-const TX_INDEX_PERIODIC_COMPACTION_S: u64 = 24 * 3600;
-
 /// L0 files of the tx index at which RocksDB slows, and stops, writes (its defaults: 20
 /// and 36). At 20,000 tx/s the index flushes a memtable every ~10 s, and one compaction
 /// of it at low priority on saturated cores took up to 103 s.
@@ -342,9 +339,10 @@ impl Store {
                         floor: tx_index_floor.clone(),
                         name: c"palisade-pruned-tx-index".to_owned(),
                     });
-                    // once writes stop, nothing rewrites the files that still hold
-                    // pruned entries: each file is rewritten a day after it was written
-                    o.set_periodic_compaction_seconds(TX_INDEX_PERIODIC_COMPACTION_S);
+                    // no periodic rewrite (RocksDB's default with a filter: every file
+                    // every 30 days): on an archive node it would rewrite the whole index
+                    // for nothing; pruned entries go with the compactions new entries cause
+                    o.set_periodic_compaction_seconds(0);
                     o.set_write_buffer_size(TX_INDEX_MEMTABLE_BYTES);
                     // only RPC lookups read it: more L0 files while a slow compaction
                     // runs cost a lookup a little, throttling the commit costs the chain
