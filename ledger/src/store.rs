@@ -137,8 +137,9 @@ pub struct TxLocation {
 pub struct IncludedTx {
     /// The signed transaction.
     pub tx: SignedTransaction,
-    /// Its receipt.
-    pub receipt: Receipt,
+    /// Its receipt; `None` when its block's receipts are pruned and the tx index is not
+    /// (`storage.retain_receipts` below `storage.retain_tx_index`).
+    pub receipt: Option<Receipt>,
     /// Where it is.
     pub location: TxLocation,
 }
@@ -167,8 +168,13 @@ pub struct Store {
     epoch_length: u64,
     /// The oldest height whose tx index entries are held (`meta`'s `oldest_tx_index`, 0 on
     /// an archive node): entries pointing below it are pruned. Lookups ignore them at once
-    /// and compaction drops them ([`PrunedTxIndex`]).
+    /// and compaction drops them ([`PrunedTxIndex`]). Raised after the synced batch that
+    /// records it.
     tx_index_floor: Arc<AtomicU64>,
+    /// The floor lookups and the commit's duplicate check use: raised before the batch
+    /// that records the floor and deletes the blocks (which `tx_index_floor` follows), so a
+    /// lookup never finds an entry whose block that batch has deleted.
+    tx_lookup_floor: AtomicU64,
 }
 
 /// The tx index's compaction filter: drops the entries of heights below the store's
@@ -360,8 +366,10 @@ impl Store {
             limits,
             epoch_length: 0,
             tx_index_floor,
+            tx_lookup_floor: AtomicU64::new(0),
         };
         let floor = store.oldest()?.tx_index;
+        store.tx_lookup_floor.store(floor, Ordering::Release);
         store.tx_index_floor.store(floor, Ordering::Release);
         Ok(store)
     }
@@ -473,11 +481,16 @@ impl Store {
             batch.put_cf(meta, META_OLDEST_BLOCK, block_end.to_be_bytes());
         }
         if out.tx_index > 0 {
+            // lookups stop seeing these entries before their blocks go
+            let lookup_was = self.tx_lookup_floor.swap(index_end, Ordering::AcqRel);
             // synced before compaction may act on the new floor: after a power loss the
             // floor read back must not be below entries already dropped
             let mut wo = WriteOptions::default();
             wo.set_sync(true);
-            self.db.write_opt(batch, &wo)?;
+            if let Err(e) = self.db.write_opt(batch, &wo) {
+                self.tx_lookup_floor.store(lookup_was, Ordering::Release);
+                return Err(e.into());
+            }
             self.tx_index_floor.store(index_end, Ordering::Release);
         } else if out != Pruned::default() || !batch.is_empty() {
             self.db.write(batch)?;
@@ -631,6 +644,8 @@ impl Store {
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db.write_opt(batch, &wo)?;
+        self.tx_lookup_floor
+            .store(header.height + 1, Ordering::Release);
         self.tx_index_floor
             .store(header.height + 1, Ordering::Release);
         Ok(())
@@ -811,7 +826,7 @@ impl Store {
             .db
             .multi_get_cf(maybe_dup.iter().map(|i| (cf, c.block.txs[*i].id().0)));
         let mut already_indexed = crate::FastSet::default();
-        let floor = self.tx_index_floor.load(Ordering::Acquire);
+        let floor = self.tx_lookup_floor.load(Ordering::Acquire);
         for (i, found) in maybe_dup.iter().zip(existing) {
             // an entry of a pruned height is gone, though compaction has not dropped it yet
             if found?.is_some_and(|v| tx_index_height(&v).is_none_or(|h| h >= floor)) {
@@ -942,7 +957,7 @@ impl Store {
         };
         let height = tx_index_height(&v)
             .ok_or_else(|| StoreError::Corrupt("tx index entry is not 12 bytes".into()))?;
-        if height < self.tx_index_floor.load(Ordering::Acquire) {
+        if height < self.tx_lookup_floor.load(Ordering::Acquire) {
             return Ok(None);
         }
         let mut i = [0u8; 4];
@@ -953,27 +968,45 @@ impl Store {
         }))
     }
 
-    /// The transaction with id `id`, its receipt and location.
+    /// The transaction with id `id`, its receipt and location; `None` also when its block
+    /// was pruned.
     pub fn tx(&self, id: &Hash) -> Result<Option<IncludedTx>, StoreError> {
         let Some(location) = self.tx_location(id)? else {
             return Ok(None);
         };
-        let block = self.block_by_height(location.height)?.ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "tx index points at missing block {}",
-                location.height
-            ))
-        })?;
-        let receipts = self.receipts(location.height)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("receipts of block {} missing", location.height))
-        })?;
+        let height = location.height;
+        let Some(block) = self.block_by_height(height)? else {
+            // pruned between the lookup and this read
+            if height < self.oldest()?.block {
+                return Ok(None);
+            }
+            return Err(StoreError::Corrupt(format!(
+                "tx index points at missing block {height}"
+            )));
+        };
+        let receipts = self.receipts(height)?;
+        if receipts.is_none() && height >= self.oldest()?.receipts {
+            return Err(StoreError::Corrupt(format!(
+                "receipts of block {height} missing"
+            )));
+        }
         let i = location.index as usize;
-        match (block.txs.get(i), receipts.get(i)) {
-            (Some(tx), Some(receipt)) if tx.id() == *id => Ok(Some(IncludedTx {
-                tx: tx.clone(),
-                receipt: receipt.clone(),
-                location,
-            })),
+        match block.txs.get(i) {
+            Some(tx) if tx.id() == *id => {
+                let receipt = match receipts {
+                    None => None,
+                    Some(r) => Some(r.get(i).cloned().ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "block {height} has fewer receipts than transactions"
+                        ))
+                    })?),
+                };
+                Ok(Some(IncludedTx {
+                    tx: tx.clone(),
+                    receipt,
+                    location,
+                }))
+            }
             _ => Err(StoreError::Corrupt(format!(
                 "tx index entry for {id} points at the wrong place"
             ))),
@@ -1114,6 +1147,7 @@ mod tests {
             let mut wo = WriteOptions::default();
             wo.set_sync(true);
             store.db.write_opt(batch, &wo).unwrap();
+            store.tx_lookup_floor.store(25, Ordering::Release);
             store.tx_index_floor.store(25, Ordering::Release);
             assert_eq!(store.tx_location(&id(24, 7)).unwrap(), None);
             assert_eq!(

@@ -57,10 +57,10 @@ fn commit_read_and_reopen() {
         let found = store.tx(&ids.0).expect("read").expect("indexed");
         assert_eq!(found.location.height, 1);
         assert_eq!(found.location.index, 0);
-        assert_eq!(found.receipt.outcome, Ok(()));
+        assert_eq!(found.receipt.as_ref().expect("receipt").outcome, Ok(()));
         let rejected = store.tx(&ids.1).expect("read").expect("indexed");
         assert_eq!(
-            rejected.receipt.outcome,
+            rejected.receipt.as_ref().expect("receipt").outcome,
             Err(RejectReason::NonceTooHigh {
                 expected: 0,
                 got: 7
@@ -119,7 +119,7 @@ fn a_replayed_tx_keeps_its_original_index_entry() {
     commit(&store, &b2, &o2);
     let found = store.tx(&tx.id()).expect("read").expect("indexed");
     assert_eq!(found.location.height, 1);
-    assert_eq!(found.receipt.outcome, Ok(()));
+    assert_eq!(found.receipt.as_ref().expect("receipt").outcome, Ok(()));
 }
 
 #[test]
@@ -397,6 +397,14 @@ fn pruning_keeps_genesis_epoch_ends_and_the_recent_blocks() {
             store.tx_location(id).expect("read").is_some(),
             *h >= 28,
             "tx of block {h}"
+        );
+        // a transaction still indexed whose receipts are gone is found, without them
+        let found = store.tx(id).expect("read");
+        assert_eq!(found.as_ref().map(|t| t.tx.id()), (*h >= 28).then_some(*id));
+        assert_eq!(
+            found.is_some_and(|t| t.receipt.is_some()),
+            *h >= 30,
+            "receipt of the tx of block {h}"
         );
     }
     // a step with nothing left to do deletes nothing

@@ -122,6 +122,15 @@ impl Class {
         }
     }
 
+    /// The gap (ms) a well-behaved sender leaves between two messages of this class to a
+    /// peer that grants it `validator`'s budget: three quarters of the message rate, so
+    /// timer jitter and a busy loop never push it over. 0 when the class has no budget for
+    /// such a peer, which then must not be sent it at all: callers check that first.
+    pub fn polite_spacing_ms(self, validator: bool) -> u64 {
+        self.limit(validator)
+            .map_or(0, |l| (1000.0 / (l.msgs_per_s * 0.75)).ceil() as u64)
+    }
+
     /// Bytes of answers per second a peer may be served for this class (answers to sync
     /// requests are large), or `None` for no answer budget beyond the request's.
     pub fn answer_limit(self, validator: bool) -> Option<Limit> {

@@ -327,16 +327,28 @@ impl Api {
     fn status_of(&self, id: &Hash) -> Result<TxStatus, ServerError> {
         let mut st = TxStatus::new(id.to_hex(), TxState::Unknown);
         let store = &self.shared.store;
-        if let Some(loc) = store.tx_location(id).map_err(ServerError::internal)? {
-            st.status = TxState::Finalized;
-            st.height = Some(loc.height);
-            st.index = Some(loc.index);
-            if let Some(h) = store
+        let found = match store.tx_location(id).map_err(ServerError::internal)? {
+            Some(loc) => match store
                 .header_by_height(loc.height)
                 .map_err(ServerError::internal)?
             {
-                st.block_hash = Some(h.id().to_hex());
-            }
+                Some(h) => Some((loc, h)),
+                // pruned between the lookup and this read: as if the index had not held it
+                None if loc.height < store.oldest().map_err(ServerError::internal)?.block => None,
+                None => {
+                    return Err(ServerError::internal(format!(
+                        "the tx index points at block {}, which is missing",
+                        loc.height
+                    )));
+                }
+            },
+            None => None,
+        };
+        if let Some((loc, h)) = found {
+            st.status = TxState::Finalized;
+            st.height = Some(loc.height);
+            st.index = Some(loc.index);
+            st.block_hash = Some(h.id().to_hex());
             let receipt = store
                 .receipts(loc.height)
                 .map_err(ServerError::internal)?

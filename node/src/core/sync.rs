@@ -166,10 +166,7 @@ impl NodeCore {
     /// The least time between two status broadcasts: half the configured interval, and
     /// never faster than three quarters of the status rate a peer grants an observer.
     fn status_spacing_ms(&self) -> u64 {
-        let budget = Class::Status
-            .limit(false)
-            .map_or(0, |l| (1000.0 / (l.msgs_per_s * 0.75)).ceil() as u64);
-        (self.cfg.status_interval_ms.max(50) / 2).max(budget)
+        (self.cfg.status_interval_ms.max(50) / 2).max(Class::Status.polite_spacing_ms(false))
     }
 
     /// How long (ms) to leave between two requests for blocks to one peer: three quarters
@@ -177,9 +174,7 @@ impl NodeCore {
     /// second). Asking faster got an observer that block-synced a long chain throttled and
     /// demoted by every validator in turn, ~33 blocks a second (BENCHMARKS.md, 2026-12-04).
     pub(super) fn sync_spacing_ms(as_validator: bool) -> u64 {
-        Class::GetBlocks
-            .limit(as_validator)
-            .map_or(0, |l| (1000.0 / (l.msgs_per_s * 0.75)).ceil() as u64)
+        Class::GetBlocks.polite_spacing_ms(as_validator)
     }
 
     /// Whether `peer` budgets this node's requests for blocks (and their answers) as a
