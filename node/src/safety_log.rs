@@ -124,18 +124,100 @@ pub fn record(vote: &Vote) -> Vec<u8> {
     rec
 }
 
+/// The blocks a validator voted for in an epoch, `blocks-epoch-N.log` beside its votes:
+/// each appended and fsynced before the vote. Record: u32 little-endian length, the block's
+/// bytes, the first 8 bytes of their BLAKE3.
+///
+/// Only liveness rests on it: a block notarized but not yet finalized is the next
+/// proposal's parent, and if every validator stopped at that moment (an operator
+/// restarting the network) no one held it any more and the chain stalled for good. A
+/// record that does not read back ends the file there (what follows is dropped, with a
+/// warning): losing a kept block is what happened before this file existed.
+#[derive(Debug)]
+struct BlockLog {
+    file: File,
+    path: PathBuf,
+}
+
+fn block_log_path(dir: &Path, epoch: u64) -> PathBuf {
+    dir.join(format!("blocks-epoch-{epoch}.log"))
+}
+
+impl BlockLog {
+    /// Open (or create) the block log of `epoch` and read back the blocks in it.
+    fn open(dir: &Path, epoch: u64) -> Result<(BlockLog, Vec<Vec<u8>>)> {
+        std::fs::create_dir_all(dir).map_err(io_error("creating", dir))?;
+        let path = block_log_path(dir, epoch);
+        let existed = path.exists();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io_error("opening", &path))?;
+        if !existed {
+            genesis::durable::sync_parent(&path)
+                .map_err(io_error("syncing the directory of", &path))?;
+        }
+        let mut raw = Vec::new();
+        file.read_to_end(&mut raw)
+            .map_err(io_error("reading", &path))?;
+        let mut blocks = Vec::new();
+        let mut at = 0;
+        while let Some(len) = raw.get(at..at + 4) {
+            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            let Some(body) = raw.get(at + 4..at + 4 + len) else {
+                break;
+            };
+            let Some(sum) = raw.get(at + 4 + len..at + 12 + len) else {
+                break;
+            };
+            if sum != &blake3::hash(body).as_bytes()[..8] {
+                break;
+            }
+            blocks.push(body.to_vec());
+            at += 12 + len;
+        }
+        if at < raw.len() {
+            tracing::warn!(path = %path.display(), good = at, total = raw.len(), "dropping the end of a block log that does not read back");
+            file.set_len(at as u64)
+                .and_then(|()| file.seek(SeekFrom::End(0)))
+                .and_then(|_| file.sync_all())
+                .map_err(io_error("cutting off the end of", &path))?;
+        }
+        Ok((BlockLog { file, path }, blocks))
+    }
+
+    /// Append `block` (its bytes) and fsync.
+    fn append(&mut self, block: &[u8]) -> Result<()> {
+        let mut rec = Vec::with_capacity(block.len() + 12);
+        rec.extend_from_slice(&(block.len() as u32).to_le_bytes());
+        rec.extend_from_slice(block);
+        rec.extend_from_slice(&blake3::hash(block).as_bytes()[..8]);
+        self.file
+            .write_all(&rec)
+            .and_then(|_| self.file.sync_data())
+            .map_err(io_error("writing", &self.path))
+    }
+}
+
 /// The votes of a validator, one log file per epoch under `dir`: the [`VoteStore`] of a
 /// real node. Only the current epoch's log is open (only its engine signs).
 #[derive(Debug)]
 pub struct FileVotes {
     dir: PathBuf,
     open: Option<(u64, SafetyLog)>,
+    blocks: Option<(u64, BlockLog)>,
 }
 
 impl FileVotes {
     /// Logs under `dir` (created when the first is opened).
     pub fn new(dir: PathBuf) -> FileVotes {
-        FileVotes { dir, open: None }
+        FileVotes {
+            dir,
+            open: None,
+            blocks: None,
+        }
     }
 }
 
@@ -158,11 +240,32 @@ impl VoteStore for FileVotes {
         }
     }
 
+    fn keep_block(&mut self, epoch: u64, block: &[u8]) -> std::result::Result<(), String> {
+        if self.blocks.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            let (log, _) = BlockLog::open(&self.dir, epoch).map_err(|e| e.to_string())?;
+            self.blocks = Some((epoch, log));
+        }
+        match self.blocks.as_mut() {
+            Some((_, log)) => log.append(block).map_err(|e| e.to_string()),
+            None => Err("no block log open".into()),
+        }
+    }
+
+    fn kept_blocks(&mut self, epoch: u64) -> std::result::Result<Vec<Vec<u8>>, String> {
+        let (log, blocks) = BlockLog::open(&self.dir, epoch).map_err(|e| e.to_string())?;
+        self.blocks = Some((epoch, log));
+        Ok(blocks)
+    }
+
     fn forget(&mut self, epoch: u64) {
         if self.open.as_ref().is_some_and(|(e, _)| *e == epoch) {
             self.open = None;
         }
+        if self.blocks.as_ref().is_some_and(|(e, _)| *e == epoch) {
+            self.blocks = None;
+        }
         let _ = std::fs::remove_file(self.dir.join(format!("epoch-{epoch}.log")));
+        let _ = std::fs::remove_file(block_log_path(&self.dir, epoch));
     }
 }
 
@@ -246,6 +349,54 @@ pub fn read_records(raw: &[u8]) -> std::result::Result<(SafetyState, usize), Str
 mod tests {
     use super::*;
     use consensus::{Signature, VoteKind};
+
+    /// Kept blocks come back after a reopen; a damaged end is dropped (and cut, so later
+    /// appends read back); forgetting the epoch removes the file.
+    #[test]
+    fn kept_blocks_survive_reopen_and_a_damaged_end_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut votes = FileVotes::new(dir.path().to_path_buf());
+        assert!(votes.kept_blocks(3).unwrap().is_empty());
+        votes.keep_block(3, b"first block").unwrap();
+        votes.keep_block(3, &[7u8; 70_000]).unwrap();
+        let mut again = FileVotes::new(dir.path().to_path_buf());
+        assert_eq!(
+            again.kept_blocks(3).unwrap(),
+            vec![b"first block".to_vec(), vec![7u8; 70_000]]
+        );
+        // a torn append, then a flipped byte in a whole record
+        let path = block_log_path(dir.path(), 3);
+        let mut raw = std::fs::read(&path).unwrap();
+        let whole = raw.len();
+        raw.extend_from_slice(&[9, 0, 0, 0, 1, 2]);
+        std::fs::write(&path, &raw).unwrap();
+        assert_eq!(
+            FileVotes::new(dir.path().to_path_buf())
+                .kept_blocks(3)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len() as usize,
+            whole,
+            "cut"
+        );
+        let mut v = FileVotes::new(dir.path().to_path_buf());
+        v.kept_blocks(3).unwrap();
+        v.keep_block(3, b"third").unwrap();
+        raw = std::fs::read(&path).unwrap();
+        raw[40] ^= 1; // inside the second record (the first is 23 bytes)
+        std::fs::write(&path, &raw).unwrap();
+        assert_eq!(
+            FileVotes::new(dir.path().to_path_buf())
+                .kept_blocks(3)
+                .unwrap(),
+            vec![b"first block".to_vec()]
+        );
+        votes.forget(3);
+        assert!(!path.exists());
+    }
 
     #[test]
     fn votes_survive_reopen_and_a_torn_tail_is_cut() {

@@ -11,6 +11,31 @@ use super::{CoreError, Effect, NodeCore, Timer, hash};
 use crate::wire::{FinalityProof, Request};
 
 impl NodeCore {
+    /// Keep the block `vote` is for (a notarize or finalize vote) durably before the vote:
+    /// once the vote is out the block may be notarized, and the next proposal must extend
+    /// it. Held only in memory, it was gone from every validator after they all stopped at
+    /// once, and the chain stalled for good (BENCHMARKS.md, 2026-12-04, sixteenth session).
+    /// Each block once per epoch; nothing for a nullify vote or a finalized block.
+    fn keep_voted_block(&mut self, epoch: u64, vote: &consensus::Vote) -> Result<(), CoreError> {
+        let p = match &vote.kind {
+            consensus::VoteKind::Notarize(p) | consensus::VoteKind::Finalize(p) => p,
+            consensus::VoteKind::Nullify(_) => return Ok(()),
+        };
+        let id = hash(&p.payload);
+        if p.height <= self.header.height || self.kept.contains(&id) {
+            return Ok(());
+        }
+        // the engine votes only for a block this node executed, so it is here
+        let Some(block) = self.blocks.get(&id) else {
+            return Ok(());
+        };
+        self.votes
+            .keep_block(epoch, &ledger::codec::Encode::encode(block.as_ref()))
+            .map_err(CoreError::SafetyLog)?;
+        self.kept.insert(id);
+        Ok(())
+    }
+
     /// Feed `first` (if any) to the engine and everything that follows from it, until
     /// nothing more is possible.
     pub(super) fn drive(&mut self, first: Option<Input>) -> Result<(), CoreError> {
@@ -54,6 +79,7 @@ impl NodeCore {
         }
         match action {
             Action::Persist(vote) => {
+                self.keep_voted_block(epoch, &vote)?;
                 self.votes
                     .append(epoch, &vote)
                     .map_err(CoreError::SafetyLog)?;

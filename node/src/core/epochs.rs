@@ -145,6 +145,7 @@ impl NodeCore {
         self.pending_verify.clear();
         self.finalize_queue.clear();
         self.proposed_in.clear();
+        self.kept.clear();
         self.announce_validators();
         // the drive loop starts it
         self.pending_inputs.push(Input::Start);

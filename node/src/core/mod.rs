@@ -245,6 +245,12 @@ pub trait VoteStore: Send {
     fn open(&mut self, epoch: u64) -> Result<SafetyState, String>;
     /// Keep `vote` of `epoch`, durably, before returning.
     fn append(&mut self, epoch: u64, vote: &Vote) -> Result<(), String>;
+    /// Keep the bytes of a block this validator is about to vote for in `epoch`, durably,
+    /// before returning: if every validator stops at once, a notarized block that is not
+    /// final yet must still be somewhere when they start again.
+    fn keep_block(&mut self, epoch: u64, block: &[u8]) -> Result<(), String>;
+    /// The blocks kept for `epoch` (damaged ones left out: they only help liveness).
+    fn kept_blocks(&mut self, epoch: u64) -> Result<Vec<Vec<u8>>, String>;
     /// Epoch `epoch` is over for everyone: its votes may go.
     fn forget(&mut self, epoch: u64);
 }
@@ -433,6 +439,8 @@ pub struct NodeCore {
     pending_inputs: Vec<Input>,
     // blocks not yet final
     blocks: FastMap<Hash, Arc<Block>>,
+    /// Blocks of this epoch written to the [`VoteStore`] before a vote for them.
+    kept: ledger::FastSet<Hash>,
     /// For blocks rebuilt from leaves: which transactions came from the mempool (verified
     /// at admission), so execution checks only the others' signatures.
     pool_known: FastMap<Hash, Vec<bool>>,
@@ -480,6 +488,8 @@ pub struct NodeCore {
     sync_paced_as_observer: HashMap<PeerId, u64>,
     /// Status ticks since this node started.
     status_ticks: u32,
+    /// The finalized height and when (mono ms) it was first seen at a status tick.
+    stuck_since: (u64, u64),
     /// When this node last told its peers its height (`None`: not yet).
     status_sent_ms: Option<u64>,
     head_height: u64,
@@ -519,7 +529,10 @@ impl NodeCore {
             setup.proposal,
             None,
         )?;
-        Ok(NodeCore {
+        let kept_blocks = votes
+            .kept_blocks(epoch.number)
+            .map_err(CoreError::SafetyLog)?;
+        let mut core = NodeCore {
             cfg: setup.consensus,
             params,
             key: setup.key,
@@ -549,6 +562,7 @@ impl NodeCore {
             finalize_queue: VecDeque::new(),
             pending_inputs: Vec::new(),
             blocks: FastMap::default(),
+            kept: ledger::FastSet::default(),
             pool_known: FastMap::default(),
             rewrite_proposal: setup.rewrite_proposal,
             executed: FastMap::default(),
@@ -566,8 +580,38 @@ impl NodeCore {
             sync_answers: HashMap::new(),
             sync_paced_as_observer: HashMap::new(),
             status_ticks: 0,
+            stuck_since: (0, 0),
             status_sent_ms: None,
-        })
+        };
+        core.restore_kept_blocks(kept_blocks);
+        Ok(core)
+    }
+
+    /// The blocks this validator voted for before it stopped, back in its pool (and
+    /// served to peers): one of them may be the parent the next proposal needs.
+    fn restore_kept_blocks(&mut self, kept: Vec<Vec<u8>>) {
+        let mut restored = 0;
+        for bytes in kept {
+            let Ok(block) = Block::decode_bytes(&bytes, self.params.limits) else {
+                continue;
+            };
+            let id = block.id();
+            if block.header.height <= self.header.height || !block.body_matches_header() {
+                continue;
+            }
+            let block = Arc::new(block);
+            self.head_height = self.head_height.max(block.header.height);
+            self.h.cache.insert(block.clone());
+            self.blocks.insert(id, block);
+            self.kept.insert(id);
+            restored += 1;
+        }
+        if restored > 0 {
+            tracing::info!(
+                blocks = restored,
+                "blocks voted for before the restart restored"
+            );
+        }
     }
 
     /// Handle one event at `now`; returns what to do, in order. An error means the node

@@ -142,9 +142,19 @@ impl NodeCore {
     }
 
     /// Ask a peer for the next finalized blocks if this node is more than two blocks
-    /// behind (less, the engine closes by itself) and no request is out.
+    /// behind (less, the engine closes by itself) and no request is out; at any gap once
+    /// its finalized head has not moved for two status intervals. After every validator
+    /// restarted at once, two at height h and two at h + 1, the engine did not close the
+    /// gap of one (the certificate that finalized h + 1 lived only in memory), no block
+    /// could get a quorum without the two behind, and the chain stalled for good.
     pub(super) fn maybe_sync(&mut self) {
-        self.sync_if_behind(2);
+        let now = self.now.mono_ms;
+        if self.stuck_since.0 != self.header.height {
+            self.stuck_since = (self.header.height, now);
+        }
+        let still =
+            now.saturating_sub(self.stuck_since.1) >= 2 * self.cfg.status_interval_ms.max(50);
+        self.sync_if_behind(if still { 0 } else { 2 });
     }
 
     /// A validator of this epoch spoke in the next one: the others finished this node's

@@ -735,6 +735,43 @@ mod tests {
 
     use super::*;
 
+    /// Every validator stops at once and starts again (an operator restarting the whole
+    /// testnet): the chain goes on from where it was, whichever instant the stop hit. A
+    /// block notarized but not yet finalized at that instant is the next proposal's parent;
+    /// held only in memory, it was gone from every node and the chain stalled for good
+    /// (BENCHMARKS.md, 2026-12-04, sixteenth session).
+    #[test]
+    fn the_chain_goes_on_after_every_validator_restarts_at_once() {
+        for k in 0..30u64 {
+            let mut cfg = SimConfig::standard(4, None);
+            cfg.faults = false;
+            cfg.joiner = false;
+            cfg.chaos_ms = 12_000;
+            let mut w = World::new(cfg, 100 + k);
+            let at = 6_000 + k * 7;
+            for i in 0..4 {
+                let index = w.schedule.len();
+                w.schedule.push((at, at + 800, Fault::Crash(i)));
+                w.queue.push(at, Item::Fault { index, start: true });
+                w.queue.push(
+                    at + 800,
+                    Item::Fault {
+                        index,
+                        start: false,
+                    },
+                );
+            }
+            w.run();
+            let report = w.report(100 + k, 0);
+            assert!(
+                report.violations.is_empty(),
+                "all stopped at {at} ms: {:?} (heights {:?})",
+                report.violations,
+                report.heights
+            );
+        }
+    }
+
     /// Status ticks that come in a burst (the node's loop was busy, say replaying large
     /// synced blocks) send one status message, not one each: peers budget an observer's at
     /// 4 a second and banned a block-syncing observer for such a burst.

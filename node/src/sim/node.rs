@@ -23,7 +23,10 @@ use crate::wire::{FinalityProof, Request, Response};
 
 /// The votes of one validator, kept across its crashes (each append is durable).
 #[derive(Clone, Default)]
-pub(super) struct MemVotes(Arc<Mutex<BTreeMap<u64, Vec<Vote>>>>);
+pub(super) struct MemVotes(Arc<Mutex<BTreeMap<u64, Vec<Vote>>>>, KeptBlocks);
+
+/// The blocks a validator kept for its votes, per epoch.
+type KeptBlocks = Arc<Mutex<BTreeMap<u64, Vec<Vec<u8>>>>>;
 
 impl VoteStore for MemVotes {
     fn open(&mut self, epoch: u64) -> Result<SafetyState, String> {
@@ -41,8 +44,22 @@ impl VoteStore for MemVotes {
         Ok(())
     }
 
+    fn keep_block(&mut self, epoch: u64, block: &[u8]) -> Result<(), String> {
+        let mut m = self.1.lock().map_err(|_| "poisoned".to_owned())?;
+        m.entry(epoch).or_default().push(block.to_vec());
+        Ok(())
+    }
+
+    fn kept_blocks(&mut self, epoch: u64) -> Result<Vec<Vec<u8>>, String> {
+        let m = self.1.lock().map_err(|_| "poisoned".to_owned())?;
+        Ok(m.get(&epoch).cloned().unwrap_or_default())
+    }
+
     fn forget(&mut self, epoch: u64) {
         if let Ok(mut m) = self.0.lock() {
+            m.remove(&epoch);
+        }
+        if let Ok(mut m) = self.1.lock() {
             m.remove(&epoch);
         }
     }
