@@ -18,6 +18,7 @@ fn no_faults(validators: usize, latency: u64, blocks: u64) -> SimConfig {
         latency_ms: (latency, latency),
         partitions: false,
         crashes: false,
+        crash_all_at: vec![],
         clock_skew_percent: 0,
         fault_ms: 0,
         liveness_blocks: blocks,

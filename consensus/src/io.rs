@@ -49,6 +49,9 @@ pub enum TimerKind {
 pub enum Input {
     /// Begin (or resume after a restart): enter the current view and set its timers.
     Start,
+    /// Send again every vote signed above the finalized view: the host dropped what the
+    /// engine sent at [`Input::Start`] (it was not speaking to peers yet).
+    Resend,
     /// A message from validator `from` (as authenticated by the transport).
     Message {
         /// The sender.

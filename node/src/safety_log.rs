@@ -53,6 +53,26 @@ fn io_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> S
     move |source| SafetyLogError::Io { what, path, source }
 }
 
+/// Open (or create, fsyncing its directory) the log file `path` under `dir` for appending,
+/// and read all of it.
+fn open_log(dir: &Path, path: &Path) -> Result<(File, Vec<u8>)> {
+    std::fs::create_dir_all(dir).map_err(io_error("creating", dir))?;
+    let existed = path.exists();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(io_error("opening", path))?;
+    if !existed {
+        genesis::durable::sync_parent(path).map_err(io_error("syncing the directory of", path))?;
+    }
+    let mut raw = Vec::new();
+    file.read_to_end(&mut raw)
+        .map_err(io_error("reading", path))?;
+    Ok((file, raw))
+}
+
 /// One epoch's log.
 #[derive(Debug)]
 pub struct SafetyLog {
@@ -70,22 +90,8 @@ impl SafetyLog {
     /// the node refuses to start rather than forget votes it signed, which could make it
     /// sign twice in one view.
     pub fn open(dir: &Path, epoch: u64) -> Result<(SafetyLog, SafetyState)> {
-        std::fs::create_dir_all(dir).map_err(io_error("creating", dir))?;
         let path = dir.join(format!("epoch-{epoch}.log"));
-        let existed = path.exists();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io_error("opening", &path))?;
-        if !existed {
-            genesis::durable::sync_parent(&path)
-                .map_err(io_error("syncing the directory of", &path))?;
-        }
-        let mut raw = Vec::new();
-        file.read_to_end(&mut raw)
-            .map_err(io_error("reading", &path))?;
+        let (mut file, raw) = open_log(dir, &path)?;
         let (state, good) = read_records(&raw).map_err(|why| SafetyLogError::Corrupt {
             path: path.clone(),
             epoch,
@@ -146,22 +152,8 @@ fn block_log_path(dir: &Path, epoch: u64) -> PathBuf {
 impl BlockLog {
     /// Open (or create) the block log of `epoch` and read back the blocks in it.
     fn open(dir: &Path, epoch: u64) -> Result<(BlockLog, Vec<Vec<u8>>)> {
-        std::fs::create_dir_all(dir).map_err(io_error("creating", dir))?;
         let path = block_log_path(dir, epoch);
-        let existed = path.exists();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io_error("opening", &path))?;
-        if !existed {
-            genesis::durable::sync_parent(&path)
-                .map_err(io_error("syncing the directory of", &path))?;
-        }
-        let mut raw = Vec::new();
-        file.read_to_end(&mut raw)
-            .map_err(io_error("reading", &path))?;
+        let (mut file, raw) = open_log(dir, &path)?;
         let mut blocks = Vec::new();
         let mut at = 0;
         while let Some(len) = raw.get(at..at + 4) {
@@ -191,14 +183,30 @@ impl BlockLog {
     /// Append `block` (its bytes) and fsync.
     fn append(&mut self, block: &[u8]) -> Result<()> {
         let mut rec = Vec::with_capacity(block.len() + 12);
-        rec.extend_from_slice(&(block.len() as u32).to_le_bytes());
-        rec.extend_from_slice(block);
-        rec.extend_from_slice(&blake3::hash(block).as_bytes()[..8]);
+        block_record(block, &mut rec);
         self.file
             .write_all(&rec)
             .and_then(|_| self.file.sync_data())
             .map_err(io_error("writing", &self.path))
     }
+}
+
+/// A kept block's record: u32 little-endian length, the bytes, the first 8 bytes of their
+/// BLAKE3.
+fn block_record(block: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(block.len() as u32).to_le_bytes());
+    out.extend_from_slice(block);
+    out.extend_from_slice(&blake3::hash(block).as_bytes()[..8]);
+}
+
+/// The epoch of a file this store writes (`epoch-N.log`, `blocks-epoch-N.log`).
+fn epoch_of_file(name: &str) -> Option<u64> {
+    name.strip_prefix("blocks-")
+        .unwrap_or(name)
+        .strip_prefix("epoch-")?
+        .strip_suffix(".log")?
+        .parse()
+        .ok()
 }
 
 /// The votes of a validator, one log file per epoch under `dir`: the [`VoteStore`] of a
@@ -252,9 +260,44 @@ impl VoteStore for FileVotes {
     }
 
     fn kept_blocks(&mut self, epoch: u64) -> std::result::Result<Vec<Vec<u8>>, String> {
+        if !block_log_path(&self.dir, epoch).exists() {
+            return Ok(Vec::new());
+        }
         let (log, blocks) = BlockLog::open(&self.dir, epoch).map_err(|e| e.to_string())?;
         self.blocks = Some((epoch, log));
         Ok(blocks)
+    }
+
+    fn rewrite_blocks(
+        &mut self,
+        epoch: u64,
+        blocks: &[Vec<u8>],
+    ) -> std::result::Result<(), String> {
+        let path = block_log_path(&self.dir, epoch);
+        let mut bytes = Vec::with_capacity(blocks.iter().map(|b| b.len() + 12).sum());
+        for b in blocks {
+            block_record(b, &mut bytes);
+        }
+        if self.blocks.as_ref().is_some_and(|(e, _)| *e == epoch) {
+            self.blocks = None;
+        }
+        std::fs::create_dir_all(&self.dir)
+            .and_then(|()| genesis::durable::replace(&path, &bytes, 0o600))
+            .map_err(|e| format!("rewriting {}: {e}", path.display()))
+    }
+
+    fn forget_before(&mut self, epoch: u64) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if let Some(e) = name.to_str().and_then(epoch_of_file)
+                && e < epoch
+            {
+                self.forget(e);
+            }
+        }
     }
 
     fn forget(&mut self, epoch: u64) {
@@ -396,6 +439,50 @@ mod tests {
         );
         votes.forget(3);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_rewritten_block_log_holds_only_what_was_kept_and_old_epochs_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut votes = FileVotes::new(dir.path().to_path_buf());
+        for i in 0..5u8 {
+            votes.keep_block(4, &[i; 1000]).unwrap();
+        }
+        votes
+            .rewrite_blocks(4, &[vec![3; 1000], vec![4; 1000]])
+            .unwrap();
+        // appends after the rewrite go to the new file
+        votes.keep_block(4, b"next").unwrap();
+        let mut again = FileVotes::new(dir.path().to_path_buf());
+        assert_eq!(
+            again.kept_blocks(4).unwrap(),
+            vec![vec![3; 1000], vec![4; 1000], b"next".to_vec()]
+        );
+        // reading an epoch never written creates nothing
+        assert!(again.kept_blocks(5).unwrap().is_empty());
+        assert!(!block_log_path(dir.path(), 5).exists());
+        for e in [1, 2, 3] {
+            again.keep_block(e, b"old").unwrap();
+            let nullify = Vote {
+                kind: VoteKind::Nullify(e * 10),
+                signer: 1,
+                signature: Signature([1; 64]),
+            };
+            again.append(e, &nullify).unwrap();
+        }
+        again.forget_before(3);
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["blocks-epoch-3.log", "blocks-epoch-4.log", "epoch-3.log"]
+        );
+        assert_eq!(epoch_of_file("blocks-epoch-12.log"), Some(12));
+        assert_eq!(epoch_of_file("epoch-7.log"), Some(7));
+        assert_eq!(epoch_of_file(".blocks-epoch-4.log.tmp"), None);
     }
 
     #[test]

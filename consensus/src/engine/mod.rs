@@ -52,6 +52,10 @@ enum ParentCheck {
 /// Votes further ahead than this many views are dropped (certificates are not: they are
 /// checked and let a lagging validator jump ahead).
 const MAX_VIEWS_AHEAD: View = 256;
+/// While a view is stuck, the notarize and finalize votes of the last this many earlier
+/// views above the finalized one in which this validator signed either are sent again with
+/// its retries.
+const RESEND_VIEWS: usize = 8;
 /// Finalized views whose certificates are kept to answer peers' requests.
 const KEEP_FINALIZED_VIEWS: usize = 1024;
 
@@ -164,7 +168,15 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             return out;
         }
         match input {
-            Input::Start => self.enter_view(self.view, false, &mut out),
+            Input::Start => {
+                self.enter_view(self.view, false, &mut out);
+                self.resume_signed(&mut out);
+            }
+            Input::Resend => {
+                for vote in self.signed_above_final() {
+                    out.push(Action::Broadcast(Message::Vote(vote)));
+                }
+            }
             Input::Message { from, message } => self.on_message(from, message, &mut out),
             Input::Timeout { view, kind } => self.on_timeout(view, kind, &mut out),
             Input::Payload { view, payload } => self.on_payload(view, payload, &mut out),
@@ -230,21 +242,62 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
     }
 
     /// The proposal a leader of `view` must extend: the highest notarized proposal whose
-    /// view is followed only by nullified views; `None` if a certificate is missing.
-    fn parent_for(&self, view: View) -> Option<Proposal> {
+    /// view is followed only by nullified views; `Err(u)` if the certificate of view `u` is
+    /// missing (`u` at or below the finalized view: there is nothing to extend).
+    fn parent_for(&self, view: View) -> Result<Proposal, View> {
         let mut u = view - 1;
         loop {
             if u <= self.finalized.view {
-                return (u == self.finalized.view).then_some(self.finalized);
+                return if u == self.finalized.view {
+                    Ok(self.finalized)
+                } else {
+                    Err(u)
+                };
             }
-            let st = self.views.get(&u)?;
+            let st = self.views.get(&u).ok_or(u)?;
             if let Some(c) = st.notarization.as_ref().or(st.finalization.as_ref())
                 && let Certified::Notarization(p) | Certified::Finalization(p) = c.certified
             {
-                return Some(p);
+                return Ok(p);
             }
-            st.nullification.as_ref()?;
+            st.nullification.as_ref().ok_or(u)?;
             u -= 1;
+        }
+    }
+
+    /// Every vote this validator signed above the finalized view (and not too far ahead
+    /// to be counted), in view order.
+    fn signed_above_final(&self) -> Vec<Vote> {
+        let Some(me) = self.me else {
+            return Vec::new();
+        };
+        self.safety
+            .views
+            .range(self.finalized.view + 1..=self.view + MAX_VIEWS_AHEAD)
+            .flat_map(|(_, v)| [v.notarize, v.nullify, v.finalize].into_iter().flatten())
+            .filter(|v| v.signer == me)
+            .collect()
+    }
+
+    /// After a restart: every vote this validator signed above the finalized view is sent
+    /// again and counted here. Peers that restarted too lost their tallies; a finalize vote
+    /// of an older view (below the last notarize) is what finalizes the notarized block the
+    /// next proposal must extend, and it was sent again by no one; and a quorum that needs
+    /// this validator's own vote never formed here while only peers' votes counted.
+    fn resume_signed(&mut self, out: &mut Vec<Action>) {
+        let current = self.view;
+        for vote in self.signed_above_final() {
+            let view = vote.kind.view();
+            if view <= self.finalized.view {
+                continue; // finalized by a vote counted before it
+            }
+            if view != current {
+                // the current view's were sent on entering it
+                out.push(Action::Broadcast(Message::Vote(vote)));
+            }
+            if !self.has_vote(&vote) {
+                self.add_vote(vote, out);
+            }
         }
     }
 
@@ -255,8 +308,15 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         if self.safety.notarized(view).is_some() || self.safety.nullified(view) {
             return;
         }
-        let Some(parent) = self.parent_for(view) else {
-            return;
+        let parent = match self.parent_for(view) {
+            Ok(p) => p,
+            Err(u) => {
+                // every validator may have restarted since that certificate formed: ask
+                if u > self.finalized.view {
+                    self.fetch(u, out);
+                }
+                return;
+            }
         };
         if parent.height > self.cfg.last_height {
             return;
@@ -318,7 +378,7 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         if view != self.view || self.me != Some(self.set.leader(view)) {
             return;
         }
-        let Some(parent) = self.parent_for(view) else {
+        let Ok(parent) = self.parent_for(view) else {
             return;
         };
         let proposal = Proposal {
@@ -504,6 +564,22 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                         out.push(Action::Broadcast(Message::Vote(v)));
                     }
                 }
+                // and the notarize and finalize votes of the last few views not final yet:
+                // after validators restarted, they may be all that can still finalize the
+                // block this view must extend (nullify votes of older views are not: a
+                // nullification of the current view does not need them)
+                let older: Vec<Vote> = self
+                    .safety
+                    .views
+                    .range(self.finalized.view + 1..view)
+                    .rev()
+                    .filter(|(_, v)| v.notarize.is_some() || v.finalize.is_some())
+                    .take(RESEND_VIEWS)
+                    .flat_map(|(_, v)| [v.notarize, v.finalize].into_iter().flatten())
+                    .collect();
+                for v in older {
+                    out.push(Action::Broadcast(Message::Vote(v)));
+                }
                 // help validators stuck in the previous view
                 if let Some(prev) = self.views.get(&(view - 1)) {
                     for c in [&prev.notarization, &prev.nullification]
@@ -514,6 +590,7 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                     }
                 }
                 self.fetched.clear();
+                self.try_propose(view, out);
                 self.try_verify(view, out);
                 out.push(Action::SetTimer {
                     view,

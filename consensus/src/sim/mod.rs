@@ -87,6 +87,9 @@ pub struct SimConfig {
     pub partitions: bool,
     /// Whether to crash and restart honest validators while faults are on.
     pub crashes: bool,
+    /// Instants (simulated ms) at which every honest validator crashes at once (an
+    /// operator restarting the network); each comes back 300 to 800 ms later.
+    pub crash_all_at: Vec<u64>,
     /// Timer skew per node, up to this percent slower or faster.
     pub clock_skew_percent: u32,
     /// How long faults last (simulated ms).
@@ -143,6 +146,7 @@ impl SimConfig {
             latency_ms: (rng.range(1, 20), rng.range(20, 120)),
             partitions: rng.chance(40),
             crashes: rng.chance(40),
+            crash_all_at: Vec::new(),
             clock_skew_percent: rng.range(0, 20) as u32,
             fault_ms: 6_000,
             liveness_blocks: 5,
@@ -431,6 +435,15 @@ impl Sim {
                 self.push(back.min(fault_end), Event::Restart { node });
             }
         }
+        for at in self.cfg.crash_all_at.clone() {
+            for node in 0..self.nodes.len() {
+                if self.nodes[node].behavior.is_none() {
+                    let back = at + self.rng.range(300, 800);
+                    self.push(at, Event::Crash { node });
+                    self.push(back, Event::Restart { node });
+                }
+            }
+        }
         let mut healed_at_heights: Option<Vec<u64>> = None;
         let end = fault_end + self.cfg.liveness_ms;
         while let Some(Reverse(Queued { at, event, .. })) = self.queue.pop() {
@@ -587,6 +600,9 @@ impl Sim {
             }
             Event::Restart { node } => {
                 if self.nodes[node].engine.is_none() {
+                    if !self.cfg.crash_all_at.is_empty() {
+                        self.sync_before_start(node);
+                    }
                     self.start_node(node);
                 }
             }
@@ -738,6 +754,26 @@ impl Sim {
                 p.height,
                 p.digest()
             ));
+        }
+    }
+
+    /// What a node's block sync does before its engine starts: take the finalized blocks
+    /// it lacks from the honest node furthest ahead. Engines keep certificates only in
+    /// memory, so after every validator restarted at once a node behind could get them
+    /// from no engine any more (a real node reads them from a peer's store).
+    fn sync_before_start(&mut self, node: usize) {
+        let have = self.nodes[node].log.len();
+        let Some(ahead) = self
+            .nodes
+            .iter()
+            .filter(|n| n.behavior.is_none() && n.log.len() > have)
+            .max_by_key(|n| n.log.len())
+            .map(|n| n.log[have..].to_vec())
+        else {
+            return;
+        };
+        for p in ahead {
+            self.record_finalized(node, p);
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use consensus::{Action, Input, Message};
 use tracing::{debug, info};
 
-use super::{CoreError, Effect, NodeCore, Timer, hash};
+use super::{CoreError, Effect, KEPT_COMPACT_AT, NodeCore, Timer, hash};
 use crate::wire::{FinalityProof, Request};
 
 impl NodeCore {
@@ -22,17 +22,42 @@ impl NodeCore {
             consensus::VoteKind::Nullify(_) => return Ok(()),
         };
         let id = hash(&p.payload);
-        if p.height <= self.header.height || self.kept.contains(&id) {
+        if p.height <= self.header.height || self.kept.contains_key(&id) {
             return Ok(());
         }
         // the engine votes only for a block this node executed, so it is here
-        let Some(block) = self.blocks.get(&id) else {
+        let Some(block) = self.blocks.get(&id).cloned() else {
             return Ok(());
         };
+        if self.kept.len() >= self.kept_compact_at {
+            self.compact_kept_blocks(epoch)?;
+        }
         self.votes
             .keep_block(epoch, &ledger::codec::Encode::encode(block.as_ref()))
             .map_err(CoreError::SafetyLog)?;
-        self.kept.insert(id);
+        self.kept.insert(id, (p.height, block));
+        Ok(())
+    }
+
+    /// Rewrite the epoch's block log with only the kept blocks above the stored head: the
+    /// others are final and in the store. Without it the log grew by every block of the
+    /// epoch (hundreds of MB at the reference rate), all read back at each start. When
+    /// most kept blocks are still needed (commits lag), the next rewrite waits until the
+    /// log has doubled, so a rewrite never follows every vote.
+    fn compact_kept_blocks(&mut self, epoch: u64) -> Result<(), CoreError> {
+        // a block final in memory is out of the pool but not stored yet: it stays (if
+        // every validator crashed now, its finalize votes would need it again)
+        let stored = self.durable_header.height;
+        self.kept.retain(|_, (height, _)| *height > stored);
+        let bytes: Vec<Vec<u8>> = self
+            .kept
+            .values()
+            .map(|(_, b)| ledger::codec::Encode::encode(b.as_ref()))
+            .collect();
+        self.votes
+            .rewrite_blocks(epoch, &bytes)
+            .map_err(CoreError::SafetyLog)?;
+        self.kept_compact_at = KEPT_COMPACT_AT.max(2 * self.kept.len());
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use ledger::{ChainParams, Hash, Keypair, LedgerState, Validator};
 use libp2p::PeerId;
 use tracing::{info, warn};
 
-use super::{CoreError, Effect, MAX_TIMEOUT_MS, NodeCore, VoteStore};
+use super::{CoreError, Effect, KEPT_COMPACT_AT, MAX_TIMEOUT_MS, NodeCore, VoteStore};
 
 type NodeEngine = Engine<Ed25519Signer, Ed25519Verifier>;
 
@@ -146,6 +146,13 @@ impl NodeCore {
         self.finalize_queue.clear();
         self.proposed_in.clear();
         self.kept.clear();
+        self.kept_compact_at = KEPT_COMPACT_AT;
+        // blocks of this epoch restored at the start: still in its block log
+        if let Some((e, kept)) = self.kept_next.take()
+            && e == self.epoch.number
+        {
+            self.kept = kept;
+        }
         self.announce_validators();
         // the drive loop starts it
         self.pending_inputs.push(Input::Start);
@@ -171,6 +178,7 @@ impl NodeCore {
         self.pending_payload = None;
         self.pending_verify.clear();
         self.finalize_queue.clear();
+        self.resend_when_heard = true;
         self.drive(Some(Input::Start))?;
         self.publish();
         Ok(())

@@ -80,6 +80,12 @@ const FAR_BEHIND: u64 = SYNC_BATCH as u64;
 /// Status ticks after its start during which a validator that has heard no height claims
 /// from validators with more than a third of the power stays silent ([`NodeCore::silent`]).
 const QUIET_TICKS: u32 = 3;
+/// Blocks kept for votes (see `keep_voted_block`) before the block log is rewritten
+/// without the ones already stored.
+pub(crate) const KEPT_COMPACT_AT: usize = 32;
+
+/// Blocks in a block log, by id: height and block.
+type KeptBlocks = FastMap<Hash, (u64, Arc<Block>)>;
 
 /// How an [`Event::Answer`] error starts when the request never left this node (its
 /// network queue was full): nobody else's fault.
@@ -251,8 +257,13 @@ pub trait VoteStore: Send {
     fn keep_block(&mut self, epoch: u64, block: &[u8]) -> Result<(), String>;
     /// The blocks kept for `epoch` (damaged ones left out: they only help liveness).
     fn kept_blocks(&mut self, epoch: u64) -> Result<Vec<Vec<u8>>, String>;
+    /// Replace the blocks kept for `epoch` with `blocks`, in one durable step (the ones
+    /// dropped are final and stored).
+    fn rewrite_blocks(&mut self, epoch: u64, blocks: &[Vec<u8>]) -> Result<(), String>;
     /// Epoch `epoch` is over for everyone: its votes may go.
     fn forget(&mut self, epoch: u64);
+    /// Every epoch below `epoch` is over for everyone: their votes may go.
+    fn forget_before(&mut self, epoch: u64);
 }
 
 /// Why the core stopped: each is this node's own problem or a break of the chain's
@@ -439,8 +450,17 @@ pub struct NodeCore {
     pending_inputs: Vec<Input>,
     // blocks not yet final
     blocks: FastMap<Hash, Arc<Block>>,
-    /// Blocks of this epoch written to the [`VoteStore`] before a vote for them.
-    kept: ledger::FastSet<Hash>,
+    /// Blocks of this epoch written to the [`VoteStore`] before a vote for them (by id:
+    /// their height and the block, which a rewrite of the log needs while it is final in
+    /// memory and not yet stored).
+    kept: KeptBlocks,
+    /// Blocks of the next epoch restored from its block log at the start.
+    kept_next: Option<(u64, KeptBlocks)>,
+    /// The engine's restart re-sent its votes while this node was silent (dropped): send
+    /// them again once it speaks.
+    resend_when_heard: bool,
+    /// The block log is rewritten without the stored blocks once `kept` holds this many.
+    kept_compact_at: usize,
     /// For blocks rebuilt from leaves: which transactions came from the mempool (verified
     /// at admission), so execution checks only the others' signatures.
     pool_known: FastMap<Hash, Vec<bool>>,
@@ -529,6 +549,15 @@ impl NodeCore {
             setup.proposal,
             None,
         )?;
+        // the votes of epochs before the previous one are not needed (as `next_epoch`
+        // forgets them; after a restart there is no previous engine to do it)
+        votes.forget_before(epoch.number.saturating_sub(1));
+        // blocks voted for in this epoch, and in the next one: a block finalized only in
+        // memory when everyone stopped may have ended this epoch, and the next one's first
+        // blocks then wait for it to be finalized again
+        let next_kept = votes
+            .kept_blocks(epoch.number + 1)
+            .map_err(CoreError::SafetyLog)?;
         let kept_blocks = votes
             .kept_blocks(epoch.number)
             .map_err(CoreError::SafetyLog)?;
@@ -562,7 +591,10 @@ impl NodeCore {
             finalize_queue: VecDeque::new(),
             pending_inputs: Vec::new(),
             blocks: FastMap::default(),
-            kept: ledger::FastSet::default(),
+            kept: FastMap::default(),
+            kept_next: None,
+            resend_when_heard: true,
+            kept_compact_at: KEPT_COMPACT_AT,
             pool_known: FastMap::default(),
             rewrite_proposal: setup.rewrite_proposal,
             executed: FastMap::default(),
@@ -583,13 +615,15 @@ impl NodeCore {
             stuck_since: (0, 0),
             status_sent_ms: None,
         };
-        core.restore_kept_blocks(kept_blocks);
+        core.restore_kept_blocks(kept_blocks, true);
+        core.restore_kept_blocks(next_kept, false);
         Ok(core)
     }
 
     /// The blocks this validator voted for before it stopped, back in its pool (and
-    /// served to peers): one of them may be the parent the next proposal needs.
-    fn restore_kept_blocks(&mut self, kept: Vec<Vec<u8>>) {
+    /// served to peers): one of them may be the parent the next proposal needs. `current`:
+    /// they are in the current epoch's block log.
+    fn restore_kept_blocks(&mut self, kept: Vec<Vec<u8>>, current: bool) {
         let mut restored = 0;
         for bytes in kept {
             let Ok(block) = Block::decode_bytes(&bytes, self.params.limits) else {
@@ -602,8 +636,17 @@ impl NodeCore {
             let block = Arc::new(block);
             self.head_height = self.head_height.max(block.header.height);
             self.h.cache.insert(block.clone());
+            let entry = (block.header.height, block.clone());
+            if current {
+                self.kept.insert(id, entry);
+            } else {
+                let next = self.epoch.number + 1;
+                let (_, map) = self
+                    .kept_next
+                    .get_or_insert_with(|| (next, FastMap::default()));
+                map.insert(id, entry);
+            }
             self.blocks.insert(id, block);
-            self.kept.insert(id);
             restored += 1;
         }
         if restored > 0 {
@@ -635,6 +678,10 @@ impl NodeCore {
             Event::Committed(c) => self.on_committed(*c)?,
             Event::Tick => {
                 self.fire_timers()?;
+                if self.resend_when_heard && self.is_validator() && !self.silent() {
+                    self.resend_when_heard = false;
+                    self.drive(Some(Input::Resend))?;
+                }
                 if let Some((_, gap)) = self.sync_next {
                     self.sync_if_behind(gap);
                 }

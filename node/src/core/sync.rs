@@ -146,14 +146,23 @@ impl NodeCore {
     /// its finalized head has not moved for two status intervals. After every validator
     /// restarted at once, two at height h and two at h + 1, the engine did not close the
     /// gap of one (the certificate that finalized h + 1 lived only in memory), no block
-    /// could get a quorum without the two behind, and the chain stalled for good.
+    /// could get a quorum without the two behind, and the chain stalled for good. "Not
+    /// moved" means for longer than a block normally takes with a leader timing out
+    /// (`min_block_interval_ms` + `leader_timeout_ms` + one status interval, at least two
+    /// status intervals), so a slow but live chain does not sync at every block.
     pub(super) fn maybe_sync(&mut self) {
         let now = self.now.mono_ms;
         if self.stuck_since.0 != self.header.height {
             self.stuck_since = (self.header.height, now);
         }
-        let still =
-            now.saturating_sub(self.stuck_since.1) >= 2 * self.cfg.status_interval_ms.max(50);
+        let status = self.cfg.status_interval_ms.max(50);
+        let patience = (2 * status).max(
+            self.cfg
+                .min_block_interval_ms
+                .saturating_add(self.genesis.consensus.leader_timeout_ms)
+                .saturating_add(status),
+        );
+        let still = now.saturating_sub(self.stuck_since.1) >= patience;
         self.sync_if_behind(if still { 0 } else { 2 });
     }
 

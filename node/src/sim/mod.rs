@@ -772,6 +772,62 @@ mod tests {
         }
     }
 
+    /// Three validators stop at once and come back 800 ms later while the fourth stays
+    /// down: the three (a bare quorum) go on alone. Each must count the votes it signed
+    /// before the stop, and send them all again: a quorum that needs its own vote, or the
+    /// finalize votes of a block notarized before the stop, formed nowhere else. With
+    /// epochs of 200 blocks the block log is rewritten on the way and must stay small.
+    #[test]
+    fn three_validators_restarted_at_once_go_on_without_the_fourth() {
+        for k in 0..12u64 {
+            let mut cfg = SimConfig::standard(4, None);
+            cfg.faults = false;
+            cfg.joiner = false;
+            cfg.chaos_ms = 12_000;
+            cfg.quiet_ms = 20_000;
+            cfg.epoch_length = 200;
+            let mut w = World::new(cfg, 300 + k);
+            let at = 6_000 + k * 11;
+            for i in 0..4 {
+                let index = w.schedule.len();
+                w.schedule.push((at, at + 800, Fault::Crash(i)));
+                w.queue.push(at, Item::Fault { index, start: true });
+                if i < 3 {
+                    let end = Item::Fault {
+                        index,
+                        start: false,
+                    };
+                    w.queue.push(at + 800, end);
+                }
+            }
+            w.run();
+            let kept: Vec<usize> = (0..3)
+                .map(|i| {
+                    let logs = w.nodes[i].votes.1.lock().unwrap();
+                    logs.values().map(Vec::len).max().unwrap_or(0)
+                })
+                .collect();
+            let report = w.report(300 + k, 0);
+            let others: Vec<&String> = report
+                .violations
+                .iter()
+                .filter(|v| !v.starts_with("liveness: node 3 "))
+                .collect();
+            let stopped_at = report.heights[3];
+            assert!(
+                others.is_empty() && report.heights[..3].iter().all(|h| *h >= stopped_at + 40),
+                "three of four back at {} ms: {others:?} (heights {:?})",
+                at + 800,
+                report.heights
+            );
+            assert!(
+                kept.iter().all(|n| *n <= 2 * crate::core::KEPT_COMPACT_AT),
+                "block logs of {kept:?} blocks (heights {:?})",
+                report.heights
+            );
+        }
+    }
+
     /// Status ticks that come in a burst (the node's loop was busy, say replaying large
     /// synced blocks) send one status message, not one each: peers budget an observer's at
     /// 4 a second and banned a block-syncing observer for such a burst.

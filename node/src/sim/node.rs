@@ -23,7 +23,7 @@ use crate::wire::{FinalityProof, Request, Response};
 
 /// The votes of one validator, kept across its crashes (each append is durable).
 #[derive(Clone, Default)]
-pub(super) struct MemVotes(Arc<Mutex<BTreeMap<u64, Vec<Vote>>>>, KeptBlocks);
+pub(super) struct MemVotes(Arc<Mutex<BTreeMap<u64, Vec<Vote>>>>, pub(super) KeptBlocks);
 
 /// The blocks a validator kept for its votes, per epoch.
 type KeptBlocks = Arc<Mutex<BTreeMap<u64, Vec<Vec<u8>>>>>;
@@ -55,12 +55,27 @@ impl VoteStore for MemVotes {
         Ok(m.get(&epoch).cloned().unwrap_or_default())
     }
 
+    fn rewrite_blocks(&mut self, epoch: u64, blocks: &[Vec<u8>]) -> Result<(), String> {
+        let mut m = self.1.lock().map_err(|_| "poisoned".to_owned())?;
+        m.insert(epoch, blocks.to_vec());
+        Ok(())
+    }
+
     fn forget(&mut self, epoch: u64) {
         if let Ok(mut m) = self.0.lock() {
             m.remove(&epoch);
         }
         if let Ok(mut m) = self.1.lock() {
             m.remove(&epoch);
+        }
+    }
+
+    fn forget_before(&mut self, epoch: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.retain(|e, _| *e >= epoch);
+        }
+        if let Ok(mut m) = self.1.lock() {
+            m.retain(|e, _| *e >= epoch);
         }
     }
 }
