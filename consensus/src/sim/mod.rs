@@ -758,7 +758,7 @@ impl Sim {
     }
 
     /// What a node's block sync does before its engine starts: take the finalized blocks
-    /// it lacks from the honest node furthest ahead. Engines keep certificates only in
+    /// it lacks from the running honest node furthest ahead. Engines keep certificates only in
     /// memory, so after every validator restarted at once a node behind could get them
     /// from no engine any more (a real node reads them from a peer's store).
     fn sync_before_start(&mut self, node: usize) {
@@ -766,7 +766,7 @@ impl Sim {
         let Some(ahead) = self
             .nodes
             .iter()
-            .filter(|n| n.behavior.is_none() && n.log.len() > have)
+            .filter(|n| n.behavior.is_none() && n.engine.is_some() && n.log.len() > have)
             .max_by_key(|n| n.log.len())
             .map(|n| n.log[have..].to_vec())
         else {
