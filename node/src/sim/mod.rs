@@ -735,6 +735,34 @@ mod tests {
 
     use super::*;
 
+    /// Four validators, no scheduled faults, no joiner, 12 s before the quiet phase.
+    fn quiet() -> SimConfig {
+        let mut cfg = SimConfig::standard(4, None);
+        cfg.faults = false;
+        cfg.joiner = false;
+        cfg.chaos_ms = 12_000;
+        cfg
+    }
+
+    /// A world where every validator stops at `at` and the first `back` of them start
+    /// again 800 ms later (the others stay down).
+    fn stopped_together(cfg: SimConfig, seed: u64, at: u64, back: usize) -> World {
+        let mut w = World::new(cfg, seed);
+        for i in 0..w.cfg.validators {
+            let index = w.schedule.len();
+            w.schedule.push((at, at + 800, Fault::Crash(i)));
+            w.queue.push(at, Item::Fault { index, start: true });
+            if i < back {
+                let end = Item::Fault {
+                    index,
+                    start: false,
+                };
+                w.queue.push(at + 800, end);
+            }
+        }
+        w
+    }
+
     /// Every validator stops at once and starts again (an operator restarting the whole
     /// testnet): the chain goes on from where it was, whichever instant the stop hit. A
     /// block notarized but not yet finalized at that instant is the next proposal's parent;
@@ -743,24 +771,8 @@ mod tests {
     #[test]
     fn the_chain_goes_on_after_every_validator_restarts_at_once() {
         for k in 0..30u64 {
-            let mut cfg = SimConfig::standard(4, None);
-            cfg.faults = false;
-            cfg.joiner = false;
-            cfg.chaos_ms = 12_000;
-            let mut w = World::new(cfg, 100 + k);
             let at = 6_000 + k * 7;
-            for i in 0..4 {
-                let index = w.schedule.len();
-                w.schedule.push((at, at + 800, Fault::Crash(i)));
-                w.queue.push(at, Item::Fault { index, start: true });
-                w.queue.push(
-                    at + 800,
-                    Item::Fault {
-                        index,
-                        start: false,
-                    },
-                );
-            }
+            let mut w = stopped_together(quiet(), 100 + k, at, 4);
             w.run();
             let report = w.report(100 + k, 0);
             assert!(
@@ -780,26 +792,11 @@ mod tests {
     #[test]
     fn three_validators_restarted_at_once_go_on_without_the_fourth() {
         for k in 0..12u64 {
-            let mut cfg = SimConfig::standard(4, None);
-            cfg.faults = false;
-            cfg.joiner = false;
-            cfg.chaos_ms = 12_000;
+            let mut cfg = quiet();
             cfg.quiet_ms = 20_000;
             cfg.epoch_length = 200;
-            let mut w = World::new(cfg, 300 + k);
             let at = 6_000 + k * 11;
-            for i in 0..4 {
-                let index = w.schedule.len();
-                w.schedule.push((at, at + 800, Fault::Crash(i)));
-                w.queue.push(at, Item::Fault { index, start: true });
-                if i < 3 {
-                    let end = Item::Fault {
-                        index,
-                        start: false,
-                    };
-                    w.queue.push(at + 800, end);
-                }
-            }
+            let mut w = stopped_together(cfg, 300 + k, at, 3);
             w.run();
             let kept: Vec<usize> = (0..3)
                 .map(|i| {
