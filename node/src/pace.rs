@@ -91,6 +91,17 @@ impl BlockPace {
         let cap = (per_interval * f64::from(HEADROOM)).ceil() as usize;
         cap.clamp(floor, max)
     }
+
+    /// How many proposable transactions make it worth proposing before the block interval
+    /// is out: one interval's worth of the measured rate (the cap over [`HEADROOM`]; a
+    /// third of the floor on an idle chain). A mempool holding `max_block_txs` may hold
+    /// mostly transactions that cannot go in yet (those of notarized blocks not final,
+    /// nonces after a gap); a leader that proposed at once whatever few could go in cut a
+    /// storm of tiny blocks under a backlog (BENCHMARKS.md, 2026-12-04, seventeenth
+    /// session), so it waits out the interval unless its selection reaches this.
+    pub fn ready(&self, interval_ms: u64, max: usize) -> usize {
+        self.cap(interval_ms, max).div_ceil(HEADROOM as usize)
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +138,23 @@ mod tests {
         run(&mut p, t0, &[(200, 3_000); 16]);
         assert_eq!(p.cap(INTERVAL, MAX), 9_000);
         assert_eq!(p.cap(INTERVAL, 5_000), 5_000);
+    }
+
+    #[test]
+    fn a_block_is_ready_early_with_one_interval_of_the_finalized_rate() {
+        let t0 = 1_000_000u64;
+        let mut p = BlockPace::new();
+        // idle: a third of the floor
+        assert_eq!(p.ready(INTERVAL, MAX), FLOOR.div_ceil(3));
+        assert_eq!(p.ready(INTERVAL, 300), 100);
+        // 15,000 tx/s in blocks of 3,000 every 200 ms: one block's worth, a third of the cap
+        run(&mut p, t0, &[(200, 3_000); 16]);
+        assert_eq!(p.ready(INTERVAL, MAX), 3_000);
+        // never above the cap, so a full block is always ready
+        for max in [1, 2, 500, 2_999, 9_000] {
+            assert!(p.ready(INTERVAL, max) <= p.cap(INTERVAL, max));
+            assert!(p.ready(INTERVAL, max) >= 1);
+        }
     }
 
     #[test]

@@ -20,8 +20,9 @@ impl NodeCore {
     /// Build and push this node's proposal for `view`, if the engine still wants it;
     /// returns the engine's input.
     pub(super) fn propose(&mut self, view: View) -> Option<Input> {
-        let (epoch, v, parent) = self.pending_payload?;
-        if epoch != self.epoch.number || v != view || self.epoch.engine.view() != view {
+        let pending = self.pending_payload?;
+        let (epoch, parent) = (pending.epoch, pending.parent);
+        if epoch != self.epoch.number || pending.view != view || self.epoch.engine.view() != view {
             return None;
         }
         if self.silent() {
@@ -41,7 +42,6 @@ impl NodeCore {
             )));
             return None;
         };
-        self.pending_payload = None;
         // alone, nobody needs time to receive our clients' transactions
         let settle_ms = if self.epoch.peers.len() > 1 {
             self.cfg.settle_ms
@@ -56,6 +56,25 @@ impl NodeCore {
             .pool
             .lock()
             .select(&prev, cap, settle_ms, self.now.mono_ms);
+        let ready = self
+            .pace
+            .ready(self.cfg.min_block_interval_ms, self.cfg.max_block_txs);
+        if txs.len() < ready && self.now.mono_ms < pending.interval_out_ms {
+            // the mempool looked full, but most of it cannot go in yet: a block now would
+            // be one of a storm of tiny ones; wait out the interval as usual
+            debug!(
+                view,
+                proposable = txs.len(),
+                ready,
+                "few transactions can go in: waiting out the block interval"
+            );
+            self.timers.push(Reverse((
+                pending.interval_out_ms,
+                Timer::Propose { epoch, view },
+            )));
+            return None;
+        }
+        self.pending_payload = None;
         if let Some(rewrite) = self.rewrite_proposal.as_mut() {
             txs = rewrite(&prev, txs);
         }

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use consensus::{Action, Input, Message};
 use tracing::{debug, info};
 
-use super::{CoreError, Effect, KEPT_COMPACT_AT, NodeCore, Timer, hash};
+use super::{CoreError, Effect, KEPT_COMPACT_AT, NodeCore, PendingPayload, Timer, hash};
 use crate::wire::{FinalityProof, Request};
 
 impl NodeCore {
@@ -131,26 +131,34 @@ impl NodeCore {
             ))),
             Action::RequestPayload { view, parent } => {
                 debug!(view, parent_view = parent.view, "payload requested");
-                self.pending_payload = Some((epoch, view, parent));
                 let parent_ts = self
                     .block_header(&hash(&parent.payload))
                     .map_or(0, |h| h.timestamp_ms);
-                let full = self.h.pool.lock().len() >= self.cfg.max_block_txs;
-                let at_ms = if full {
-                    0
-                } else {
-                    parent_ts + self.cfg.min_block_interval_ms
-                };
                 // A parent stamped in the future (a byzantine leader may stamp up to the
                 // 10 s tolerance ahead) must not stall this proposer: wait at most one
                 // interval; the builder stamps the block after its parent anyway.
-                let wait = at_ms
+                let interval = self.cfg.min_block_interval_ms;
+                let wait = parent_ts
+                    .saturating_add(interval)
                     .saturating_sub(self.now.wall_ms)
-                    .min(self.cfg.min_block_interval_ms);
-                self.timers.push(Reverse((
-                    self.now.mono_ms + wait,
-                    Timer::Propose { epoch, view },
-                )));
+                    .min(interval);
+                let interval_out_ms = self.now.mono_ms + wait;
+                self.pending_payload = Some(PendingPayload {
+                    epoch,
+                    view,
+                    parent,
+                    interval_out_ms,
+                });
+                // a full mempool is looked at now: `propose` waits for the interval after
+                // all if what can go in is not worth a block yet
+                let full = self.h.pool.lock().len() >= self.cfg.max_block_txs;
+                let at = if full {
+                    self.now.mono_ms
+                } else {
+                    interval_out_ms
+                };
+                self.timers
+                    .push(Reverse((at, Timer::Propose { epoch, view })));
             }
             Action::Verify(p) => self.pending_verify.push(p),
             Action::Finalized {

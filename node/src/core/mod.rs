@@ -380,6 +380,18 @@ impl Executed {
     }
 }
 
+/// The engine asked this node for a proposal on `parent` in `view` of `epoch`.
+#[derive(Clone, Copy, Debug)]
+struct PendingPayload {
+    epoch: u64,
+    view: View,
+    parent: Proposal,
+    /// When (monotonic ms) the block interval after the parent is out: a leader whose
+    /// mempool looked full proposes before it only with a block worth it
+    /// ([`BlockPace::ready`]).
+    interval_out_ms: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Engine {
@@ -444,7 +456,7 @@ pub struct NodeCore {
     epoch: Epoch,
     previous: Option<Epoch>,
     timers: BinaryHeap<Reverse<(u64, Timer)>>,
-    pending_payload: Option<(u64, View, Proposal)>,
+    pending_payload: Option<PendingPayload>,
     pending_verify: Vec<Proposal>,
     finalize_queue: VecDeque<FinalityProof>,
     pending_inputs: Vec<Input>,

@@ -11,6 +11,15 @@ pub(super) enum Fault {
     Crash(usize),
     Skew(usize, i64),
     Loss(u64),
+    /// A backlog lands in every live node's mempool at once: `per_sender` transfers from
+    /// each of the dev accounts `senders`; with `gap`, their nonces start one past the
+    /// account's, so none of them can ever go in. Tests schedule it; seeds never draw it.
+    #[cfg(test)]
+    Backlog {
+        senders: std::ops::Range<u32>,
+        per_sender: u64,
+        gap: bool,
+    },
 }
 
 impl World {
@@ -139,6 +148,47 @@ impl World {
             }
             Fault::Skew(i, ms) => self.nodes[i].skew_ms = if start { ms } else { 0 },
             Fault::Loss(per_mille) => self.links.loss = if start { per_mille } else { 5 },
+            #[cfg(test)]
+            Fault::Backlog {
+                senders,
+                per_sender,
+                gap,
+            } => {
+                if start {
+                    self.backlog(senders, per_sender, gap);
+                }
+            }
+        }
+    }
+
+    /// [`Fault::Backlog`]: the same transactions into every live node's mempool, as if
+    /// gossip had brought them all at once.
+    #[cfg(test)]
+    fn backlog(&mut self, senders: std::ops::Range<u32>, per_sender: u64, gap: bool) {
+        use genesis::{DevKeyKind, dev_keypair};
+        let Some(best) = (0..self.nodes.len()).max_by_key(|i| self.nodes[*i].store.height()) else {
+            return;
+        };
+        let state = self.nodes[best].store.state.clone();
+        let to = self.wallet[0].0.public();
+        let mut txs = Vec::new();
+        for a in senders {
+            let key = dev_keypair(DevKeyKind::Account, a);
+            let first = state.account(&key.public()).nonce + u64::from(gap);
+            for nonce in first..first + per_sender {
+                let tx = ledger::Transaction {
+                    chain_id: self.chain_id,
+                    sender: key.public(),
+                    nonce,
+                    expiry_height: u64::MAX,
+                    kind: ledger::TxKind::Transfer { to, amount: 1 },
+                };
+                txs.push(tx.sign(&key));
+            }
+        }
+        let (chain_id, now) = (self.chain_id, self.now);
+        for node in &mut self.nodes {
+            node.admit(txs.clone(), false, &chain_id, now);
         }
     }
 }

@@ -170,8 +170,19 @@ pub fn replay_command(cfg: &SimConfig, seed: u64) -> String {
 
 impl World {
     fn new(cfg: SimConfig, seed: u64) -> World {
-        let mut genesis =
-            genesis::dev_genesis("palisade-sim", cfg.validators as u32, ACCOUNTS + 1, 0, 0);
+        World::with_accounts(cfg, seed, ACCOUNTS + 1)
+    }
+
+    /// A world whose genesis funds `accounts` dev accounts (at least the admin and the
+    /// wallets; the others send only what a test has them send).
+    fn with_accounts(cfg: SimConfig, seed: u64, accounts: u32) -> World {
+        let mut genesis = genesis::dev_genesis(
+            "palisade-sim",
+            cfg.validators as u32,
+            accounts.max(ACCOUNTS + 1),
+            0,
+            0,
+        );
         genesis.genesis_time_ms = node::GENESIS_MS;
         genesis.consensus.epoch_length = cfg.epoch_length.max(2);
         let params = genesis.chain_params();
@@ -761,6 +772,88 @@ mod tests {
             }
         }
         w
+    }
+
+    /// A world of `quiet()` with `max_block_txs` 400 and, at `at` ms, a backlog of
+    /// `senders` accounts × 40 transfers in every pool (after a nonce gap with `gap`).
+    fn backlogged(seed: u64, at: u64, senders: u32, gap: bool) -> World {
+        let mut cfg = quiet();
+        cfg.quiet_ms = 8_000;
+        let mut w = World::with_accounts(cfg, seed, ACCOUNTS + 1 + senders);
+        w.consensus.max_block_txs = 400;
+        let backlog = Fault::Backlog {
+            senders: ACCOUNTS + 1..ACCOUNTS + 1 + senders,
+            per_sender: 40,
+            gap,
+        };
+        w.schedule.push((at, at, backlog));
+        w.queue.push(
+            at,
+            Item::Fault {
+                index: 0,
+                start: true,
+            },
+        );
+        w
+    }
+
+    /// A mempool holding `max_block_txs` transactions that can never go in (nonces after a
+    /// gap) made every leader propose at once whatever few could: ~118 blocks a second of
+    /// ~170 transactions in a 30-minute run that fell behind (BENCHMARKS.md, 2026-12-04,
+    /// seventeenth session). Blocks come no faster than one per interval, and the wallets'
+    /// transfers still go in.
+    #[test]
+    fn a_mempool_full_of_gapped_nonces_cuts_no_storm_of_tiny_blocks() {
+        for seed in 0..3u64 {
+            let mut w = backlogged(500 + seed, 2_000, 10, true);
+            w.run();
+            let pooled = w.nodes[0].live.as_ref().map_or(0, |l| l.pool.lock().len());
+            let report = w.report(500 + seed, 0);
+            assert!(report.violations.is_empty(), "{:?}", report.violations);
+            assert!(pooled >= 400, "the gapped backlog stayed pooled: {pooled}");
+            let intervals = report.sim_ms / 200;
+            let best = report.heights.iter().copied().max().unwrap_or(0);
+            assert!(
+                best * 10 <= intervals * 13,
+                "{best} blocks in {} ms of 200-ms intervals",
+                report.sim_ms
+            );
+            // 40 transfers a second from the second second on
+            assert!(
+                report.txs * 10 >= (report.sim_ms / 1_000 - 1) * 40 * 9,
+                "{} wallet transfers in {} ms",
+                report.txs,
+                report.sim_ms
+            );
+        }
+    }
+
+    /// A backlog that can go in is still proposed without waiting out the interval: with
+    /// the mempool full and a block's worth ready, the leader proposes at once, and the
+    /// backlog is gone in a few blocks.
+    #[test]
+    fn a_backlog_that_can_go_in_is_proposed_without_waiting_for_the_interval() {
+        for seed in 0..3u64 {
+            let mut w = backlogged(600 + seed, 3_000, 20, false);
+            w.run();
+            let blocks = &w.nodes[0].store.blocks;
+            let early = blocks
+                .windows(2)
+                .filter(|b| {
+                    b[1].0.txs.len() >= 134
+                        && b[1].0.header.timestamp_ms < b[0].0.header.timestamp_ms + 200
+                })
+                .count();
+            let pooled = w.nodes[0].live.as_ref().map_or(0, |l| l.pool.lock().len());
+            let report = w.report(600 + seed, 0);
+            assert!(report.violations.is_empty(), "{:?}", report.violations);
+            assert!(
+                early >= 1,
+                "no full block proposed before the interval was out"
+            );
+            assert!(pooled < 100, "{pooled} transactions left in the pool");
+            assert!(report.txs >= 800, "{} transactions finalized", report.txs);
+        }
     }
 
     /// Every validator stops at once and starts again (an operator restarting the whole
