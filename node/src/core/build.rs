@@ -42,6 +42,23 @@ impl NodeCore {
             )));
             return None;
         };
+        // the interval after the parent, as usual; a full mempool may go before it with a
+        // block's worth of transactions that can go in now. A mempool full of ones that
+        // cannot (nonces after a gap, those of blocks not final yet) cut a storm of tiny
+        // blocks under a backlog (BENCHMARKS.md, 2026-12-04, seventeenth session).
+        let interval_out_ms = pending
+            .due_ms
+            .unwrap_or_else(|| self.interval_out(parent_header.timestamp_ms, pending.asked_ms));
+        if let Some(p) = self.pending_payload.as_mut() {
+            p.due_ms = Some(interval_out_ms);
+        }
+        let early = self.now.mono_ms < interval_out_ms;
+        if early && !pending.full {
+            // the parent came after the ask
+            self.timers
+                .push(Reverse((interval_out_ms, Timer::Propose { epoch, view })));
+            return None;
+        }
         // alone, nobody needs time to receive our clients' transactions
         let settle_ms = if self.epoch.peers.len() > 1 {
             self.cfg.settle_ms
@@ -59,19 +76,15 @@ impl NodeCore {
         let ready = self
             .pace
             .ready(self.cfg.min_block_interval_ms, self.cfg.max_block_txs);
-        if txs.len() < ready && self.now.mono_ms < pending.interval_out_ms {
-            // the mempool looked full, but most of it cannot go in yet: a block now would
-            // be one of a storm of tiny ones; wait out the interval as usual
+        if early && txs.len() < ready {
             debug!(
                 view,
                 proposable = txs.len(),
                 ready,
-                "few transactions can go in: waiting out the block interval"
+                "a full mempool, but few transactions can go in: waiting out the block interval"
             );
-            self.timers.push(Reverse((
-                pending.interval_out_ms,
-                Timer::Propose { epoch, view },
-            )));
+            self.timers
+                .push(Reverse((interval_out_ms, Timer::Propose { epoch, view })));
             return None;
         }
         self.pending_payload = None;

@@ -133,29 +133,24 @@ impl NodeCore {
                 debug!(view, parent_view = parent.view, "payload requested");
                 let parent_ts = self
                     .block_header(&hash(&parent.payload))
-                    .map_or(0, |h| h.timestamp_ms);
-                // A parent stamped in the future (a byzantine leader may stamp up to the
-                // 10 s tolerance ahead) must not stall this proposer: wait at most one
-                // interval; the builder stamps the block after its parent anyway.
-                let interval = self.cfg.min_block_interval_ms;
-                let wait = parent_ts
-                    .saturating_add(interval)
-                    .saturating_sub(self.now.wall_ms)
-                    .min(interval);
-                let interval_out_ms = self.now.mono_ms + wait;
+                    .map(|h| h.timestamp_ms);
+                let asked_ms = self.now.mono_ms;
+                // a full mempool, or a parent not here yet, is looked at now: `propose`
+                // waits out the interval after all if what can go in is not worth a block
+                // yet (and for the parent, if it is missing)
+                let full = self.h.pool.lock().len() >= self.cfg.max_block_txs;
+                let due_ms = parent_ts.map(|ts| self.interval_out(ts, asked_ms));
                 self.pending_payload = Some(PendingPayload {
                     epoch,
                     view,
                     parent,
-                    interval_out_ms,
+                    asked_ms,
+                    due_ms,
+                    full,
                 });
-                // a full mempool is looked at now: `propose` waits for the interval after
-                // all if what can go in is not worth a block yet
-                let full = self.h.pool.lock().len() >= self.cfg.max_block_txs;
-                let at = if full {
-                    self.now.mono_ms
-                } else {
-                    interval_out_ms
+                let at = match due_ms {
+                    Some(due) if !full => due,
+                    _ => self.now.mono_ms,
                 };
                 self.timers
                     .push(Reverse((at, Timer::Propose { epoch, view })));

@@ -386,10 +386,34 @@ struct PendingPayload {
     epoch: u64,
     view: View,
     parent: Proposal,
-    /// When (monotonic ms) the block interval after the parent is out: a leader whose
-    /// mempool looked full proposes before it only with a block worth it
+    /// When (monotonic ms) the engine asked.
+    asked_ms: u64,
+    /// When (monotonic ms) the interval after the parent is out, if the parent was here
+    /// when the engine asked (else worked out once it is).
+    due_ms: Option<u64>,
+    /// Whether the mempool held `max_block_txs` transactions then: the proposal may go
+    /// before the interval is out, if a block's worth can go in.
+    full: bool,
+}
+
+impl NodeCore {
+    /// When (monotonic ms) the block interval after a parent stamped `parent_ts` is out
+    /// for a proposal asked for at `asked_ms`: the interval after the parent's stamp by
+    /// this node's wall clock, but at most one interval after the ask (a parent stamped in
+    /// the future — a byzantine leader may stamp up to the 10 s tolerance ahead — must not
+    /// stall this proposer; the builder stamps the block after its parent anyway). A
+    /// leader whose mempool looked full proposes before it only with a block worth it
     /// ([`BlockPace::ready`]).
-    interval_out_ms: u64,
+    fn interval_out(&self, parent_ts: u64, asked_ms: u64) -> u64 {
+        let interval = self.cfg.min_block_interval_ms;
+        let left = parent_ts
+            .saturating_add(interval)
+            .saturating_sub(self.now.wall_ms);
+        self.now
+            .mono_ms
+            .saturating_add(left)
+            .min(asked_ms.saturating_add(interval))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -774,38 +774,55 @@ mod tests {
         w
     }
 
-    /// A world of `quiet()` with `max_block_txs` 400 and, at `at` ms, a backlog of
-    /// `senders` accounts × 40 transfers in every pool (after a nonce gap with `gap`).
-    fn backlogged(seed: u64, at: u64, senders: u32, gap: bool) -> World {
+    /// A world of `quiet()` with `max_block_txs` 400 (so a block is ready early with 134)
+    /// and, at `at` ms, a backlog in every pool: 40 transfers from each of `ready` accounts
+    /// that can go in, and 40 after a nonce gap from each of `gapped` accounts.
+    fn backlogged(seed: u64, at: u64, ready: u32, gapped: u32) -> World {
         let mut cfg = quiet();
         cfg.quiet_ms = 8_000;
-        let mut w = World::with_accounts(cfg, seed, ACCOUNTS + 1 + senders);
+        let first = ACCOUNTS + 1;
+        let mut w = World::with_accounts(cfg, seed, first + ready + gapped);
         w.consensus.max_block_txs = 400;
-        let backlog = Fault::Backlog {
-            senders: ACCOUNTS + 1..ACCOUNTS + 1 + senders,
-            per_sender: 40,
-            gap,
-        };
-        w.schedule.push((at, at, backlog));
-        w.queue.push(
-            at,
-            Item::Fault {
-                index: 0,
-                start: true,
-            },
-        );
+        let backlogs = [
+            (first..first + ready, false),
+            (first + ready..first + ready + gapped, true),
+        ];
+        for (senders, gap) in backlogs {
+            let index = w.schedule.len();
+            let backlog = Fault::Backlog {
+                senders,
+                per_sender: 40,
+                gap,
+            };
+            w.schedule.push((at, at, backlog));
+            w.queue.push(at, Item::Fault { index, start: true });
+        }
         w
+    }
+
+    /// Blocks of `w`'s node 0 that hold at least `n` transactions and are stamped less
+    /// than the 200-ms interval after their parent.
+    fn early_blocks(w: &World, n: usize) -> usize {
+        w.nodes[0]
+            .store
+            .blocks
+            .windows(2)
+            .filter(|b| {
+                b[1].0.txs.len() >= n
+                    && b[1].0.header.timestamp_ms < b[0].0.header.timestamp_ms + 200
+            })
+            .count()
     }
 
     /// A mempool holding `max_block_txs` transactions that can never go in (nonces after a
     /// gap) made every leader propose at once whatever few could: ~118 blocks a second of
     /// ~170 transactions in a 30-minute run that fell behind (BENCHMARKS.md, 2026-12-04,
-    /// seventeenth session). Blocks come no faster than one per interval, and the wallets'
-    /// transfers still go in.
+    /// seventeenth session; 340 blocks in these 20 s). Blocks come one per interval, and
+    /// the wallets' transfers still go in.
     #[test]
     fn a_mempool_full_of_gapped_nonces_cuts_no_storm_of_tiny_blocks() {
         for seed in 0..3u64 {
-            let mut w = backlogged(500 + seed, 2_000, 10, true);
+            let mut w = backlogged(500 + seed, 2_000, 0, 10);
             w.run();
             let pooled = w.nodes[0].live.as_ref().map_or(0, |l| l.pool.lock().len());
             let report = w.report(500 + seed, 0);
@@ -814,7 +831,7 @@ mod tests {
             let intervals = report.sim_ms / 200;
             let best = report.heights.iter().copied().max().unwrap_or(0);
             assert!(
-                best * 10 <= intervals * 13,
+                best * 10 <= intervals * 13 && best * 10 >= intervals * 6,
                 "{best} blocks in {} ms of 200-ms intervals",
                 report.sim_ms
             );
@@ -828,31 +845,28 @@ mod tests {
         }
     }
 
-    /// A backlog that can go in is still proposed without waiting out the interval: with
-    /// the mempool full and a block's worth ready, the leader proposes at once, and the
-    /// backlog is gone in a few blocks.
+    /// A full mempool whose transactions can go in, in part, is still proposed without
+    /// waiting out the interval once a block's worth (a third of the cap) can: 600 that can
+    /// go in beside 320 that cannot; once a block of 400 took most, the next leader finds
+    /// the mempool full and 200 that can go in, short of the cap, and proposes at once.
     #[test]
     fn a_backlog_that_can_go_in_is_proposed_without_waiting_for_the_interval() {
         for seed in 0..3u64 {
-            let mut w = backlogged(600 + seed, 3_000, 20, false);
+            let mut w = backlogged(600 + seed, 3_000, 15, 8);
             w.run();
-            let blocks = &w.nodes[0].store.blocks;
-            let early = blocks
-                .windows(2)
-                .filter(|b| {
-                    b[1].0.txs.len() >= 134
-                        && b[1].0.header.timestamp_ms < b[0].0.header.timestamp_ms + 200
-                })
-                .count();
+            let early = early_blocks(&w, 134);
             let pooled = w.nodes[0].live.as_ref().map_or(0, |l| l.pool.lock().len());
             let report = w.report(600 + seed, 0);
             assert!(report.violations.is_empty(), "{:?}", report.violations);
             assert!(
                 early >= 1,
-                "no full block proposed before the interval was out"
+                "no block of a third of the cap proposed before the interval was out"
             );
-            assert!(pooled < 100, "{pooled} transactions left in the pool");
-            assert!(report.txs >= 800, "{} transactions finalized", report.txs);
+            assert!(
+                (320..400).contains(&pooled),
+                "{pooled} transactions left in the pool"
+            );
+            assert!(report.txs >= 600, "{} transactions finalized", report.txs);
         }
     }
 
