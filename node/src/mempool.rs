@@ -312,15 +312,8 @@ impl Mempool {
             senders.sort_unstable_by_key(|(k, _)| **k);
         }
         for (sender, by_nonce) in senders {
-            let first = state.account(sender).nonce;
-            let run: Vec<&SignedTransaction> = (first..)
-                .zip(by_nonce.range(first..))
-                .map_while(|(want, (nonce, id))| {
-                    let e = self.by_id.get(id).filter(|_| want == *nonce)?;
-                    e.local_since
-                        .is_none_or(|t| now_ms.saturating_sub(t) >= settle_ms)
-                        .then_some(&e.tx)
-                })
+            let run: Vec<&SignedTransaction> = self
+                .run(state, sender, by_nonce, settle_ms, now_ms)
                 .collect();
             if !run.is_empty() {
                 runs.push(run);
@@ -345,6 +338,45 @@ impl Mempool {
             round += 1;
         }
         out
+    }
+
+    /// Whether [`Mempool::select`] would find at least `n` transactions on `state` now,
+    /// counted without copying any and stopping at `n`: a leader whose mempool is full
+    /// asks this before the block interval is out (the mempool may be full of
+    /// transactions that cannot go in, which a peer can send at no cost).
+    pub fn has_ready(&self, state: &LedgerState, n: usize, settle_ms: u64, now_ms: u64) -> bool {
+        let mut found = 0;
+        for (sender, by_nonce) in &self.by_sender {
+            if found >= n {
+                break;
+            }
+            found += self
+                .run(state, sender, by_nonce, settle_ms, now_ms)
+                .take(n - found)
+                .count();
+        }
+        found >= n
+    }
+
+    /// `sender`'s transactions that execute in order on `state`: consecutive nonces from
+    /// its next one, up to a gap or a client's transaction not yet settled.
+    fn run<'a>(
+        &'a self,
+        state: &LedgerState,
+        sender: &PublicKey,
+        by_nonce: &'a BTreeMap<u64, Hash>,
+        settle_ms: u64,
+        now_ms: u64,
+    ) -> impl Iterator<Item = &'a SignedTransaction> + 'a {
+        let first = state.account(sender).nonce;
+        (first..)
+            .zip(by_nonce.range(first..))
+            .map_while(move |(want, (nonce, id))| {
+                let e = self.by_id.get(id).filter(|_| want == *nonce)?;
+                e.local_since
+                    .is_none_or(|t| now_ms.saturating_sub(t) >= settle_ms)
+                    .then_some(&e.tx)
+            })
     }
 
     /// A block was finalized: drop its transactions, and every pending transaction that
@@ -598,6 +630,7 @@ mod tests {
             .unwrap();
         let sel = mp.select(&state, 100, 0, 0);
         assert_eq!(sel.len(), 3);
+        assert!(mp.has_ready(&state, 3, 0, 0) && !mp.has_ready(&state, 4, 0, 0));
         assert!(sel.iter().all(|t| t.tx().sender == keys[0].public()));
         assert_eq!(
             sel.iter().map(|t| t.tx().nonce).collect::<Vec<_>>(),
@@ -691,6 +724,11 @@ mod tests {
         assert_eq!(now[0].tx().sender, keys[1].public());
         assert_eq!(mp.select(&state, 10, 0, t0).len(), 3);
         assert_eq!(mp.select(&state, 10, settle, t0 + settle).len(), 3);
+        // the count without copies agrees
+        assert!(mp.has_ready(&state, 1, settle, t0) && !mp.has_ready(&state, 2, settle, t0));
+        assert!(mp.has_ready(&state, 3, settle, t0 + settle));
+        assert!(!mp.has_ready(&state, 4, settle, t0 + settle));
+        assert!(mp.has_ready(&state, 0, settle, t0));
     }
 
     #[test]

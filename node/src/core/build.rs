@@ -68,18 +68,14 @@ impl NodeCore {
         let cap = self
             .pace
             .cap(self.cfg.min_block_interval_ms, self.cfg.max_block_txs);
-        let mut txs = self
-            .h
-            .pool
-            .lock()
-            .select(&prev, cap, settle_ms, self.now.mono_ms);
         let ready = self
             .pace
             .ready(self.cfg.min_block_interval_ms, self.cfg.max_block_txs);
-        if early && txs.len() < ready {
+        let pool = self.h.pool.lock();
+        if early && !pool.has_ready(&prev, ready, settle_ms, self.now.mono_ms) {
+            drop(pool);
             debug!(
                 view,
-                proposable = txs.len(),
                 ready,
                 "a full mempool, but few transactions can go in: waiting out the block interval"
             );
@@ -87,6 +83,8 @@ impl NodeCore {
                 .push(Reverse((interval_out_ms, Timer::Propose { epoch, view })));
             return None;
         }
+        let mut txs = pool.select(&prev, cap, settle_ms, self.now.mono_ms);
+        drop(pool);
         self.pending_payload = None;
         if let Some(rewrite) = self.rewrite_proposal.as_mut() {
             txs = rewrite(&prev, txs);
