@@ -227,8 +227,9 @@ struct Seen {
 #[derive(Default)]
 struct PollState {
     blocks: Vec<Seen>,
-    /// transaction → when its block was first seen finalized
-    finalized_at: HashMap<Hash, Instant>,
+    /// transaction → when its block was first seen finalized, and the block's timestamp
+    /// (the leader's wall clock when it proposed, ms since the Unix epoch)
+    finalized_at: HashMap<Hash, (Instant, u64)>,
 }
 
 async fn drive(
@@ -301,7 +302,9 @@ async fn drive(
                     let mut p = poll.lock().unwrap_or_else(|e| e.into_inner());
                     for h in &b.txs {
                         if let Ok(id) = Hash::from_hex(h) {
-                            p.finalized_at.entry(id).or_insert(at);
+                            p.finalized_at
+                                .entry(id)
+                                .or_insert((at, b.header.timestamp_ms));
                         }
                     }
                     p.blocks.push(Seen {
@@ -335,6 +338,12 @@ async fn drive(
     let (done_tx, mut done_rx) =
         tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<(Hash, Result<(), String>)>)>();
     let t0 = Instant::now();
+    // the wall clock at t0, to set send times beside block timestamps (one machine, or
+    // clocks in sync: the split below is only as good as that)
+    let t0_wall_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0);
     let mut sent = 0usize;
     let mut killed_at = None;
     let mut restarted_at = None;
@@ -506,13 +515,21 @@ async fn drive(
 
     let mut lat = Vec::with_capacity(accepted);
     let mut sent_lat = Vec::with_capacity(accepted);
+    let mut to_proposal = Vec::with_capacity(accepted);
+    let mut proposal_to_final = Vec::with_capacity(accepted);
     for (id, at) in &submitted_at {
-        if let Some(f) = poll.finalized_at.get(id) {
+        if let Some((f, proposed_ms)) = poll.finalized_at.get(id) {
             let ms = f.saturating_duration_since(*at).as_secs_f64() * 1000.0;
             lat.push(ms);
-            sent_lat.push((at.saturating_duration_since(t0).as_secs_f64(), ms));
+            let sent_s = at.saturating_duration_since(t0).as_secs_f64();
+            sent_lat.push((sent_s, ms));
+            let proposed = *proposed_ms as f64 - (t0_wall_ms + sent_s * 1000.0);
+            to_proposal.push(proposed);
+            proposal_to_final.push(ms - proposed);
         }
     }
+    to_proposal.sort_by(f64::total_cmp);
+    proposal_to_final.sort_by(f64::total_cmp);
     let timeline_p50_ms = p50_by_second(&sent_lat, window.ceil() as usize);
     lat.sort_by(f64::total_cmp);
     let finalized = lat.len();
@@ -553,6 +570,8 @@ async fn drive(
         p50_ms: percentile(&lat, 0.5),
         p90_ms: percentile(&lat, 0.9),
         p99_ms: percentile(&lat, 0.99),
+        p50_to_proposal_ms: percentile(&to_proposal, 0.5),
+        p50_proposal_to_final_ms: percentile(&proposal_to_final, 0.5),
         block_time_ms,
         rss_mib: usage.rss_mib(),
         cpu_pct,

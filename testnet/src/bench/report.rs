@@ -34,6 +34,13 @@ pub struct BenchReport {
     pub p90_ms: f64,
     /// 99th percentile.
     pub p99_ms: f64,
+    /// Median time from sending a transaction to the timestamp of the block that holds it
+    /// (the leader's wall clock when it proposed): the RPC call, admission, gossip and the
+    /// wait for a leader to propose it.
+    pub p50_to_proposal_ms: f64,
+    /// Median time from that timestamp to the block first seen finalized: the consensus
+    /// rounds, execution and the commit (and up to 10 ms of polling).
+    pub p50_proposal_to_final_ms: f64,
     /// Mean time between finalized blocks during the window, ms.
     pub block_time_ms: f64,
     /// Peak RSS per node, MiB (local testnet only).
@@ -81,6 +88,8 @@ impl BenchReport {
             "p50_ms": self.p50_ms,
             "p90_ms": self.p90_ms,
             "p99_ms": self.p99_ms,
+            "p50_to_proposal_ms": self.p50_to_proposal_ms,
+            "p50_proposal_to_final_ms": self.p50_proposal_to_final_ms,
             "block_time_ms": self.block_time_ms,
             "max_rss_mib": self.rss_mib.iter().copied().fold(0.0, f64::max),
             "rss_mib": self.rss_mib,
@@ -112,6 +121,7 @@ impl BenchReport {
              lost                 {}{}\n\
              finalized tx/s       {:.0}\n\
              latency p50/p90/p99  {:.0} / {:.0} / {:.0} ms\n\
+             p50 split            {:.0} ms to the proposal, {:.0} ms from it to finalized\n\
              block time           {:.0} ms\n\
              peak RSS (MiB)       {}\n\
              CPU per node (%)     {}\n\
@@ -143,6 +153,8 @@ impl BenchReport {
             self.p50_ms,
             self.p90_ms,
             self.p99_ms,
+            self.p50_to_proposal_ms,
+            self.p50_proposal_to_final_ms,
             self.block_time_ms,
             list(&self.rss_mib),
             list(&self.cpu_pct),
