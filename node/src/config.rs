@@ -266,7 +266,9 @@ impl Default for MetricsSection {
 #[serde(default, deny_unknown_fields)]
 pub struct ConsensusSection {
     /// A leader waits until this long after its parent block before proposing, unless the
-    /// mempool already holds a full block. Default `200`.
+    /// mempool already holds a full block. Default `100` (200 until the nineteenth session:
+    /// 100 halves the wait for the next block, the larger part of the latency at 40% of the
+    /// verification ceiling, for ~3% more CPU; BENCHMARKS.md, 2026-12-05).
     pub min_block_interval_ms: u64,
     /// Most transactions a proposal takes from the mempool. Below it, a proposal takes at
     /// most three block intervals' worth of the lower median of the rates the last eight
@@ -289,7 +291,7 @@ pub struct ConsensusSection {
 impl Default for ConsensusSection {
     fn default() -> Self {
         ConsensusSection {
-            min_block_interval_ms: 200,
+            min_block_interval_ms: 100,
             max_block_txs: 20_000,
             settle_ms: 100,
             status_interval_ms: 1000,
