@@ -266,9 +266,9 @@ impl Default for MetricsSection {
 #[serde(default, deny_unknown_fields)]
 pub struct ConsensusSection {
     /// A leader waits until this long after its parent block before proposing, unless the
-    /// mempool already holds a full block. Default `100` (200 until the nineteenth session:
-    /// 100 halves the wait for the next block, the larger part of the latency at 40% of the
-    /// verification ceiling, for ~3% more CPU; BENCHMARKS.md, 2026-12-05).
+    /// mempool already holds a full block. Default `100` (it was 200: 100 halves the wait
+    /// for the next block, the larger part of the latency at 40% of the verification
+    /// ceiling, for ~2% more CPU; BENCHMARKS.md, 2026-12-05, nineteenth session).
     pub min_block_interval_ms: u64,
     /// Most transactions a proposal takes from the mempool. Below it, a proposal takes at
     /// most three block intervals' worth of the lower median of the rates the last eight

@@ -121,7 +121,7 @@ impl BenchReport {
              lost                 {}{}\n\
              finalized tx/s       {:.0}\n\
              latency p50/p90/p99  {:.0} / {:.0} / {:.0} ms\n\
-             p50 split            {:.0} ms to the proposal, {:.0} ms from it to finalized\n\
+             p50 of each part     {:.0} ms to the proposal, {:.0} ms from it to finalized\n\
              block time           {:.0} ms\n\
              peak RSS (MiB)       {}\n\
              CPU per node (%)     {}\n\
