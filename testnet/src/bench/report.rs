@@ -39,7 +39,8 @@ pub struct BenchReport {
     /// wait for a leader to propose it.
     pub p50_to_proposal_ms: f64,
     /// Median time from that timestamp to the block first seen finalized: the consensus
-    /// rounds, execution and the commit (and up to 10 ms of polling).
+    /// rounds, execution and the commit, and the poller's wait (a 10-ms poll, then the
+    /// block read over RPC). The two medians need not add up to `p50_ms`.
     pub p50_proposal_to_final_ms: f64,
     /// Mean time between finalized blocks during the window, ms.
     pub block_time_ms: f64,
