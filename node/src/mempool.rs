@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use ledger::{FastMap, Hash, LedgerState, PublicKey, RejectReason, SignedTransaction};
+use ledger::{Account, FastMap, Hash, LedgerState, PublicKey, RejectReason, SignedTransaction};
 
 /// Why the mempool refused a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -49,11 +49,23 @@ struct Entry {
     local_since: Option<u64>,
 }
 
+/// What a transaction is checked against: the last finalized state's height and its
+/// sender's account in that state.
+#[derive(Clone, Copy, Debug)]
+pub struct Checked<'a> {
+    /// The last finalized height.
+    pub height: u64,
+    /// The sender's account at that height (the default for an unknown sender).
+    pub sender: &'a Account,
+}
+
 /// The pool.
 pub struct Mempool {
     max_txs: usize,
     window: u64,
-    by_id: FastMap<Hash, Entry>,
+    /// Boxed: the table moves 40-byte slots when it grows or rehashes, not ~350-byte
+    /// transactions.
+    by_id: FastMap<Hash, Box<Entry>>,
     by_sender: FastMap<PublicKey, BTreeMap<u64, Hash>>,
     /// Each pending transaction's leaf (every signed byte) → its id: a proposed block names
     /// its transactions by leaf, so what is found here is exactly what the block holds.
@@ -129,7 +141,7 @@ impl Mempool {
     }
 
     /// Remove `id` from the id and leaf maps (the caller keeps `by_sender` right).
-    fn forget(&mut self, id: &Hash) -> Option<Entry> {
+    fn forget(&mut self, id: &Hash) -> Option<Box<Entry>> {
         let e = self.by_id.remove(id)?;
         self.by_leaf.remove(&e.tx.leaf());
         Some(e)
@@ -179,8 +191,27 @@ impl Mempool {
         gossip: bool,
         now_ms: u64,
     ) -> Result<Hash, AdmitError> {
+        let sender = state.account(&tx.tx().sender);
+        let at = Checked {
+            height: state.height,
+            sender: &sender,
+        };
+        self.admit_with(tx, sig_ok, chain_id, at, gossip, now_ms)
+    }
+
+    /// [`Mempool::admit_at`] with the sender's account already looked up in the last
+    /// finalized state (admission looks each sender up once per round).
+    pub fn admit_with(
+        &mut self,
+        tx: SignedTransaction,
+        sig_ok: bool,
+        chain_id: &Hash,
+        at: Checked<'_>,
+        gossip: bool,
+        now_ms: u64,
+    ) -> Result<Hash, AdmitError> {
         let id = tx.id();
-        let result = self.check(&tx, sig_ok, chain_id, state);
+        let result = self.check(&tx, sig_ok, chain_id, at);
         match result {
             Ok(()) => {}
             Err(AdmitError::AlreadyKnown) => return Err(AdmitError::AlreadyKnown),
@@ -206,7 +237,7 @@ impl Mempool {
         }
         let local_since = gossip.then_some(now_ms);
         self.by_leaf.insert(tx.leaf(), id);
-        self.by_id.insert(id, Entry { tx, local_since });
+        self.by_id.insert(id, Box::new(Entry { tx, local_since }));
         Ok(id)
     }
 
@@ -226,8 +257,23 @@ impl Mempool {
         chain_id: &Hash,
         state: &LedgerState,
     ) -> bool {
+        let sender = state.account(&tx.tx().sender);
+        let at = Checked {
+            height: state.height,
+            sender: &sender,
+        };
+        self.worth_verifying_with(tx, chain_id, at)
+    }
+
+    /// [`Mempool::worth_verifying`] with the sender's account already looked up.
+    pub fn worth_verifying_with(
+        &self,
+        tx: &SignedTransaction,
+        chain_id: &Hash,
+        at: Checked<'_>,
+    ) -> bool {
         matches!(
-            self.check(tx, true, chain_id, state),
+            self.check(tx, true, chain_id, at),
             Ok(()) | Err(AdmitError::AlreadyKnown)
         )
     }
@@ -237,7 +283,7 @@ impl Mempool {
         stx: &SignedTransaction,
         sig_ok: bool,
         chain_id: &Hash,
-        state: &LedgerState,
+        at: Checked<'_>,
     ) -> Result<(), AdmitError> {
         let id = stx.id();
         if self.by_id.contains_key(&id) {
@@ -245,17 +291,9 @@ impl Mempool {
         }
         let tx = stx.tx();
         // the ledger's own rules, with a window of nonces instead of exactly the next one
-        let sender = state.account(&tx.sender);
-        ledger::authenticate(
-            chain_id,
-            state.height + 1,
-            &sender,
-            stx,
-            sig_ok,
-            self.window,
-        )
-        .and_then(|()| ledger::authorize(&sender, &tx.kind))
-        .map_err(AdmitError::Rule)?;
+        ledger::authenticate(chain_id, at.height + 1, at.sender, stx, sig_ok, self.window)
+            .and_then(|()| ledger::authorize(at.sender, &tx.kind))
+            .map_err(AdmitError::Rule)?;
         if self
             .by_sender
             .get(&tx.sender)
@@ -382,35 +420,34 @@ impl Mempool {
     /// A block was finalized: drop its transactions, and every pending transaction that
     /// can no longer execute on `state` (nonce used, or expired).
     pub fn finalized(&mut self, txs: &[SignedTransaction], state: &LedgerState) {
-        let mut senders: Vec<PublicKey> = Vec::new();
+        let mut senders: Vec<PublicKey> = Vec::with_capacity(txs.len());
         for t in txs {
-            if self.forget(&t.id()).is_some() {
-                senders.push(t.tx().sender);
-            }
-            if let Some(m) = self.by_sender.get_mut(&t.tx().sender)
-                && m.get(&t.tx().nonce) == Some(&t.id())
+            let id = t.id();
+            let tx = t.tx();
+            self.forget(&id);
+            // its nonce, unless another transaction holds it here (which is then dropped
+            // below if the nonce is spent)
+            if let Some(m) = self.by_sender.get_mut(&tx.sender)
+                && let std::collections::btree_map::Entry::Occupied(e) = m.entry(tx.nonce)
+                && *e.get() == id
             {
-                m.remove(&t.tx().nonce);
+                e.remove();
             }
-            senders.push(t.tx().sender);
+            senders.push(tx.sender);
         }
-        senders.sort();
+        senders.sort_unstable();
         senders.dedup();
         for s in senders {
             let next = state.account(&s).nonce;
-            let mut dropped = Vec::new();
-            if let Some(m) = self.by_sender.get_mut(&s) {
-                let stale: Vec<u64> = m.range(..next).map(|(n, _)| *n).collect();
-                for n in stale {
-                    if let Some(id) = m.remove(&n) {
-                        dropped.push(id);
-                    }
-                }
-                if m.is_empty() {
-                    self.by_sender.remove(&s);
-                }
+            let Some(m) = self.by_sender.get_mut(&s) else {
+                continue;
+            };
+            let kept = m.split_off(&next);
+            let stale = std::mem::replace(m, kept);
+            if m.is_empty() {
+                self.by_sender.remove(&s);
             }
-            for id in dropped {
+            for id in stale.into_values() {
                 // finalized ones were removed above; these lost their nonce to another tx
                 if self.forget(&id).is_some() {
                     self.record_rejection(id, "nonce_too_low".to_owned());
