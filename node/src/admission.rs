@@ -8,9 +8,10 @@
 //! pool), and admits them under one mempool lock.
 //!
 //! Under light load a round is one transaction and costs one single verification. Under
-//! load a round that finds fewer than [`ROUND_TARGET`] transactions waits up to
-//! [`ROUND_MAX_WAIT`] for more: one batch of 1,024 signatures costs ~20% less per
-//! signature than batches of ~128, the size of one client call or gossip frame.
+//! load (16,000 transactions a second or more, [`LOADED_IN_WINDOW`]) a round that finds
+//! fewer than [`ROUND_TARGET`] transactions waits up to [`ROUND_MAX_WAIT`] for more: one
+//! batch of 1,024 signatures costs ~20% less per signature than batches of ~128, the size
+//! of one client call or gossip frame.
 //!
 //! Signatures are checked once per node: block building and block verification trust what
 //! the mempool holds (same leaf, every signed byte, see `NodeCore::known_signatures`), and
@@ -197,10 +198,10 @@ fn run(
     net: &mpsc::Sender<Command>,
 ) {
     let mut jobs = Vec::new();
-    // transactions taken by the last round: a node under load lets its rounds fill
-    let mut last = 0;
+    let mut recent = Recent::default();
     while let Some(first) = rx.blocking_recv() {
         let started = Instant::now();
+        let arrived = recent.within(started);
         let mut count = job_len(&first);
         let mut barrier = matches!(first, Job::Barrier(_));
         jobs.push(first);
@@ -215,12 +216,12 @@ fn run(
                     Err(_) => break,
                 }
             }
-            if !should_wait(count, last, barrier, started.elapsed()) {
+            if !should_wait(count, arrived, barrier, started.elapsed()) {
                 break;
             }
             std::thread::sleep(ROUND_POLL);
         }
-        last = count;
+        recent.add(started, count);
         let left = queued
             .fetch_sub(count, Ordering::Relaxed)
             .saturating_sub(count);
@@ -236,19 +237,51 @@ fn run(
 /// without waiting (clients' `tx_submitMany` calls and gossip frames of ~100
 /// transactions, each taken alone by an idle thread).
 const ROUND_TARGET: usize = 1024;
-/// A round (or the one before) of at least this many transactions means load: below it,
-/// nothing waits, so a lone client's transaction is admitted at once.
-const ROUND_LOADED: usize = 64;
-/// Longest a round waits to fill, from its first job. Under load this is added to a
-/// transaction's latency at most once, against blocks ~100 ms apart.
+/// Transactions taken in the last [`RATE_WINDOW`] from which a node counts as loaded
+/// (16,000 a second): below it, nothing waits, since verification then takes well under a
+/// core whatever the batch size, and waiting would only add latency.
+const LOADED_IN_WINDOW: usize = 1600;
+/// See [`LOADED_IN_WINDOW`].
+const RATE_WINDOW: std::time::Duration = std::time::Duration::from_millis(100);
+/// Longest a round waits to fill, from its first job: added to a transaction's latency at
+/// most once per node it passes, against blocks ~100 ms apart.
 const ROUND_MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 /// How often a waiting round looks for more jobs.
 const ROUND_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// Whether a round of `count` transactions (the last round took `last`), `waited` since its
-/// first job, should wait for more. A barrier never waits: the core is waiting on it.
-fn should_wait(count: usize, last: usize, barrier: bool, waited: std::time::Duration) -> bool {
-    !barrier && count < ROUND_TARGET && count.max(last) >= ROUND_LOADED && waited < ROUND_MAX_WAIT
+/// Whether a round of `count` transactions, `waited` since its first job, should wait for
+/// more, when `arrived` were taken in the [`RATE_WINDOW`] before it. A barrier never
+/// waits: the core is waiting on it.
+fn should_wait(count: usize, arrived: usize, barrier: bool, waited: std::time::Duration) -> bool {
+    !barrier
+        && count < ROUND_TARGET
+        && arrived + count >= LOADED_IN_WINDOW
+        && waited < ROUND_MAX_WAIT
+}
+
+/// The sizes of the rounds started in the last [`RATE_WINDOW`] (at most 4,096 kept).
+#[derive(Default)]
+struct Recent(std::collections::VecDeque<(Instant, usize)>);
+
+impl Recent {
+    /// Transactions taken by rounds that started within [`RATE_WINDOW`] before `now`.
+    fn within(&mut self, now: Instant) -> usize {
+        while self
+            .0
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW)
+        {
+            self.0.pop_front();
+        }
+        self.0.iter().map(|(_, n)| n).sum()
+    }
+
+    fn add(&mut self, started: Instant, count: usize) {
+        if self.0.len() >= 4096 {
+            self.0.pop_front();
+        }
+        self.0.push_back((started, count));
+    }
 }
 
 fn job_len(job: &Job) -> usize {
@@ -461,22 +494,41 @@ fn admit_all(cx: &AdmissionContext, jobs: Vec<Job>, net: &mpsc::Sender<Command>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn only_a_loaded_round_waits_and_never_past_its_limit_or_for_a_barrier() {
-        use std::time::Duration;
         let now = Duration::ZERO;
-        // a lone client's transaction after a quiet round is admitted at once
+        // a lone client's transaction, or a light load's calls, are admitted at once
         assert!(!should_wait(1, 0, false, now));
-        assert!(!should_wait(ROUND_LOADED - 1, ROUND_LOADED - 1, false, now));
-        // under load (this round or the last), a small round waits for more
-        assert!(should_wait(ROUND_LOADED, 0, false, now));
-        assert!(should_wait(1, ROUND_LOADED, false, now));
+        assert!(!should_wait(100, LOADED_IN_WINDOW - 101, false, now));
+        // under load, a small round waits for more
+        assert!(should_wait(100, LOADED_IN_WINDOW - 100, false, now));
+        assert!(should_wait(1, 4096, false, now));
         assert!(should_wait(ROUND_TARGET - 1, 4096, false, now));
         // but not once full, not past the limit, and never when the core waits on it
         assert!(!should_wait(ROUND_TARGET, 4096, false, now));
         assert!(!should_wait(500, 4096, false, ROUND_MAX_WAIT));
         assert!(!should_wait(500, 4096, true, now));
+    }
+
+    #[test]
+    fn the_load_is_what_rounds_took_in_the_last_window() {
+        let t0 = Instant::now();
+        let mut recent = Recent::default();
+        recent.add(t0, 1000);
+        recent.add(t0 + RATE_WINDOW / 2, 500);
+        assert_eq!(recent.within(t0 + RATE_WINDOW / 2), 1500);
+        // the first round is out of the window, and gone for good
+        assert_eq!(
+            recent.within(t0 + RATE_WINDOW + Duration::from_millis(1)),
+            500
+        );
+        assert_eq!(recent.0.len(), 1);
+        for _ in 0..5000 {
+            recent.add(t0 + RATE_WINDOW, 1);
+        }
+        assert_eq!(recent.0.len(), 4096);
     }
 
     #[test]
