@@ -428,7 +428,8 @@ impl Decode for SignedTransaction {
 /// Fewest signatures per batch when there are enough to split a round between threads: a
 /// batch of 1,024 costs ~8% less per signature than two of 512 (`ed25519_batch_size` in
 /// BENCHMARKS.md), and a validator's throughput is its CPU, not the few milliseconds a
-/// batch takes; rounds of 2,048 or more still spread over the threads.
+/// batch takes. So up to 1,024 signatures are one batch (checked on the calling thread),
+/// and more are split evenly into batches of at most 1,024 that run in parallel.
 pub const MIN_SIGNATURE_BATCH: usize = 1024;
 
 /// Most signatures per batch: batches of 1,024 verify ~9% faster per signature than batches
