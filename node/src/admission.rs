@@ -325,8 +325,12 @@ fn gossip_chunks(txs: &[SignedTransaction]) -> Vec<&[SignedTransaction]> {
 struct Accounts(ledger::FastMap<PublicKey, Account>);
 
 impl Accounts {
-    fn get(&mut self, state: &LedgerState, key: &PublicKey) -> &Account {
-        self.0.entry(*key).or_insert_with(|| state.account(key))
+    /// What a transaction of `key` is checked against in `state`.
+    fn at(&mut self, state: &LedgerState, key: &PublicKey) -> Checked<'_> {
+        Checked {
+            height: state.height,
+            sender: self.0.entry(*key).or_insert_with(|| state.account(key)),
+        }
     }
 }
 
@@ -375,10 +379,7 @@ fn admit_all(cx: &AdmissionContext, jobs: Vec<Job>, net: &mpsc::Sender<Command>)
                 let mp = cx.pool.lock();
                 let before = txs.len();
                 txs.extend(batch.into_iter().filter(|tx| {
-                    let at = Checked {
-                        height: chain.state.height,
-                        sender: accounts.get(&chain.state, &tx.tx().sender),
-                    };
+                    let at = accounts.at(&chain.state, &tx.tx().sender);
                     mp.worth_verifying_with(tx, &cx.chain_id, at)
                 }));
                 replies.extend((before..txs.len()).map(|_| Reply::None(from)));
@@ -425,10 +426,7 @@ fn admit_all(cx: &AdmissionContext, jobs: Vec<Job>, net: &mpsc::Sender<Command>)
         }
         // a client's transaction is passed on to the other validators; gossip is not
         let from_client = !matches!(reply, Reply::None(_));
-        let at = Checked {
-            height: chain.state.height,
-            sender: accounts.get(&chain.state, &tx.tx().sender),
-        };
+        let at = accounts.at(&chain.state, &tx.tx().sender);
         let result = mp.admit_with(
             tx,
             ok,
